@@ -1,0 +1,241 @@
+// Package config holds the one typed configuration of opendata. Every option
+// lives in the table below with its default, its environment variable and its
+// validation; it is parsed once at start and passed down as a value.
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the parsed, validated configuration.
+type Config struct {
+	Listen          string
+	BaseURL         string
+	DataDir         string
+	DatabaseURL     string
+	BlobBackend     string
+	S3Endpoint      string
+	S3AccessKey     string
+	S3SecretKey     string
+	S3Bucket        string
+	S3UseSSL        bool
+	S3Region        string
+	LogLevel        string
+	LogFormat       string
+	MaxUploadMB     int
+	IngestWorkers   int
+	MaxFieldKB      int
+	MaxUnzipMB      int
+	DedupMemoryMB   int
+	TimeZone        string
+	SessionTTL      time.Duration
+	ShutdownTimeout time.Duration
+	Demo            bool
+}
+
+// Option describes one setting.
+type Option struct {
+	Key     string // file key; the environment variable is OPENDATA_ + upper(Key)
+	Default string
+	Help    string
+	set     func(c *Config, v string) error
+}
+
+// Env is the option's environment variable.
+func (o Option) Env() string { return "OPENDATA_" + strings.ToUpper(o.Key) }
+
+func str(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+func oneOf(p func(*Config) *string, allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, a := range allowed {
+			if v == a {
+				*p(c) = v
+				return nil
+			}
+		}
+		return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+	}
+}
+
+func intRange(p func(*Config) *int, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("must be a whole number from %d to %d", lo, hi)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
+func boolean(p func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		*p(c) = b
+		return nil
+	}
+}
+
+func duration(p func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("must be a positive duration such as 30s or 12h")
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+// Options is every setting, in the order the README lists them.
+var Options = []Option{
+	{"listen", "127.0.0.1:8080", "HTTP listen address", str(func(c *Config) *string { return &c.Listen })},
+	{"base_url", "", "public base URL used in links (default http://LISTEN)", str(func(c *Config) *string { return &c.BaseURL })},
+	{"data_dir", "./data", "directory for the SQLite database, local blobs and temporary files", str(func(c *Config) *string { return &c.DataDir })},
+	{"database_url", "", "metadata database: empty for SQLite in DATA_DIR, sqlite:PATH, or postgres://…", str(func(c *Config) *string { return &c.DatabaseURL })},
+	{"blob_backend", "local", "object storage: local (DATA_DIR/blobs) or minio (any S3)", oneOf(func(c *Config) *string { return &c.BlobBackend }, "local", "minio")},
+	{"s3_endpoint", "", "MinIO/S3 endpoint host:port (blob_backend=minio)", str(func(c *Config) *string { return &c.S3Endpoint })},
+	{"s3_access_key", "", "MinIO/S3 access key", str(func(c *Config) *string { return &c.S3AccessKey })},
+	{"s3_secret_key", "", "MinIO/S3 secret key", str(func(c *Config) *string { return &c.S3SecretKey })},
+	{"s3_bucket", "opendata", "MinIO/S3 bucket (created if missing)", str(func(c *Config) *string { return &c.S3Bucket })},
+	{"s3_use_ssl", "false", "use HTTPS to reach MinIO/S3", boolean(func(c *Config) *bool { return &c.S3UseSSL })},
+	{"s3_region", "", "MinIO/S3 region", str(func(c *Config) *string { return &c.S3Region })},
+	{"log_level", "info", "debug, info, warn or error", oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
+	{"log_format", "text", "text or json", oneOf(func(c *Config) *string { return &c.LogFormat }, "text", "json")},
+	{"max_upload_mb", "1024", "largest accepted upload, in MiB", intRange(func(c *Config) *int { return &c.MaxUploadMB }, 1, 1<<20)},
+	{"ingest_workers", "2", "background ingest jobs run at once per server", intRange(func(c *Config) *int { return &c.IngestWorkers }, 1, 64)},
+	{"max_field_kb", "1024", "largest single field accepted by ingest, in KiB", intRange(func(c *Config) *int { return &c.MaxFieldKB }, 1, 1<<20)},
+	{"max_unzip_mb", "2048", "largest uncompressed size of an XLSX workbook, in MiB (zip-bomb guard)", intRange(func(c *Config) *int { return &c.MaxUnzipMB }, 1, 1<<20)},
+	{"dedup_memory_mb", "96", "memory for the duplicate and conflicting-key checks, in MiB", intRange(func(c *Config) *int { return &c.DedupMemoryMB }, 1, 1<<16)},
+	{"timezone", "Asia/Shanghai", "time zone for dates, deadlines and 'not in the future' checks", str(func(c *Config) *string { return &c.TimeZone })},
+	{"session_ttl", "12h", "how long a staff login lasts", duration(func(c *Config) *time.Duration { return &c.SessionTTL })},
+	{"shutdown_timeout", "20s", "grace period for in-flight requests on shutdown", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{"demo", "false", "load demo data on serve if the database is empty", boolean(func(c *Config) *bool { return &c.Demo })},
+}
+
+// Default returns the configuration with every default applied.
+func Default() Config {
+	var c Config
+	for _, o := range Options {
+		if err := o.set(&c, o.Default); err != nil {
+			panic(fmt.Sprintf("config: bad default for %s: %v", o.Key, err))
+		}
+	}
+	return c
+}
+
+// Load applies, in order, the defaults, the optional TOML file at path and
+// the environment (OPENDATA_…), then validates the result.
+func Load(path string, environ []string) (Config, error) {
+	c := Default()
+	byKey := map[string]Option{}
+	for _, o := range Options {
+		byKey[o.Key] = o
+	}
+	if path != "" {
+		var raw map[string]any
+		if _, err := toml.DecodeFile(path, &raw); err != nil {
+			return c, fmt.Errorf("config file %s: %w", path, err)
+		}
+		keys := make([]string, 0, len(raw))
+		for k := range raw {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			o, ok := byKey[k]
+			if !ok {
+				return c, fmt.Errorf("config file %s: unknown option %q", path, k)
+			}
+			if err := o.set(&c, fmt.Sprint(raw[k])); err != nil {
+				return c, fmt.Errorf("config file %s: %s: %w", path, k, err)
+			}
+		}
+	}
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "OPENDATA_") || name == "OPENDATA_CONFIG" {
+			continue
+		}
+		o, ok := byKey[strings.ToLower(strings.TrimPrefix(name, "OPENDATA_"))]
+		if !ok {
+			return c, fmt.Errorf("unknown environment variable %s", name)
+		}
+		if err := o.set(&c, val); err != nil {
+			return c, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return c, c.validate()
+}
+
+// FromEnv loads from OPENDATA_CONFIG (if set) and the process environment.
+func FromEnv() (Config, error) {
+	return Load(os.Getenv("OPENDATA_CONFIG"), os.Environ())
+}
+
+func (c *Config) validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("OPENDATA_DATA_DIR must not be empty")
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		return fmt.Errorf("OPENDATA_TIMEZONE: unknown time zone %q", c.TimeZone)
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") &&
+		!strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return fmt.Errorf("OPENDATA_DATABASE_URL: must start with sqlite: or postgres://")
+	}
+	if c.BlobBackend == "minio" && (c.S3Endpoint == "" || c.S3AccessKey == "" || c.S3SecretKey == "") {
+		return fmt.Errorf("blob_backend=minio needs OPENDATA_S3_ENDPOINT, OPENDATA_S3_ACCESS_KEY and OPENDATA_S3_SECRET_KEY")
+	}
+	if c.BaseURL != "" {
+		if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
+			return fmt.Errorf("OPENDATA_BASE_URL: must be an absolute URL")
+		}
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Listen
+	}
+	return nil
+}
+
+// Location is the configured time zone.
+func (c Config) Location() *time.Location {
+	loc, _ := time.LoadLocation(c.TimeZone)
+	return loc
+}
+
+// SQLitePath is the SQLite file when the metadata database is SQLite, else "".
+func (c Config) SQLitePath() string {
+	switch {
+	case c.DatabaseURL == "":
+		return filepath.Join(c.DataDir, "opendata.db")
+	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
+		return strings.TrimPrefix(c.DatabaseURL, "sqlite:")
+	}
+	return ""
+}
+
+// Markdown renders the option table for the README.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("| environment variable | file key | default | meaning |\n|---|---|---|---|\n")
+	for _, o := range Options {
+		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s |\n", o.Env(), o.Key, o.Default, o.Help)
+	}
+	return b.String()
+}

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.BlobBackend != "local" || c.SessionTTL != 12*time.Hour || c.MaxUploadMB != 1024 {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if c.SQLitePath() != filepath.Join("data", "opendata.db") {
+		t.Fatalf("sqlite path %q", c.SQLitePath())
+	}
+	if c.BaseURL != "http://127.0.0.1:8080" {
+		t.Fatalf("base url %q", c.BaseURL)
+	}
+}
+
+func TestFileThenEnvPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "opendata.toml")
+	os.WriteFile(path, []byte("listen = \"0.0.0.0:9000\"\nmax_upload_mb = 5\nlog_format = \"json\"\n"), 0o600)
+	c, err := Load(path, []string{"OPENDATA_MAX_UPLOAD_MB=7", "PATH=/bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "0.0.0.0:9000" || c.MaxUploadMB != 7 || c.LogFormat != "json" {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	cases := []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"OPENDATA_BLOB_BACKEND=s3"}, "must be one of local, minio"},
+		{[]string{"OPENDATA_MAX_UPLOAD_MB=-1"}, "OPENDATA_MAX_UPLOAD_MB"},
+		{[]string{"OPENDATA_SESSION_TTL=forever"}, "positive duration"},
+		{[]string{"OPENDATA_NO_SUCH=1"}, "unknown environment variable OPENDATA_NO_SUCH"},
+		{[]string{"OPENDATA_BLOB_BACKEND=minio"}, "needs OPENDATA_S3_ENDPOINT"},
+		{[]string{"OPENDATA_DATABASE_URL=mysql://x"}, "sqlite: or postgres://"},
+		{[]string{"OPENDATA_TIMEZONE=Mars/Base"}, "unknown time zone"},
+	}
+	for _, tc := range cases {
+		_, err := Load("", tc.env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}
+
+func TestUnknownFileKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(path, []byte("lisen = \"x\"\n"), 0o600)
+	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), `unknown option "lisen"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestMarkdownListsEveryOption(t *testing.T) {
+	md := Markdown()
+	for _, o := range Options {
+		if !strings.Contains(md, o.Env()) {
+			t.Errorf("markdown misses %s", o.Env())
+		}
+	}
+}

@@ -1,0 +1,232 @@
+// Package db is the metadata database: SQLite (default, zero config) or
+// PostgreSQL, one schema, migrations for both. Queries are written once with
+// "?" placeholders and rebound for the dialect; values are always bound
+// parameters, never spliced into the SQL text.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"opendata/errs"
+)
+
+// Dialect names the SQL engine.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is the metadata database handle.
+type DB struct {
+	sql     *sql.DB
+	Dialect Dialect
+}
+
+// Open connects to PostgreSQL when url starts with postgres:// or
+// postgresql://, else opens (creating) the SQLite file at sqlitePath.
+func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		sdb, err := sql.Open("pgx", url)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sdb.SetMaxOpenConns(20)
+		sdb.SetConnMaxIdleTime(5 * time.Minute)
+		d := &DB{sql: sdb, Dialect: Postgres}
+		if err := d.Ping(ctx); err != nil {
+			sdb.Close()
+			return nil, fmt.Errorf("connect postgres: %w", err)
+		}
+		return d, nil
+	}
+	if dir := filepath.Dir(sqlitePath); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	dsn := "file:" + sqlitePath + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(15000)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	sdb.SetMaxOpenConns(8)
+	d := &DB{sql: sdb, Dialect: SQLite}
+	if err := d.Ping(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", sqlitePath, err)
+	}
+	return d, nil
+}
+
+// Ping checks the connection (readiness).
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	return d.sql.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Close closes the pool.
+func (d *DB) Close() error { return d.sql.Close() }
+
+// Rebind rewrites "?" placeholders to "$1, $2…" for PostgreSQL. It skips
+// question marks inside single-quoted literals.
+func (d *DB) Rebind(q string) string { return rebind(d.Dialect, q) }
+
+func rebind(dialect Dialect, q string) string {
+	if dialect != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n, inQuote := 0, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			inQuote = !inQuote
+			b.WriteByte(c)
+		case c == '?' && !inQuote:
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Querier is what both *DB and *Tx offer.
+type Querier interface {
+	Exec(ctx context.Context, q string, args ...any) (sql.Result, error)
+	Query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRow(ctx context.Context, q string, args ...any) *sql.Row
+	InsertID(ctx context.Context, q string, args ...any) (int64, error)
+	Dialect() Dialect
+}
+
+type runner interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+type conn struct {
+	r       runner
+	dialect Dialect
+}
+
+func (c conn) Dialect() Dialect { return c.dialect }
+
+func (c conn) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := c.r.ExecContext(ctx, rebind(c.dialect, q), args...)
+	return res, MapErr(err)
+}
+
+func (c conn) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := c.r.QueryContext(ctx, rebind(c.dialect, q), args...)
+	return rows, MapErr(err)
+}
+
+func (c conn) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return c.r.QueryRowContext(ctx, rebind(c.dialect, q), args...)
+}
+
+// InsertID runs an INSERT and returns the new row's id column. The statement
+// must not end with a RETURNING clause of its own.
+func (c conn) InsertID(ctx context.Context, q string, args ...any) (int64, error) {
+	var id int64
+	err := c.r.QueryRowContext(ctx, rebind(c.dialect, q)+" RETURNING id", args...).Scan(&id)
+	return id, MapErr(err)
+}
+
+func (d *DB) q() conn { return conn{r: d.sql, dialect: d.Dialect} }
+
+func (d *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return d.q().Exec(ctx, q, args...)
+}
+func (d *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return d.q().Query(ctx, q, args...)
+}
+func (d *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return d.q().QueryRow(ctx, q, args...)
+}
+func (d *DB) InsertID(ctx context.Context, q string, args ...any) (int64, error) {
+	return d.q().InsertID(ctx, q, args...)
+}
+
+// Tx runs fn in a transaction, committing when it returns nil. On
+// PostgreSQL a serialization failure or deadlock is retried a few times.
+func (d *DB) Tx(ctx context.Context, fn func(q Querier) error) error {
+	for attempt := 0; ; attempt++ {
+		err := d.tx(ctx, fn)
+		if err != nil && attempt < 4 && isRetryable(err) {
+			time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+			continue
+		}
+		return err
+	}
+}
+
+func (d *DB) tx(ctx context.Context, fn func(q Querier) error) error {
+	stx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return MapErr(err)
+	}
+	if err := fn(conn{r: stx, dialect: d.Dialect}); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
+	return MapErr(stx.Commit())
+}
+
+func isRetryable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "40001" || pg.Code == "40P01"
+	}
+	return false
+}
+
+// MapErr turns driver errors into errs kinds: no rows → NotFound, unique or
+// foreign-key violations → Conflict. The driver error stays wrapped for logs.
+func MapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %w", errs.NotFound, err)
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "23505", "23503":
+			return fmt.Errorf("%w: %w", errs.Conflict, err)
+		}
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %w", errs.Conflict, err)
+		}
+	}
+	return err
+}
+
+// Now is the time the stores stamp rows with: UTC, microsecond precision so
+// it survives a round trip through either engine unchanged.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,78 @@
+// Package errs defines the error kinds the whole program shares and wraps
+// them with context. One place (server.errorHandler) maps kinds to HTTP.
+package errs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kinds. Wrap them with %w; test with errors.Is.
+var (
+	NotFound        = errors.New("not found")
+	Invalid         = errors.New("invalid argument")
+	Conflict        = errors.New("conflict")
+	Forbidden       = errors.New("forbidden")
+	Unauthenticated = errors.New("unauthenticated")
+	TooLarge        = errors.New("too large")
+	Unavailable     = errors.New("unavailable")
+)
+
+// Wrap adds context to *errp when it is non-nil:
+//
+//	defer errs.Wrap(&err, "GetResource(%d)", id)
+func Wrap(errp *error, format string, args ...any) {
+	if *errp != nil {
+		*errp = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), *errp)
+	}
+}
+
+// FieldErrors is a validation failure naming each offending field.
+// It is an Invalid error.
+type FieldErrors map[string]string
+
+func (f FieldErrors) Error() string {
+	s := "invalid fields:"
+	for _, k := range sortedKeys(f) {
+		s += fmt.Sprintf(" %s: %s;", k, f[k])
+	}
+	return s
+}
+
+func (f FieldErrors) Is(target error) bool { return target == Invalid }
+
+// Err returns nil when there are no field errors.
+func (f FieldErrors) Err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+// Invalidf returns an Invalid error with a message.
+func Invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", Invalid, fmt.Sprintf(format, args...))
+}
+
+// NotFoundf returns a NotFound error with a message.
+func NotFoundf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", NotFound, fmt.Sprintf(format, args...))
+}
+
+// Forbiddenf returns a Forbidden error with a message.
+func Forbiddenf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", Forbidden, fmt.Sprintf(format, args...))
+}
