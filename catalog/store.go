@@ -1,0 +1,399 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"opendata/auth"
+	"opendata/db"
+	"opendata/errs"
+)
+
+// Store keeps departments, catalog entries, their history and versions.
+type Store struct{ DB *db.DB }
+
+// Department kinds.
+var DepartmentKinds = []string{"department", "town", "bureau", "office"}
+
+// Department is a government department; towns and sub-districts
+// (乡镇、街道) are departments too, with kind "town".
+type Department struct {
+	ID        int64     `json:"id"`
+	Code      string    `json:"code"`
+	Name      string    `json:"name"`
+	NameEn    string    `json:"name_en,omitempty"`
+	Kind      string    `json:"kind"`
+	ParentID  int64     `json:"parent_id,omitempty"`
+	Contact   string    `json:"contact,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreateDepartment adds a department.
+func (s *Store) CreateDepartment(ctx context.Context, d Department) (Department, error) {
+	fe := errs.FieldErrors{}
+	d.Code, d.Name = strings.TrimSpace(d.Code), strings.TrimSpace(d.Name)
+	if !codeRe.MatchString(d.Code) {
+		fe["code"] = "2–64 letters, digits, '.', '_' or '-'"
+	}
+	if d.Name == "" {
+		fe["name"] = "required"
+	}
+	if d.Kind == "" {
+		d.Kind = "department"
+	}
+	if !in(d.Kind, DepartmentKinds) {
+		fe["kind"] = "must be one of " + strings.Join(DepartmentKinds, ", ")
+	}
+	if err := fe.Err(); err != nil {
+		return Department{}, err
+	}
+	var parent any
+	if d.ParentID != 0 {
+		parent = d.ParentID
+	}
+	d.CreatedAt = db.Now()
+	id, err := s.DB.InsertID(ctx, "INSERT INTO departments (code, name, name_en, kind, parent_id, contact, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		d.Code, d.Name, d.NameEn, d.Kind, parent, d.Contact, d.CreatedAt)
+	if err != nil {
+		return Department{}, fmt.Errorf("create department %s: %w", d.Code, err)
+	}
+	d.ID = id
+	return d, nil
+}
+
+const deptCols = "id, code, name, name_en, kind, parent_id, contact, created_at"
+
+func scanDept(row interface{ Scan(...any) error }) (Department, error) {
+	var d Department
+	var parent sql.NullInt64
+	if err := row.Scan(&d.ID, &d.Code, &d.Name, &d.NameEn, &d.Kind, &parent, &d.Contact, &d.CreatedAt); err != nil {
+		return Department{}, db.MapErr(err)
+	}
+	d.ParentID = parent.Int64
+	return d, nil
+}
+
+// GetDepartment returns a department by id.
+func (s *Store) GetDepartment(ctx context.Context, id int64) (Department, error) {
+	d, err := scanDept(s.DB.QueryRow(ctx, "SELECT "+deptCols+" FROM departments WHERE id = ?", id))
+	if err != nil {
+		return d, fmt.Errorf("department %d: %w", id, err)
+	}
+	return d, nil
+}
+
+// GetDepartmentByCode returns a department by code.
+func (s *Store) GetDepartmentByCode(ctx context.Context, code string) (Department, error) {
+	d, err := scanDept(s.DB.QueryRow(ctx, "SELECT "+deptCols+" FROM departments WHERE code = ?", code))
+	if err != nil {
+		return d, fmt.Errorf("department %q: %w", code, err)
+	}
+	return d, nil
+}
+
+// ListDepartments lists every department by code.
+func (s *Store) ListDepartments(ctx context.Context) ([]Department, error) {
+	rows, err := s.DB.Query(ctx, "SELECT "+deptCols+" FROM departments ORDER BY code")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Department
+	for rows.Next() {
+		d, err := scanDept(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Resource is a stored catalog entry.
+type Resource struct {
+	ID        int64     `json:"id"`
+	Revision  int       `json:"revision"`
+	Entry               // the catalog fields, inline
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Latest ready version, 0 when none; LastUpdate is when it was made.
+	LatestVersion int        `json:"latest_version"`
+	LastUpdate    *time.Time `json:"last_update,omitempty"`
+}
+
+// Change is one field's old and new value in the history.
+type Change struct {
+	From any `json:"from"`
+	To   any `json:"to"`
+}
+
+// HistoryEntry is one recorded change of an entry.
+type HistoryEntry struct {
+	Revision int               `json:"revision"`
+	Action   string            `json:"action"`
+	Actor    string            `json:"actor"`
+	At       time.Time         `json:"at"`
+	Changes  map[string]Change `json:"changes"`
+}
+
+// CreateResource validates and stores a new entry and its first history row.
+func (s *Store) CreateResource(ctx context.Context, actor auth.Actor, e Entry) (Resource, error) {
+	e.Normalize()
+	if err := e.Validate(); err != nil {
+		return Resource{}, err
+	}
+	if !actor.CanEditDepartment(e.DepartmentID) {
+		return Resource{}, errs.Forbiddenf("you may only create entries for your own department")
+	}
+	if _, err := s.GetDepartment(ctx, e.DepartmentID); err != nil {
+		return Resource{}, errs.FieldErrors{"department_id": "no such department"}
+	}
+	body, _ := json.Marshal(e)
+	changes := diff(Entry{}, e)
+	var id int64
+	err := s.DB.Tx(ctx, func(q db.Querier) error {
+		now := db.Now()
+		var err error
+		id, err = q.InsertID(ctx, `INSERT INTO resources (code, department_id, revision, entry, name, catalog_kind, domain, share_type, open_type, update_period, created_by, created_at, updated_at)
+			VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Code, e.DepartmentID, string(body), e.Name, e.CatalogKind, e.Domain, e.ShareType, e.OpenType, e.UpdatePeriod, actorID(actor), now, now)
+		if err != nil {
+			if errorsIsConflict(err) {
+				return errs.FieldErrors{"code": "a resource with this code exists"}
+			}
+			return err
+		}
+		return addHistory(ctx, q, id, 1, "create", actor, changes, now)
+	})
+	if err != nil {
+		return Resource{}, err
+	}
+	return s.GetResource(ctx, id)
+}
+
+// UpdateResource replaces an entry. When expectRevision > 0 and the stored
+// revision differs, it fails with Conflict (someone else edited meanwhile).
+func (s *Store) UpdateResource(ctx context.Context, actor auth.Actor, id int64, expectRevision int, e Entry) (Resource, error) {
+	e.Normalize()
+	if err := e.Validate(); err != nil {
+		return Resource{}, err
+	}
+	err := s.DB.Tx(ctx, func(q db.Querier) error {
+		old, rev, err := loadEntry(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		if !actor.CanEditDepartment(old.DepartmentID) || !actor.CanEditDepartment(e.DepartmentID) {
+			return errs.Forbiddenf("you may only edit entries of your own department")
+		}
+		if expectRevision > 0 && rev != expectRevision {
+			return fmt.Errorf("%w: the entry was changed by someone else (revision %d, you edited %d)", errs.Conflict, rev, expectRevision)
+		}
+		changes := diff(old, e)
+		if len(changes) == 0 {
+			return nil
+		}
+		body, _ := json.Marshal(e)
+		now := db.Now()
+		_, err = q.Exec(ctx, `UPDATE resources SET code = ?, department_id = ?, revision = ?, entry = ?, name = ?, catalog_kind = ?, domain = ?,
+			share_type = ?, open_type = ?, update_period = ?, updated_at = ? WHERE id = ?`,
+			e.Code, e.DepartmentID, rev+1, string(body), e.Name, e.CatalogKind, e.Domain, e.ShareType, e.OpenType, e.UpdatePeriod, now, id)
+		if err != nil {
+			if errorsIsConflict(err) {
+				return errs.FieldErrors{"code": "a resource with this code exists"}
+			}
+			return err
+		}
+		return addHistory(ctx, q, id, rev+1, "update", actor, changes, now)
+	})
+	if err != nil {
+		return Resource{}, err
+	}
+	return s.GetResource(ctx, id)
+}
+
+func errorsIsConflict(err error) bool { return err != nil && strings.Contains(err.Error(), errs.Conflict.Error()) }
+
+func actorID(a auth.Actor) any {
+	if a.ID == 0 {
+		return nil
+	}
+	return a.ID
+}
+
+func addHistory(ctx context.Context, q db.Querier, id int64, rev int, action string, actor auth.Actor, changes map[string]Change, at time.Time) error {
+	body, _ := json.Marshal(changes)
+	_, err := q.Exec(ctx, "INSERT INTO resource_history (resource_id, revision, action, actor_id, actor_name, changes, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		id, rev, action, actorID(actor), actor.Name, string(body), at)
+	return err
+}
+
+func loadEntry(ctx context.Context, q db.Querier, id int64) (Entry, int, error) {
+	var body string
+	var rev int
+	if err := q.QueryRow(ctx, "SELECT entry, revision FROM resources WHERE id = ?", id).Scan(&body, &rev); err != nil {
+		return Entry{}, 0, fmt.Errorf("resource %d: %w", id, db.MapErr(err))
+	}
+	var e Entry
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		return Entry{}, 0, fmt.Errorf("resource %d: corrupt entry: %w", id, err)
+	}
+	return e, rev, nil
+}
+
+// diff compares two entries field by field (by JSON name).
+func diff(a, b Entry) map[string]Change {
+	out := map[string]Change{}
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	t := va.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		x, y := va.Field(i).Interface(), vb.Field(i).Interface()
+		if isEmpty(va.Field(i)) && isEmpty(vb.Field(i)) {
+			continue
+		}
+		if !reflect.DeepEqual(x, y) {
+			out[name] = Change{From: x, To: y}
+		}
+	}
+	return out
+}
+
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice, reflect.Map:
+		return v.Len() == 0
+	}
+	return v.IsZero()
+}
+
+const resourceSelect = `SELECT r.id, r.revision, r.entry, r.created_at, r.updated_at,
+	COALESCE((SELECT MAX(v.number) FROM versions v WHERE v.resource_id = r.id AND v.status = 'ready'), 0)
+	FROM resources r`
+
+func (s *Store) scanResources(ctx context.Context, rows *sql.Rows) ([]Resource, error) {
+	defer rows.Close()
+	var out []Resource
+	for rows.Next() {
+		var r Resource
+		var body string
+		if err := rows.Scan(&r.ID, &r.Revision, &body, &r.CreatedAt, &r.UpdatedAt, &r.LatestVersion); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(body), &r.Entry); err != nil {
+			return nil, fmt.Errorf("resource %d: corrupt entry: %w", r.ID, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].LatestVersion > 0 {
+			var at time.Time
+			if err := s.DB.QueryRow(ctx, "SELECT ready_at FROM versions WHERE resource_id = ? AND number = ?", out[i].ID, out[i].LatestVersion).Scan(&at); err == nil {
+				out[i].LastUpdate = &at
+			}
+		}
+	}
+	return out, nil
+}
+
+// GetResource returns one entry.
+func (s *Store) GetResource(ctx context.Context, id int64) (Resource, error) {
+	rows, err := s.DB.Query(ctx, resourceSelect+" WHERE r.id = ?", id)
+	if err != nil {
+		return Resource{}, err
+	}
+	rs, err := s.scanResources(ctx, rows)
+	if err != nil {
+		return Resource{}, err
+	}
+	if len(rs) == 0 {
+		return Resource{}, errs.NotFoundf("resource %d", id)
+	}
+	return rs[0], nil
+}
+
+// GetResourceByCode returns one entry by its code.
+func (s *Store) GetResourceByCode(ctx context.Context, code string) (Resource, error) {
+	var id int64
+	if err := s.DB.QueryRow(ctx, "SELECT id FROM resources WHERE code = ?", code).Scan(&id); err != nil {
+		return Resource{}, fmt.Errorf("resource %q: %w", code, db.MapErr(err))
+	}
+	return s.GetResource(ctx, id)
+}
+
+// Filter narrows ListResources.
+type Filter struct {
+	DepartmentID int64
+	Domain       string
+	ShareType    string
+	OpenType     string
+	Limit        int
+	Offset       int
+}
+
+// ListResources lists entries, newest change first.
+func (s *Store) ListResources(ctx context.Context, f Filter) ([]Resource, int, error) {
+	where, args := []string{"1=1"}, []any{}
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.DepartmentID != 0 {
+		add("r.department_id = ?", f.DepartmentID)
+	}
+	if f.Domain != "" {
+		add("r.domain = ?", f.Domain)
+	}
+	if f.ShareType != "" {
+		add("r.share_type = ?", f.ShareType)
+	}
+	if f.OpenType != "" {
+		add("r.open_type = ?", f.OpenType)
+	}
+	w := " WHERE " + strings.Join(where, " AND ")
+	var total int
+	if err := s.DB.QueryRow(ctx, "SELECT COUNT(*) FROM resources r"+w, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	rows, err := s.DB.Query(ctx, resourceSelect+w+" ORDER BY r.updated_at DESC, r.id DESC LIMIT ? OFFSET ?", append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	rs, err := s.scanResources(ctx, rows)
+	return rs, total, err
+}
+
+// History returns an entry's changes, oldest first.
+func (s *Store) History(ctx context.Context, id int64) ([]HistoryEntry, error) {
+	rows, err := s.DB.Query(ctx, "SELECT revision, action, actor_name, at, changes FROM resource_history WHERE resource_id = ? ORDER BY revision", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []HistoryEntry
+	for rows.Next() {
+		var h HistoryEntry
+		var body string
+		if err := rows.Scan(&h.Revision, &h.Action, &h.Actor, &h.At, &body); err != nil {
+			return nil, err
+		}
+		json.Unmarshal([]byte(body), &h.Changes)
+		out = append(out, h)
+	}
+	if len(out) == 0 {
+		if _, err := s.GetResource(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
+	return out, rows.Err()
+}

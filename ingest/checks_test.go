@@ -1,0 +1,96 @@
+package ingest
+
+import (
+	"testing"
+	"time"
+)
+
+func TestIDNumber(t *testing.T) {
+	cases := []struct {
+		in   string
+		want bool
+	}{
+		{"11010519491231002X", true}, // the GB 11643 example
+		{"11010519491231002x", true},
+		{"110105194912310021", false}, // wrong check digit
+		{"11010519491331002X", false}, // month 13
+		{"1101051949123100", false},
+		{"A1010519491231002X", false},
+	}
+	for _, c := range cases {
+		if got := ValidIDNumber(c.in); got != c.want {
+			t.Errorf("ValidIDNumber(%q) = %v", c.in, got)
+		}
+	}
+}
+
+func TestCreditCode(t *testing.T) {
+	cases := []struct {
+		in   string
+		want bool
+	}{
+		{"91350100M000100Y43", true},
+		{"91350100M000100Y44", false},
+		{"91350100M000100Y4", false},
+		{"9135010OM000100Y43", false}, // letter O is not in the alphabet
+		{"913501X0M000100Y43", false}, // region must be digits
+	}
+	for _, c := range cases {
+		if got := ValidCreditCode(c.in); got != c.want {
+			t.Errorf("ValidCreditCode(%q) = %v", c.in, got)
+		}
+	}
+}
+
+func TestMask(t *testing.T) {
+	cases := []struct{ kind, in, want string }{
+		{"id_number", "11010519491231002X", "110105********002X"},
+		{"mobile", "13812345678", "138****5678"},
+		{"", "张三", "张*"},
+		{"", "欧阳娜娜", "欧***"},
+		{"", "湖北省恩施市舞阳坝街道", "湖北*******街道"},
+		{"", "", ""},
+	}
+	for _, c := range cases {
+		if got := Mask(c.kind, c.in); got != c.want {
+			t.Errorf("Mask(%q, %q) = %q, want %q", c.kind, c.in, got, c.want)
+		}
+	}
+}
+
+func TestNormNumber(t *testing.T) {
+	cases := map[string]string{
+		"1,200.50": "1200.50", "1200": "1200", "-3.5": "-3.5", "+7": "7", "１２３": "123",
+		"五十": "", "1,20": "", "12,345,678": "12345678", "1.2.3": "", "": "", "-": "", "1,2345": "",
+	}
+	for in, want := range cases {
+		if got := normNumber(in); got != want {
+			t.Errorf("normNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestInference(t *testing.T) {
+	cases := []struct {
+		vals []string
+		want string
+	}{
+		{[]string{"1", "2", "300"}, TInt},
+		{[]string{"1", "2.5", "1,200.50"}, TDecimal},
+		{[]string{"2024-01-02", "2024/3/4", "2024年5月6日"}, TDate},
+		{[]string{"2024-01-02 10:00:00", "2024-01-03T11:00:00"}, TTimestamp},
+		{[]string{"是", "否"}, TBool},
+		{[]string{"007", "008"}, TString}, // leading zeros are identifiers
+		{[]string{"11010519491231002X", "11010519491231002X"}, TString},
+		{[]string{"公交", "1"}, TString},
+	}
+	for _, c := range cases {
+		var in inference
+		for _, v := range c.vals {
+			in.add(v, time.UTC)
+		}
+		if got := in.decide(); got != c.want {
+			t.Errorf("%v: got %s, want %s", c.vals, got, c.want)
+		}
+	}
+}
