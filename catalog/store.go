@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -218,7 +219,7 @@ func (s *Store) UpdateResource(ctx context.Context, actor auth.Actor, id int64, 
 	return s.GetResource(ctx, id)
 }
 
-func errorsIsConflict(err error) bool { return err != nil && strings.Contains(err.Error(), errs.Conflict.Error()) }
+func errorsIsConflict(err error) bool { return errors.Is(err, errs.Conflict) }
 
 func actorID(a auth.Actor) any {
 	if a.ID == 0 {

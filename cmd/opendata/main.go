@@ -1,0 +1,540 @@
+// Command opendata is the whole platform in one binary. This file only wires
+// subcommands to the packages that do the work.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"opendata/app"
+	"opendata/auth"
+	"opendata/catalog"
+	"opendata/config"
+	"opendata/demo"
+	"opendata/errs"
+	"opendata/i18n"
+	"opendata/ingest"
+	"opendata/server"
+)
+
+const usage = `opendata — government open-data platform
+
+Usage:
+  opendata serve [--demo]             run the portal, APIs and background workers
+  opendata migrate                    create or update the database schema
+  opendata demo                       load the demo city (departments, catalog, data)
+  opendata user create|list|passwd    manage staff accounts
+  opendata department create|list     manage departments
+  opendata catalog create|update|list|show|history
+                                      manage catalog entries (JSON files)
+  opendata ingest --resource CODE FILE
+                                      turn a file into a new version of a resource
+  opendata config                     list every configuration option
+
+Configuration comes from OPENDATA_* environment variables and an optional
+TOML file named by --config or OPENDATA_CONFIG; "opendata config" lists them.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	// --config may come before or after the subcommand.
+	cfgPath := os.Getenv("OPENDATA_CONFIG")
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == "--config" && i+1 < len(rest) {
+			cfgPath = rest[i+1]
+			rest = append(rest[:i:i], rest[i+2:]...)
+			break
+		}
+		if v, ok := strings.CutPrefix(rest[i], "--config="); ok {
+			cfgPath = v
+			rest = append(rest[:i:i], rest[i+1:]...)
+			break
+		}
+	}
+	if cmd == "config" {
+		fmt.Fprint(stdout, config.Markdown())
+		return 0
+	}
+	cfg, err := config.Load(cfgPath, os.Environ())
+	if err != nil {
+		fmt.Fprintln(stderr, "configuration:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var fn func(context.Context, config.Config, []string, io.Writer, io.Writer) error
+	switch cmd {
+	case "serve":
+		fn = cmdServe
+	case "migrate":
+		fn = cmdMigrate
+	case "demo":
+		fn = cmdDemo
+	case "user":
+		fn = cmdUser
+	case "department":
+		fn = cmdDepartment
+	case "catalog":
+		fn = cmdCatalog
+	case "ingest":
+		fn = cmdIngest
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err := fn(ctx, cfg, rest, stdout, stderr); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		fmt.Fprintln(stderr, "error:", describe(err))
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func describe(err error) string {
+	var fe errs.FieldErrors
+	if errors.As(err, &fe) {
+		keys := make([]string, 0, len(fe))
+		for k := range fe {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		b.WriteString("invalid fields:")
+		for _, k := range keys {
+			fmt.Fprintf(&b, "\n  %s: %s", k, fe[k])
+		}
+		return b.String()
+	}
+	return err.Error()
+}
+
+func openApp(ctx context.Context, cfg config.Config) (*app.App, error) {
+	return app.Open(ctx, cfg, app.NewLogger(cfg))
+}
+
+func cmdServe(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	withDemo := fs.Bool("demo", cfg.Demo, "load demo data when the database has no departments")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if *withDemo {
+		loaded, err := demo.LoadIfEmpty(ctx, a, stderr)
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		if loaded {
+			fmt.Fprintf(stderr, "demo data loaded; staff login: %s / %s (bureau admin)\n", demo.AdminUser, demo.AdminPassword)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return server.New(a).Run(ctx, ln)
+}
+
+func cmdMigrate(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	v, err := a.DB.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database schema is at version %d (%s)\n", v, a.DB.Dialect)
+	return nil
+}
+
+func cmdDemo(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	loaded, err := demo.LoadIfEmpty(ctx, a, stderr)
+	if err != nil {
+		return err
+	}
+	if !loaded {
+		fmt.Fprintln(stdout, "the database already has departments; demo data not loaded")
+		return nil
+	}
+	fmt.Fprintf(stdout, "demo city loaded; staff login: %s / %s (bureau admin)\n", demo.AdminUser, demo.AdminPassword)
+	return nil
+}
+
+func readPassword(fromStdin bool) (string, error) {
+	if fromStdin || !term.IsTerminal(int(os.Stdin.Fd())) {
+		b, err := io.ReadAll(io.LimitReader(os.Stdin, 4096))
+		return strings.TrimRight(string(b), "\r\n"), err
+	}
+	fmt.Fprint(os.Stderr, "password: ")
+	b, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(os.Stderr)
+	return string(b), err
+}
+
+func cmdUser(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"usage: opendata user create|list|passwd …"}
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+		name := fs.String("username", "", "login name")
+		display := fs.String("name", "", "display name")
+		role := fs.String("role", "dept_staff", "dept_staff, dept_admin, bureau_admin or office")
+		dept := fs.String("department", "", "department code (department roles)")
+		pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+		if err := fs.Parse(args[1:]); err != nil {
+			return usageError{err.Error()}
+		}
+		n := auth.NewUser{Username: *name, DisplayName: *display, Role: auth.Role(*role)}
+		if *dept != "" {
+			d, err := a.Catalog.GetDepartmentByCode(ctx, *dept)
+			if err != nil {
+				return err
+			}
+			n.DepartmentID = d.ID
+		}
+		if n.Password, err = readPassword(*pwStdin); err != nil {
+			return err
+		}
+		u, err := a.Users.CreateUser(ctx, n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created user %s (id %d, %s)\n", u.Username, u.ID, u.Role)
+	case "list":
+		users, err := a.Users.ListUsers(ctx, 0)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tUSERNAME\tROLE\tDEPARTMENT\tACTIVE")
+		for _, u := range users {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%v\n", u.ID, u.Username, u.Role, u.DepartmentID, u.Active)
+		}
+		tw.Flush()
+	case "passwd":
+		fs := flag.NewFlagSet("user passwd", flag.ContinueOnError)
+		name := fs.String("username", "", "login name")
+		pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+		if err := fs.Parse(args[1:]); err != nil {
+			return usageError{err.Error()}
+		}
+		u, err := a.Users.GetUserByName(ctx, *name)
+		if err != nil {
+			return err
+		}
+		pw, err := readPassword(*pwStdin)
+		if err != nil {
+			return err
+		}
+		if err := a.Users.SetPassword(ctx, u.ID, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password changed for %s; their sessions are ended\n", u.Username)
+	default:
+		return usageError{"usage: opendata user create|list|passwd …"}
+	}
+	return nil
+}
+
+func cmdDepartment(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"usage: opendata department create|list …"}
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("department create", flag.ContinueOnError)
+		var d catalog.Department
+		fs.StringVar(&d.Code, "code", "", "unique code")
+		fs.StringVar(&d.Name, "name", "", "name (Chinese)")
+		fs.StringVar(&d.NameEn, "name-en", "", "name (English)")
+		fs.StringVar(&d.Kind, "kind", "department", "department, town, bureau or office")
+		if err := fs.Parse(args[1:]); err != nil {
+			return usageError{err.Error()}
+		}
+		d, err := a.Catalog.CreateDepartment(ctx, d)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created department %s %s (id %d)\n", d.Code, d.Name, d.ID)
+	case "list":
+		ds, err := a.Catalog.ListDepartments(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tCODE\tKIND\tNAME")
+		for _, d := range ds {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.ID, d.Code, d.Kind, d.Name)
+		}
+		tw.Flush()
+	default:
+		return usageError{"usage: opendata department create|list …"}
+	}
+	return nil
+}
+
+// actorFlag resolves --as USERNAME (default: the system operator).
+func actorFor(ctx context.Context, a *app.App, name string) (auth.Actor, error) {
+	if name == "" {
+		return auth.System, nil
+	}
+	u, err := a.Users.GetUserByName(ctx, name)
+	if err != nil {
+		return auth.Actor{}, err
+	}
+	return u.Actor(), nil
+}
+
+func resolveResource(ctx context.Context, a *app.App, ref string) (catalog.Resource, error) {
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		return a.Catalog.GetResource(ctx, id)
+	}
+	return a.Catalog.GetResourceByCode(ctx, ref)
+}
+
+func readEntry(path string) (catalog.Entry, error) {
+	var e catalog.Entry
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return e, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return e, fmt.Errorf("%s: %w", path, err)
+	}
+	return e, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func cmdCatalog(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	const u = "usage: opendata catalog create --file ENTRY.json | update REF --file ENTRY.json | list | show REF | history REF  [--as USERNAME]"
+	if len(args) == 0 {
+		return usageError{u}
+	}
+	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
+	file := fs.String("file", "", "catalog entry as JSON")
+	as := fs.String("as", "", "act as this staff user (history records them)")
+	sub, rest := args[0], args[1:]
+	var ref string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		ref, rest = rest[0], rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
+		return usageError{err.Error()}
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	actor, err := actorFor(ctx, a, *as)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		e, err := readEntry(*file)
+		if err != nil {
+			return err
+		}
+		r, err := a.Catalog.CreateResource(ctx, actor, e)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created resource %s (id %d)\n", r.Code, r.ID)
+	case "update":
+		r, err := resolveResource(ctx, a, ref)
+		if err != nil {
+			return err
+		}
+		e, err := readEntry(*file)
+		if err != nil {
+			return err
+		}
+		r, err = a.Catalog.UpdateResource(ctx, actor, r.ID, 0, e)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "updated resource %s, now revision %d\n", r.Code, r.Revision)
+	case "list":
+		rs, total, err := a.Catalog.ListResources(ctx, catalog.Filter{Limit: 1000})
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tCODE\tSHARE\tOPEN\tVERSION\tNAME")
+		for _, r := range rs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", r.ID, r.Code, r.ShareType, r.OpenType, r.LatestVersion, r.Name)
+		}
+		tw.Flush()
+		fmt.Fprintf(stdout, "%d resources\n", total)
+	case "show":
+		r, err := resolveResource(ctx, a, ref)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, r)
+	case "history":
+		r, err := resolveResource(ctx, a, ref)
+		if err != nil {
+			return err
+		}
+		h, err := a.Catalog.History(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, h)
+	default:
+		return usageError{u}
+	}
+	return nil
+}
+
+func cmdIngest(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	res := fs.String("resource", "", "resource code or id")
+	format := fs.String("format", "", "csv, xlsx, json or ndjson (default: from the file name)")
+	enc := fs.String("encoding", "", "utf-8, gbk or gb18030 (default: detected)")
+	sheet := fs.String("sheet", "", "XLSX sheet name or number (default: the first visible)")
+	asJSON := fs.Bool("json", false, "print the result as one JSON document")
+	as := fs.String("as", "", "act as this staff user")
+	lang := fs.String("lang", "zh-CN", "language of messages: zh-CN or en")
+	// Accept the file before or after the flags.
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if file == "" && fs.NArg() > 0 {
+		file = fs.Arg(0)
+	}
+	if *res == "" || file == "" {
+		return usageError{"usage: opendata ingest --resource CODE [--format F] [--encoding E] [--sheet S] [--json] FILE"}
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	r, err := resolveResource(ctx, a, *res)
+	if err != nil {
+		return err
+	}
+	actor, err := actorFor(ctx, a, *as)
+	if err != nil {
+		return err
+	}
+	var bar *progressbar.ProgressBar
+	showBar := !*asJSON || term.IsTerminal(int(os.Stderr.Fd()))
+	if showBar {
+		st, err := os.Stat(file)
+		if err != nil {
+			return err
+		}
+		bar = progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(stderr), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription("scan"), progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())
+	}
+	out, err := a.Ingest.Ingest(ctx, actor, ingest.Request{
+		ResourceID: r.ID, Path: file, Name: filepath.Base(file), Format: *format, Encoding: *enc, Sheet: *sheet, Lang: i18n.Lang(*lang),
+		Progress: func(p ingest.Progress) {
+			if bar != nil {
+				bar.Describe(fmt.Sprintf("%-8s %d rows", p.Phase, p.Rows))
+				if p.Bytes > 0 {
+					bar.Set64(p.Bytes)
+				}
+			}
+		},
+	})
+	if bar != nil {
+		bar.Finish()
+	}
+	if *asJSON {
+		doc := map[string]any{"ok": err == nil, "result": out}
+		if err != nil {
+			doc["error"] = err.Error()
+		}
+		printJSON(stdout, doc)
+		if err != nil {
+			return errors.New(err.Error())
+		}
+		return nil
+	}
+	for _, m := range out.Rejected {
+		fmt.Fprintln(stderr, "rejected:", m.Message)
+	}
+	for _, m := range out.Warnings {
+		fmt.Fprintln(stderr, "note:", m.Message)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s v%d: %d rows stored, %d rejected, quality %.1f\n", r.Code, out.Version, out.RowsStored, out.RowsRejected, out.Quality.Score)
+	if len(out.Masked)+len(out.Dropped) > 0 {
+		fmt.Fprintf(stdout, "open variant: masked %v, dropped %v\n", out.Masked, out.Dropped)
+	}
+	return nil
+}

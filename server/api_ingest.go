@@ -1,0 +1,286 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"opendata/auth"
+	"opendata/errs"
+	"opendata/i18n"
+	"opendata/ingest"
+	"opendata/jobs"
+)
+
+func (s *Server) bindIngest(g *echo.Group) {
+	g.POST("/catalog/resources/:id/uploads", s.upload)
+	g.GET("/jobs/:job", s.getJob)
+	g.POST("/jobs/:job/cancel", s.cancelJob)
+}
+
+type ingestParams struct {
+	UploadKey string `json:"upload_key"`
+	Name      string `json:"name"`
+	Format    string `json:"format,omitempty"`
+	Encoding  string `json:"encoding,omitempty"`
+	Sheet     string `json:"sheet,omitempty"`
+	Lang      string `json:"lang"`
+}
+
+// CheckUploadName refuses file names that try to reach outside a folder,
+// also when URL-encoded (once or several times).
+func CheckUploadName(name string) (string, error) {
+	decoded := name
+	for i := 0; i < 4; i++ {
+		d, err := url.PathUnescape(decoded)
+		if err != nil || d == decoded {
+			break
+		}
+		decoded = d
+	}
+	for _, s := range []string{name, decoded} {
+		if s == "" || len(s) > 255 || strings.ContainsAny(s, `/\`) || strings.Contains(s, "..") || s == "." {
+			return "", errs.FieldErrors{"file": fmt.Sprintf("file name %q must be a plain name without folders or '..'", name)}
+		}
+		for _, r := range s {
+			if r < 0x20 || r == 0x7f {
+				return "", errs.FieldErrors{"file": "file name contains control characters"}
+			}
+		}
+	}
+	return decoded, nil
+}
+
+// upload streams a multipart upload to a temporary file (never into
+// memory), stores it in the object store and queues an ingest job.
+func (s *Server) upload(c echo.Context) error {
+	u, err := staff(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	r, err := s.app.Catalog.GetResource(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !u.Actor().CanEditDepartment(r.DepartmentID) {
+		return errs.Forbiddenf("only staff of the providing department may upload data for %s", r.Code)
+	}
+	limit := int64(s.app.Config.MaxUploadMB) << 20
+	if c.Request().ContentLength > limit+1<<20 {
+		return fmt.Errorf("%w: the upload is %d bytes, over the %d MiB limit", errs.TooLarge, c.Request().ContentLength, s.app.Config.MaxUploadMB)
+	}
+	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, limit+1<<20)
+	mr, err := c.Request().MultipartReader()
+	if err != nil {
+		return errs.Invalidf("send the file as multipart/form-data with a field named \"file\"")
+	}
+	p := ingestParams{Lang: i18n.Lang(c.Request().Header.Get("Accept-Language"))}
+	var tmp string
+	defer func() {
+		if tmp != "" {
+			os.Remove(tmp)
+		}
+	}()
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return fmt.Errorf("%w: the upload is over the %d MiB limit", errs.TooLarge, s.app.Config.MaxUploadMB)
+			}
+			return errs.Invalidf("malformed multipart body: %v", err)
+		}
+		switch part.FormName() {
+		case "file":
+			_, params, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+			name, err := CheckUploadName(params["filename"])
+			if err != nil {
+				return err
+			}
+			p.Name = name
+			f, err := os.CreateTemp(s.app.Ingest.Limits.TempDir, "upload-*")
+			if err != nil {
+				return err
+			}
+			tmp = f.Name()
+			n, err := io.Copy(f, io.LimitReader(part, limit+1))
+			f.Close()
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return fmt.Errorf("%w: the upload is over the %d MiB limit", errs.TooLarge, s.app.Config.MaxUploadMB)
+				}
+				return errs.Invalidf("upload interrupted: %v", err)
+			}
+			if n > limit {
+				return fmt.Errorf("%w: %s is over the %d MiB limit", errs.TooLarge, name, s.app.Config.MaxUploadMB)
+			}
+		case "format", "encoding", "sheet":
+			b, _ := io.ReadAll(io.LimitReader(part, 256))
+			v := strings.TrimSpace(string(b))
+			switch part.FormName() {
+			case "format":
+				p.Format = v
+			case "encoding":
+				p.Encoding = v
+			case "sheet":
+				p.Sheet = v
+			}
+		}
+	}
+	if tmp == "" {
+		return errs.FieldErrors{"file": "required"}
+	}
+	if p.Format == "" {
+		p.Format = ingest.DetectFormat(p.Name)
+	}
+	if p.Format == "" {
+		return errs.FieldErrors{"format": "cannot tell the format from the file name; send format=csv, xlsx, json or ndjson"}
+	}
+	p.UploadKey = "uploads/" + uuid.NewString() + "/source"
+	f, err := os.Open(tmp)
+	if err != nil {
+		return err
+	}
+	st, _ := f.Stat()
+	err = s.app.Blobs.Put(ctx, p.UploadKey, f, st.Size())
+	f.Close()
+	if err != nil {
+		return err
+	}
+	j, err := s.app.Jobs.Enqueue(ctx, "ingest", r.ID, u.ID, p)
+	if err != nil {
+		s.app.Blobs.Delete(context.Background(), p.UploadKey)
+		return err
+	}
+	s.runner.Wake()
+	c.Response().Header().Set("Location", "/api/v1/jobs/"+j.ID)
+	return c.JSON(http.StatusAccepted, map[string]any{"job": jobView(j, p.Lang), "status_url": "/api/v1/jobs/" + j.ID})
+}
+
+func jobView(j jobs.Job, lang string) map[string]any {
+	v := map[string]any{
+		"id": j.ID, "kind": j.Kind, "status": j.Status, "status_text": i18n.T(lang, "job."+j.Status, nil),
+		"resource_id": j.ResourceID, "phase": j.Phase, "progress_rows": j.ProgressRows, "progress_bytes": j.ProgressBytes,
+		"total_bytes": j.TotalBytes, "created_at": j.CreatedAt, "started_at": j.StartedAt, "finished_at": j.FinishedAt,
+	}
+	if j.TotalBytes > 0 {
+		v["percent"] = min(100, 100*j.ProgressBytes/j.TotalBytes)
+	}
+	if j.Error != "" {
+		v["error"] = j.Error
+	}
+	if len(j.Result) > 0 {
+		v["result"] = j.Result
+	}
+	return v
+}
+
+func (s *Server) jobFor(c echo.Context) (jobs.Job, auth.User, error) {
+	u, err := staff(c)
+	if err != nil {
+		return jobs.Job{}, u, err
+	}
+	j, err := s.app.Jobs.Get(c.Request().Context(), c.Param("job"))
+	if err != nil {
+		return j, u, err
+	}
+	if j.ActorID != u.ID && !u.Actor().IsBureau() {
+		r, err := s.app.Catalog.GetResource(c.Request().Context(), j.ResourceID)
+		if err != nil || !u.Actor().CanEditDepartment(r.DepartmentID) {
+			return j, u, errs.NotFoundf("job %s", j.ID) // do not reveal other departments' jobs
+		}
+	}
+	return j, u, nil
+}
+
+func (s *Server) getJob(c echo.Context) error {
+	j, _, err := s.jobFor(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, jobView(j, i18n.Lang(c.Request().Header.Get("Accept-Language"))))
+}
+
+func (s *Server) cancelJob(c echo.Context) error {
+	j, _, err := s.jobFor(c)
+	if err != nil {
+		return err
+	}
+	if err := s.app.Jobs.Cancel(c.Request().Context(), j.ID); err != nil {
+		return err
+	}
+	j, _ = s.app.Jobs.Get(c.Request().Context(), j.ID)
+	return c.JSON(http.StatusOK, jobView(j, i18n.Lang(c.Request().Header.Get("Accept-Language"))))
+}
+
+// runIngestJob is the worker side of an upload.
+func (s *Server) runIngestJob(ctx context.Context, j jobs.Job, report func(string, int64, int64, int64)) (any, error) {
+	var p ingestParams
+	if err := json.Unmarshal(j.Params, &p); err != nil {
+		return nil, err
+	}
+	defer s.app.Blobs.Delete(context.Background(), p.UploadKey)
+	actor := auth.System
+	if j.ActorID != 0 {
+		u, err := s.app.Users.GetUser(ctx, j.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		actor = u.Actor()
+	}
+	tmp, err := s.fetchUpload(ctx, p.UploadKey)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp)
+	out, err := s.app.Ingest.Ingest(ctx, actor, ingest.Request{
+		ResourceID: j.ResourceID, Path: tmp, Name: p.Name, Format: p.Format, Encoding: p.Encoding, Sheet: p.Sheet, Lang: p.Lang,
+		Progress: func(pr ingest.Progress) { report(pr.Phase, pr.Rows, pr.Bytes, pr.TotalBytes) },
+	})
+	if err != nil {
+		if out.Quality != nil {
+			return nil, &jobs.ResultError{Result: out, Err: err}
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Server) fetchUpload(ctx context.Context, key string) (string, error) {
+	rc, _, err := s.app.Blobs.Get(ctx, key)
+	if err != nil {
+		return "", fmt.Errorf("upload %s: %w", key, err)
+	}
+	defer rc.Close()
+	f, err := os.CreateTemp(s.app.Ingest.Limits.TempDir, "job-*"+filepath.Ext(key))
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), f.Close()
+}
+

@@ -1,0 +1,139 @@
+// Package server is the HTTP side of opendata: the echo router, middleware
+// (security headers, logging, authentication, CSRF) and handlers by area.
+// Handlers parse, call a domain service, and render — nothing else.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"opendata/app"
+	"opendata/jobs"
+)
+
+// Server is the HTTP server and its background workers.
+type Server struct {
+	app    *app.App
+	echo   *echo.Echo
+	log    *slog.Logger
+	runner *jobs.Runner
+}
+
+// New builds the router.
+func New(a *app.App) *Server {
+	s := &Server{app: a, log: a.Log, echo: echo.New()}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.RequestID())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+		s.log.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
+		return err
+	}}))
+	e.Use(s.logRequests)
+	e.Use(securityHeaders)
+	e.Use(s.authenticate)
+	e.Use(csrfForCookies)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	v1 := e.Group("/api/v1")
+	s.bindAuth(v1)
+	s.bindCatalog(v1)
+	s.bindIngest(v1)
+
+	host, _ := os.Hostname()
+	s.runner = &jobs.Runner{
+		Queue: a.Jobs, Workers: a.Config.IngestWorkers, Poll: 2 * time.Second, Name: host, Log: a.Log,
+		Handlers:  map[string]jobs.Handler{"ingest": s.runIngestJob},
+		ErrorText: func(err error) string { return err.Error() },
+	}
+	s.runner.Init()
+	return s
+}
+
+// Handler exposes the router (tests use it with httptest).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Run serves on ln until ctx ends, then shuts down gracefully: it stops
+// accepting, lets in-flight requests finish within the timeout, and stops
+// the workers (an unfinished job goes back to the queue).
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	wctx, stopWorkers := context.WithCancel(context.Background())
+	workersDone := make(chan struct{})
+	go func() {
+		s.housekeeping(wctx)
+		close(workersDone)
+	}()
+	go func() {
+		s.runner.Run(wctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String(), "base_url", s.app.Config.BaseURL)
+	select {
+	case err := <-errc:
+		stopWorkers()
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), s.app.Config.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	stopWorkers()
+	<-workersDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// housekeeping requeues jobs of crashed instances and removes versions left
+// pending by a crash, once a minute.
+func (s *Server) housekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := s.app.Jobs.Requeue(ctx, 3*time.Minute); err == nil && n > 0 {
+			s.log.Warn("requeued jobs of a silent worker", "count", n)
+			s.runner.Wake()
+		}
+		if n, err := s.app.Ingest.CleanStale(ctx, time.Hour); err == nil && n > 0 {
+			s.log.Warn("removed versions left pending by a crash", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	status := http.StatusOK
+	for name, err := range s.app.Ready(ctx) {
+		checks[name] = "ok"
+		if err != nil {
+			s.log.Warn("readiness check failed", "backend", name, "err", err)
+			checks[name], status = "unavailable", http.StatusServiceUnavailable
+		}
+	}
+	return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+}
