@@ -67,9 +67,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
+	a, err := New(cfg, log, d, bs)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// New builds the services on backends the caller opened (tests use it to
+// run the whole app on a PostgreSQL test database and MinIO).
+func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store) (*App, error) {
 	tmp := filepath.Join(cfg.DataDir, "tmp")
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
-		d.Close()
 		return nil, err
 	}
 	cat := &catalog.Store{DB: d}

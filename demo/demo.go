@@ -57,7 +57,9 @@ type entrySpec struct {
 	file                                                    string // generator name; "" for none
 }
 
-func it(name, typ, desc string) catalog.Item { return catalog.Item{Name: name, Type: typ, Description: desc} }
+func it(name, typ, desc string) catalog.Item {
+	return catalog.Item{Name: name, Type: typ, Description: desc}
+}
 
 var specs = []entrySpec{
 	{"JTJ", "JTJ-001", "公交站点信息", "Bus stops", "transport", "theme", "unconditional", "unconditional", "monthly",

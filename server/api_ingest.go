@@ -283,4 +283,3 @@ func (s *Server) fetchUpload(ctx context.Context, key string) (string, error) {
 	}
 	return f.Name(), f.Close()
 }
-
