@@ -76,6 +76,16 @@ func (v Version) Object(name string) (Object, bool) {
 func (s *Store) ReserveVersion(ctx context.Context, actor auth.Actor, resourceID int64, source, format string) (Version, error) {
 	var v Version
 	err := s.DB.Tx(ctx, func(q db.Querier) error {
+		// Serialise reservations per resource: SQLite's write transaction
+		// already does; PostgreSQL needs the row lock.
+		lock := "SELECT id FROM resources WHERE id = ?"
+		if q.Dialect() == db.Postgres {
+			lock += " FOR UPDATE"
+		}
+		var rid int64
+		if err := q.QueryRow(ctx, lock, resourceID).Scan(&rid); err != nil {
+			return fmt.Errorf("resource %d: %w", resourceID, db.MapErr(err))
+		}
 		var n int
 		if err := q.QueryRow(ctx, "SELECT COALESCE(MAX(number), 0) FROM versions WHERE resource_id = ?", resourceID).Scan(&n); err != nil {
 			return err

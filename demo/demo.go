@@ -93,6 +93,7 @@ var specs = []entrySpec{
 	{"MZJ", "MZJ-004", "婚姻登记信息", "Marriage registrations", "other", "basic", "none", "none", "daily", nil, nil, ""},
 	{"JYJ", "JYJ-001", "中小学校基本信息", "Schools", "education", "theme", "unconditional", "unconditional", "yearly", nil, nil, ""},
 	{"JYJ", "JYJ-002", "幼儿园信息", "Kindergartens", "education", "theme", "unconditional", "unconditional", "yearly", nil, nil, ""},
+	{"JYJ", "JYJ-004", "义务教育招生学区划分", "School catchment areas", "education", "theme", "unconditional", "unconditional", "yearly", nil, nil, ""},
 	{"JYJ", "JYJ-003", "学生学籍信息", "Student records", "education", "basic", "conditional", "none", "quarterly", nil, nil, ""},
 	{"STJ", "STJ-001", "空气质量监测小时数据", "Hourly air quality", "environment", "theme", "unconditional", "unconditional", "realtime",
 		[]catalog.Item{it("站点", "string", "监测站点"), it("时间", "timestamp", "监测时间"), it("AQI", "int", "空气质量指数"),

@@ -415,9 +415,9 @@ func TestAuthAndSecurity(t *testing.T) {
 	e := sqliteEnv(t)
 	cases := []struct {
 		name, method, path, token string
-		body                       any
-		status                     int
-		want                       []string
+		body                      any
+		status                    int
+		want                      []string
 	}{
 		{"health", "GET", "/healthz", "", nil, 200, []string{`"status":"ok"`}},
 		{"ready", "GET", "/readyz", "", nil, 200, []string{`"ready":true`, `"database":"ok"`, `"blobs":"ok"`}},

@@ -1,0 +1,185 @@
+package catalog_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"opendata/auth"
+	"opendata/catalog"
+	"opendata/db"
+	"opendata/db/dbtest"
+	"opendata/errs"
+)
+
+func valid(dept int64) catalog.Entry {
+	return catalog.Entry{
+		Code: "JTJ-001", Name: "公交站点信息", DepartmentID: dept, Summary: "全市公交站点", CatalogKind: "theme", Domain: "transport",
+		Format: "table", Items: []catalog.Item{{Name: "站点编号", Type: "int"}, {Name: "站点名称"}}, CollectionChannel: "business_system",
+		UpdatePeriod: "monthly", ShareType: "unconditional", ShareMethods: []string{"api"}, OpenType: "unconditional",
+		ResponsiblePerson: "张三", ResponsibleContact: "0718-8200000", UsageNote: "注明来源",
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(e *catalog.Entry)
+		fields []string
+	}{
+		{"valid", func(e *catalog.Entry) {}, nil},
+		{"not shared needs basis", func(e *catalog.Entry) { e.ShareType, e.ShareMethods = "none", nil }, []string{"share_basis"}},
+		{"conditional needs condition", func(e *catalog.Entry) { e.ShareType = "conditional" }, []string{"share_condition"}},
+		{"not open needs basis", func(e *catalog.Entry) { e.OpenType = "none" }, []string{"open_basis"}},
+		{"on application needs condition", func(e *catalog.Entry) { e.OpenType = "on_application" }, []string{"open_condition"}},
+		{"update period listed", func(e *catalog.Entry) { e.UpdatePeriod = "hourly" }, []string{"update_period"}},
+		{"domain listed", func(e *catalog.Entry) { e.Domain = "sports" }, []string{"domain"}},
+		{"kind listed", func(e *catalog.Entry) { e.CatalogKind = "misc" }, []string{"catalog_kind"}},
+		{"item type", func(e *catalog.Entry) { e.Items[0].Type = "money" }, []string{"items[0].type"}},
+		{"item name", func(e *catalog.Entry) { e.Items[1].Name = "" }, []string{"items[1].name"}},
+		{"duplicate item", func(e *catalog.Entry) { e.Items[1].Name = "站点编号" }, []string{"items[1].name"}},
+		{"table needs items", func(e *catalog.Entry) { e.Items = nil }, []string{"items"}},
+		{"key must be an item", func(e *catalog.Entry) { e.KeyColumns = []string{"nope"} }, []string{"key_columns"}},
+		{"open data needs usage note", func(e *catalog.Entry) { e.UsageNote = "" }, []string{"usage_note"}},
+		{"not_future on text", func(e *catalog.Entry) { e.Items[1].NotFuture = true }, []string{"items[1].not_future"}},
+		{"responsible person", func(e *catalog.Entry) { e.ResponsiblePerson = " " }, []string{"responsible_person"}},
+		{"bad code", func(e *catalog.Entry) { e.Code = "公交" }, []string{"code"}},
+		{"release date", func(e *catalog.Entry) { e.ReleaseDate = "2024-13-01" }, []string{"release_date"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := valid(1)
+			c.mutate(&e)
+			e.Normalize()
+			err := e.Validate()
+			if c.fields == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var fe errs.FieldErrors
+			if !errors.As(err, &fe) || !errors.Is(err, errs.Invalid) {
+				t.Fatalf("want field errors, got %v", err)
+			}
+			for _, f := range c.fields {
+				if fe[f] == "" {
+					t.Errorf("no error for %s: %v", f, fe)
+				}
+			}
+			if len(fe) != len(c.fields) {
+				t.Errorf("extra errors: %v", fe)
+			}
+		})
+	}
+}
+
+func TestStore(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s := &catalog.Store{DB: d}
+		users := &auth.Store{DB: d}
+		jt, err := s.CreateDepartment(ctx, catalog.Department{Code: "JTJ", Name: "市交通运输局"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		town, err := s.CreateDepartment(ctx, catalog.Department{Code: "LDP", Name: "龙凤坝镇", Kind: "town", ParentID: jt.ID})
+		if err != nil || town.Kind != "town" {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateDepartment(ctx, catalog.Department{Code: "JTJ", Name: "dup"}); !errors.Is(err, errs.Conflict) {
+			t.Fatalf("duplicate department: %v", err)
+		}
+		u, err := users.CreateUser(ctx, auth.NewUser{Username: "jt_staff", Password: "0123456789ab", Role: auth.RoleDeptStaff, DepartmentID: jt.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.CreateResource(ctx, u.Actor(), valid(jt.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateResource(ctx, u.Actor(), valid(jt.ID)); !errors.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "code") {
+			t.Fatalf("duplicate code: %v", err)
+		}
+		if _, err := s.CreateResource(ctx, u.Actor(), valid(town.ID)); !errors.Is(err, errs.Forbidden) {
+			t.Fatalf("other department: %v", err)
+		}
+		e := valid(jt.ID)
+		e.UpdatePeriod, e.Items = "weekly", append(e.Items, catalog.Item{Name: "经度", Type: "decimal"})
+		r2, err := s.UpdateResource(ctx, u.Actor(), r.ID, 1, e)
+		if err != nil || r2.Revision != 2 || r2.UpdatePeriod != "weekly" {
+			t.Fatalf("update: %v %+v", err, r2)
+		}
+		// Saving the same entry again changes nothing and adds no history.
+		if r3, err := s.UpdateResource(ctx, u.Actor(), r.ID, 2, e); err != nil || r3.Revision != 2 {
+			t.Fatalf("no-op update: %v %d", err, r3.Revision)
+		}
+		if _, err := s.UpdateResource(ctx, u.Actor(), r.ID, 1, valid(jt.ID)); !errors.Is(err, errs.Conflict) {
+			t.Fatalf("stale revision: %v", err)
+		}
+		h, err := s.History(ctx, r.ID)
+		if err != nil || len(h) != 2 {
+			t.Fatalf("history %v %+v", err, h)
+		}
+		if h[0].Action != "create" || h[1].Action != "update" || h[1].Actor != "jt_staff" {
+			t.Fatalf("history %+v", h)
+		}
+		if _, ok := h[1].Changes["update_period"]; !ok || len(h[1].Changes) != 2 {
+			t.Fatalf("changes %+v", h[1].Changes)
+		}
+		if _, err := s.GetResource(ctx, 999); !errors.Is(err, errs.NotFound) {
+			t.Fatalf("missing: %v", err)
+		}
+		list, total, err := s.ListResources(ctx, catalog.Filter{Domain: "transport"})
+		if err != nil || total != 1 || list[0].Code != "JTJ-001" {
+			t.Fatalf("list %v %d", err, total)
+		}
+		if _, total, _ := s.ListResources(ctx, catalog.Filter{Domain: "health"}); total != 0 {
+			t.Fatalf("filter: %d", total)
+		}
+
+		// Versions: concurrent reservations get distinct numbers; only ready
+		// versions are visible.
+		var wg sync.WaitGroup
+		nums := make([]int, 4)
+		for i := range nums {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				v, err := s.ReserveVersion(ctx, u.Actor(), r.ID, "a.csv", "csv")
+				if err != nil {
+					t.Error(err)
+				}
+				nums[i] = v.Number
+			}(i)
+		}
+		wg.Wait()
+		seen := map[int]bool{}
+		for _, n := range nums {
+			if seen[n] || n < 1 || n > 4 {
+				t.Fatalf("numbers %v", nums)
+			}
+			seen[n] = true
+		}
+		if vs, _ := s.ListVersions(ctx, r.ID); len(vs) != 0 {
+			t.Fatalf("pending versions listed: %v", vs)
+		}
+		v, _ := s.ReserveVersion(ctx, u.Actor(), r.ID, "b.csv", "csv")
+		v.RowsStored, v.Objects = 10, []catalog.Object{{Name: "open.csv", Key: v.Prefix() + "open.csv", Size: 5}}
+		if err := s.CommitVersion(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetVersion(ctx, r.ID, 5)
+		if err != nil || got.RowsStored != 10 || got.Objects[0].Key != "resources/1/v5/open.csv" || got.ReadyAt == nil {
+			t.Fatalf("version %v %+v", err, got)
+		}
+		if rr, _ := s.GetResource(ctx, r.ID); rr.LatestVersion != 5 || rr.LastUpdate == nil {
+			t.Fatalf("latest %+v", rr)
+		}
+		if err := s.CommitVersion(ctx, v); !errors.Is(err, errs.Conflict) {
+			t.Fatalf("double commit: %v", err)
+		}
+	})
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLIHeadlessIngest(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("OPENDATA_DATA_DIR", dir)
+	t.Setenv("OPENDATA_LOG_LEVEL", "error")
+	if code, out, errs := runCLI(t, "department", "create", "--code", "JTJ", "--name", "市交通运输局"); code != 0 {
+		t.Fatalf("department: %d %s %s", code, out, errs)
+	}
+	entry := `{"code":"JTJ-009","name":"公交线路","department_id":1,"summary":"线路","catalog_kind":"theme","domain":"transport",
+	"format":"table","items":[{"name":"线路","type":"string"},{"name":"站数","type":"int"},{"name":"联系电话","type":"string"}],
+	"collection_channel":"business_system","update_period":"monthly","share_type":"unconditional","share_methods":["file"],
+	"open_type":"unconditional","responsible_person":"李四","responsible_contact":"0718-1","usage_note":"注明来源"}`
+	ef := filepath.Join(dir, "entry.json")
+	os.WriteFile(ef, []byte(entry), 0o600)
+	if code, out, errs := runCLI(t, "catalog", "create", "--file", ef); code != 0 || !strings.Contains(out, "created resource JTJ-009") {
+		t.Fatalf("catalog create: %d %s %s", code, out, errs)
+	}
+	os.WriteFile(ef, []byte(strings.Replace(entry, `"update_period":"monthly"`, `"update_period":"sometimes"`, 1)), 0o600)
+	if code, _, errs := runCLI(t, "catalog", "update", "JTJ-009", "--file", ef); code != 1 || !strings.Contains(errs, "update_period: must be one of") {
+		t.Fatalf("invalid update: %d %s", code, errs)
+	}
+	data := filepath.Join(dir, "lines.csv")
+	os.WriteFile(data, []byte("线路,站数,联系电话\n1路,20,13812345678\n2路,十五,13912345678\n3路,18,13712345678\n"), 0o600)
+	code, out, errs := runCLI(t, "ingest", "--resource", "JTJ-009", "--json", data)
+	if code != 0 {
+		t.Fatalf("ingest: %d %s %s", code, out, errs)
+	}
+	var doc struct {
+		OK     bool `json:"ok"`
+		Result struct {
+			Version    int   `json:"version"`
+			RowsStored int64 `json:"rows_stored"`
+			Rejected   []struct {
+				Row     int64  `json:"row"`
+				Column  string `json:"column"`
+				Message string `json:"message"`
+			} `json:"rejected"`
+			Columns []struct{ Name, Type string } `json:"columns"`
+			Masked  []string                      `json:"masked"`
+			Quality struct {
+				Score float64 `json:"score"`
+			} `json:"quality"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("--json output is not one JSON document: %v\n%s", err, out)
+	}
+	r := doc.Result
+	if !doc.OK || r.Version != 1 || r.RowsStored != 2 || len(r.Rejected) != 1 || r.Rejected[0].Row != 3 || r.Rejected[0].Column != "站数" {
+		t.Fatalf("result %+v", doc)
+	}
+	if r.Rejected[0].Message != "第 3 行“站数”：“十五”不是数字" || len(r.Masked) != 1 || r.Masked[0] != "联系电话" || r.Columns[1].Type != "int" {
+		t.Fatalf("result %+v", r)
+	}
+	if r.Quality.Score <= 0 || r.Quality.Score >= 100 {
+		t.Fatalf("score %v", r.Quality.Score)
+	}
+	// The objects are in the configured data directory.
+	for _, name := range []string{"full.parquet", "open.parquet", "open.csv", "schema.json", "quality.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "blobs", "resources", "1", "v1", name)); err != nil {
+			t.Errorf("missing %s: %v", name, err)
+		}
+	}
+	// A bad file: exit 1, a clear error, no version.
+	bad := filepath.Join(dir, "empty.csv")
+	os.WriteFile(bad, nil, 0o600)
+	code, out, _ = runCLI(t, "ingest", "--resource", "JTJ-009", "--json", bad)
+	if code != 1 || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, "empty.csv: invalid argument: the file is empty") {
+		t.Fatalf("empty file: %d %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "resources", "1", "v2")); !os.IsNotExist(err) {
+		t.Fatal("a failed ingest left a version directory")
+	}
+	code, out, _ = runCLI(t, "catalog", "history", "JTJ-009")
+	if code != 0 || !strings.Contains(out, `"action": "create"`) || !strings.Contains(out, `"actor": "system"`) {
+		t.Fatalf("history: %d %s", code, out)
+	}
+}
+
+func TestCLIUsageAndConfig(t *testing.T) {
+	if code, _, errs := runCLI(t, "frobnicate"); code != 2 || !strings.Contains(errs, `unknown command "frobnicate"`) {
+		t.Fatalf("unknown command: %d %s", code, errs)
+	}
+	if code, out, _ := runCLI(t, "config"); code != 0 || !strings.Contains(out, "OPENDATA_DATABASE_URL") {
+		t.Fatalf("config: %d %s", code, out)
+	}
+	t.Setenv("OPENDATA_BLOB_BACKEND", "floppy")
+	if code, _, errs := runCLI(t, "migrate"); code != 2 || !strings.Contains(errs, "OPENDATA_BLOB_BACKEND: must be one of local, minio") {
+		t.Fatalf("bad config: %d %s", code, errs)
+	}
+}
+
+func TestCLIDemo(t *testing.T) {
+	t.Setenv("OPENDATA_DATA_DIR", t.TempDir())
+	t.Setenv("OPENDATA_LOG_LEVEL", "error")
+	code, out, errs := runCLI(t, "demo")
+	if code != 0 || !strings.Contains(out, "demo city loaded") {
+		t.Fatalf("demo: %d %s %s", code, out, errs)
+	}
+	if !strings.Contains(errs, "JTJ-001 公交站点信息 v1, 80 rows") || !strings.Contains(errs, "WJW-001 医疗机构床位信息 v1, 10 rows") {
+		t.Fatalf("demo progress: %s", errs)
+	}
+	code, out, _ = runCLI(t, "catalog", "list")
+	if code != 0 || !strings.Contains(out, "40 resources") {
+		t.Fatalf("catalog list: %s", out)
+	}
+	if code, out, _ := runCLI(t, "demo"); code != 0 || !strings.Contains(out, "already has departments") {
+		t.Fatalf("second demo: %s", out)
+	}
+}
