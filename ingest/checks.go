@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -29,8 +28,10 @@ func ValidIDNumber(s string) bool {
 	if last != check {
 		return false
 	}
-	_, err := time.Parse("20060102", s[6:14])
-	return err == nil
+	y := int(s[6]-'0')*1000 + int(s[7]-'0')*100 + int(s[8]-'0')*10 + int(s[9]-'0')
+	m := int(s[10]-'0')*10 + int(s[11]-'0')
+	d := int(s[12]-'0')*10 + int(s[13]-'0')
+	return y >= 1900 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)
 }
 
 // looksLikeIDNumber is the shape test used to detect ID columns (the check

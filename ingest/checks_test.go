@@ -94,3 +94,42 @@ func TestInference(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDateAndTimestamp(t *testing.T) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	dates := map[string]string{
+		"2024-01-31": "2024-01-31", "2024/1/2": "2024-01-02", "2024.03.04": "2024-03-04", "2024年5月6日": "2024-05-06",
+		"2024-02-30": "", "2023-02-29": "", "2024-02-29": "2024-02-29", "2024-1-2x": "", "2024-01/02": "", "20240102": "", "五十": "",
+	}
+	for in, want := range dates {
+		d, ok := parseDate(in)
+		got := ""
+		if ok {
+			got = time.Unix(int64(d)*86400, 0).UTC().Format("2006-01-02")
+		}
+		if got != want {
+			t.Errorf("parseDate(%q) = %q, want %q", in, got, want)
+		}
+	}
+	stamps := map[string]string{
+		"2024-01-31 08:30:00":       "2024-01-31T08:30:00+08:00",
+		"2024-01-31T08:30":          "2024-01-31T08:30:00+08:00",
+		"2024/1/2 9:05:07.25":       "2024-01-02T09:05:07.25+08:00",
+		"2024年1月2日 15:04":          "2024-01-02T15:04:00+08:00",
+		"2024-01-31T00:30:00Z":      "2024-01-31T08:30:00+08:00",
+		"2024-01-31T08:30:00+09:00": "2024-01-31T07:30:00+08:00",
+		"2024-01-31 25:00:00":       "",
+		"2024-01-31 08:30:00 +8":    "",
+		"2024-01-31":                "",
+	}
+	for in, want := range stamps {
+		us, ok := parseTimestamp(in, sh)
+		got := ""
+		if ok {
+			got = time.UnixMicro(us).In(sh).Format(time.RFC3339Nano)
+		}
+		if got != want {
+			t.Errorf("parseTimestamp(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -97,8 +97,9 @@ type Column struct {
 	Open        string `json:"open"` // kept, masked or dropped in the open variant
 	Required    bool   `json:"required,omitempty"`
 
-	src      int
-	enum     map[string]bool
+	src            int
+	lowCardinality bool
+	enum           map[string]bool
 	notFut   bool
 	maskKind string
 }
@@ -265,6 +266,10 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 		sr.sourceBytes = st.Size()
 	}
 	keyed := format == "json" || format == "ndjson"
+	declared := map[string]bool{}
+	for _, it := range opt.Items {
+		declared[it.Name] = true
+	}
 	var buf [][]string
 	records := 0
 	headerDone := keyed
@@ -278,7 +283,12 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 		sr.dataRows++
 		lastRow = r.Row()
 		for len(sr.inf) < len(rec) {
-			sr.inf = append(sr.inf, inference{})
+			in := inference{}
+			// A declared column has its type already: only look for personal data.
+			if i := len(sr.inf); i < len(sr.header) && declared[trimCell(sr.header[i])] {
+				in.dead = true
+			}
+			sr.inf = append(sr.inf, in)
 		}
 		for i, v := range rec {
 			sr.inf[i].add(trimCell(v), opt.Location)
@@ -398,8 +408,8 @@ type converter struct {
 	cols     []Column
 	stats    []colStats
 	rep      Report
-	full     *pqarrow.FileWriter
-	open     *pqarrow.FileWriter
+	full     *asyncWriter
+	open     *asyncWriter
 	fullSch  *arrow.Schema
 	openSch  *arrow.Schema
 	fullB    []array.Builder
@@ -498,7 +508,7 @@ func (c *converter) resolveColumns(sr *scanResult) {
 			continue
 		}
 		present[name] = true
-		col := Column{Name: name, src: i, Open: "kept"}
+		col := Column{Name: name, src: i, Open: "kept", lowCardinality: sr.inf[i].lowCardinality()}
 		if it, ok := items[name]; ok {
 			col.Declared, col.Type, col.Description = true, it.Type, it.Description
 			col.Personal, col.Check, col.Required, col.notFut = it.Personal, it.Check, it.Required, it.NotFuture
@@ -617,28 +627,40 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 	omd := arrow.NewMetadata([]string{"opendata.columns", "opendata.variant"}, []string{string(om), "open"})
 	c.fullSch = arrow.NewSchema(fullF, &fmd)
 	c.openSch = arrow.NewSchema(openF, &omd)
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithDictionaryDefault(true),
-		parquet.WithMaxRowGroupLength(1<<20), parquet.WithCreatedBy("opendata"))
+	popts := []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Snappy), parquet.WithDictionaryDefault(true),
+		parquet.WithMaxRowGroupLength(1 << 20), parquet.WithCreatedBy("opendata")}
+	for _, col := range c.cols {
+		// Dictionary encoding pays only for repetitive columns; for
+		// identifiers and free text it is work for nothing.
+		if !col.lowCardinality {
+			popts = append(popts, parquet.WithDictionaryFor(col.Name, false))
+		}
+	}
+	props := parquet.NewWriterProperties(popts...)
 	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
-	mk := func(name string, sch *arrow.Schema) (*pqarrow.FileWriter, error) {
+	mk := func(name string, sch *arrow.Schema, meta []byte) (*asyncWriter, error) {
 		p := filepath.Join(dir, name)
 		f, err := os.Create(p)
 		if err != nil {
 			return nil, err
 		}
 		res.Files[name] = p
-		return pqarrow.NewFileWriter(sch, f, props, aprops)
+		fw, err := pqarrow.NewFileWriter(sch, f, props, aprops)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		// Also in the footer's key-value metadata, where any Parquet reader sees it.
+		fw.AppendKeyValueMetadata("opendata.columns", string(meta))
+		return startWriter(name, fw), nil
 	}
 	var err error
-	if c.full, err = mk("full.parquet", c.fullSch); err != nil {
+	if c.full, err = mk("full.parquet", c.fullSch, fm); err != nil {
 		return err
 	}
-	if c.open, err = mk("open.parquet", c.openSch); err != nil {
+	if c.open, err = mk("open.parquet", c.openSch, om); err != nil {
 		return err
 	}
-	// Also in the footer's key-value metadata, where any Parquet reader sees it.
-	c.full.AppendKeyValueMetadata("opendata.columns", string(fm))
-	c.open.AppendKeyValueMetadata("opendata.columns", string(om))
 	p := filepath.Join(dir, "open.csv")
 	if c.csvFile, err = os.Create(p); err != nil {
 		return err
@@ -664,10 +686,10 @@ func (c *converter) closeOutputs() error {
 		errsList = append(errsList, c.flush())
 	}
 	if c.full != nil {
-		errsList = append(errsList, c.full.Close())
+		errsList = append(errsList, c.full.close())
 	}
 	if c.open != nil {
-		errsList = append(errsList, c.open.Close())
+		errsList = append(errsList, c.open.close())
 	}
 	if c.csvw != nil {
 		c.csvw.Flush()
@@ -709,14 +731,58 @@ func (c *converter) flush() error {
 	for _, a := range openCols {
 		a.Release()
 	}
-	defer fr.Release()
-	defer or.Release()
 	c.pending = 0
-	if err := c.full.Write(fr); err != nil {
-		return fmt.Errorf("write full.parquet: %w", err)
+	return errors.Join(c.full.write(fr), c.open.write(or))
+}
+
+// asyncWriter encodes record batches into a Parquet file on its own
+// goroutine, so parsing the next batch overlaps encoding this one. At most
+// one batch waits in the channel, which bounds memory.
+type asyncWriter struct {
+	name string
+	fw   *pqarrow.FileWriter
+	ch   chan arrow.RecordBatch
+	done chan error
+	err  error
+}
+
+func startWriter(name string, fw *pqarrow.FileWriter) *asyncWriter {
+	ch := make(chan arrow.RecordBatch, 1)
+	w := &asyncWriter{name: name, fw: fw, ch: ch, done: make(chan error, 1)}
+	go func() {
+		var err error
+		// After a failure keep draining (and releasing) so the producer never blocks.
+		for rec := range ch {
+			if err == nil {
+				err = fw.Write(rec)
+			}
+			rec.Release()
+		}
+		if cerr := fw.Close(); err == nil {
+			err = cerr
+		}
+		w.done <- err
+	}()
+	return w
+}
+
+// write hands rec over; an encoding error is reported by close.
+func (w *asyncWriter) write(rec arrow.RecordBatch) error {
+	w.ch <- rec
+	return nil
+}
+
+func (w *asyncWriter) close() error {
+	if w.ch == nil {
+		return w.err
 	}
-	if err := c.open.Write(or); err != nil {
-		return fmt.Errorf("write open.parquet: %w", err)
+	close(w.ch)
+	w.ch = nil
+	if w.err == nil {
+		w.err = <-w.done
+	}
+	if w.err != nil {
+		return fmt.Errorf("write %s: %w", w.name, w.err)
 	}
 	return nil
 }

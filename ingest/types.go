@@ -108,40 +108,152 @@ func parseBool(s string) (bool, bool) {
 	return false, false
 }
 
-var dateLayouts = []string{"2006-01-02", "2006/01/02", "2006.01.02", "2006-1-2", "2006/1/2", "2006.1.2", "2006年1月2日", "2006年01月02日"}
+// scanDigits reads 1..max ASCII digits at s[i:].
+func scanDigits(s string, i, max int) (v, next int, ok bool) {
+	j := i
+	for j < len(s) && j-i < max && s[j] >= '0' && s[j] <= '9' {
+		v = v*10 + int(s[j]-'0')
+		j++
+	}
+	return v, j, j > i
+}
 
-var tsLayouts = []string{
-	time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006/01/02 15:04:05", "2006-1-2 15:04:05",
-	"2006/1/2 15:04:05", "2006-01-02 15:04", "2006/1/2 15:04", "2006-1-2 15:04", "2006年1月2日 15:04:05", "2006年1月2日 15:04",
-	"2006-01-02 15:04:05.000",
+// scanYMD reads a date at the start of s in the spellings departments use:
+// 2006-01-02, 2006/1/2, 2006.1.2, 2006年1月2日. It returns the index after it.
+func scanYMD(s string) (y, m, d, next int, ok bool) {
+	if len(s) < 8 {
+		return
+	}
+	var i int
+	if y, i, ok = scanDigits(s, 0, 4); !ok || i != 4 {
+		return 0, 0, 0, 0, false
+	}
+	var sep byte
+	chinese := false
+	switch {
+	case s[i] == '-' || s[i] == '/' || s[i] == '.':
+		sep = s[i]
+		i++
+	case strings.HasPrefix(s[i:], "年"):
+		chinese = true
+		i += len("年")
+	default:
+		return 0, 0, 0, 0, false
+	}
+	if m, i, ok = scanDigits(s, i, 2); !ok || i >= len(s) {
+		return 0, 0, 0, 0, false
+	}
+	if chinese {
+		if !strings.HasPrefix(s[i:], "月") {
+			return 0, 0, 0, 0, false
+		}
+		i += len("月")
+	} else {
+		if s[i] != sep {
+			return 0, 0, 0, 0, false
+		}
+		i++
+	}
+	if d, i, ok = scanDigits(s, i, 2); !ok {
+		return 0, 0, 0, 0, false
+	}
+	if chinese && strings.HasPrefix(s[i:], "日") {
+		i += len("日")
+	}
+	if m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, 0, 0, 0, false
+	}
+	return y, m, d, i, true
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // parseDate accepts the common Chinese and ISO date spellings. The result is
 // days since the Unix epoch.
 func parseDate(s string) (int32, bool) {
-	if len(s) < 8 || len(s) > 20 || s[0] < '0' || s[0] > '9' {
+	y, m, d, n, ok := scanYMD(s)
+	if !ok || n != len(s) {
 		return 0, false
 	}
-	for _, l := range dateLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return int32(t.Unix() / 86400), true
-		}
-	}
-	return 0, false
+	return int32(time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400), true
 }
 
-// parseTimestamp accepts ISO and Chinese date-times; times without a zone
-// are in loc. The result is microseconds since the epoch (UTC).
+// parseTimestamp accepts a date followed by a time (space or T, H:MM with
+// optional seconds and fraction) and an optional zone (Z, ±hh:mm, ±hhmm);
+// times without a zone are in loc. The result is microseconds since the
+// epoch.
 func parseTimestamp(s string, loc *time.Location) (int64, bool) {
-	if len(s) < 14 || len(s) > 40 || s[0] < '0' || s[0] > '9' {
+	y, mo, d, i, ok := scanYMD(s)
+	if !ok || i >= len(s) || (s[i] != ' ' && s[i] != 'T') {
 		return 0, false
 	}
-	for _, l := range tsLayouts {
-		if t, err := time.ParseInLocation(l, s, loc); err == nil {
-			return t.UnixMicro(), true
+	i++
+	var h, mi, sec, nanos int
+	if h, i, ok = scanDigits(s, i, 2); !ok || i >= len(s) || s[i] != ':' {
+		return 0, false
+	}
+	if mi, i, ok = scanDigits(s, i+1, 2); !ok || i-len(s) > 0 {
+		return 0, false
+	}
+	if i < len(s) && s[i] == ':' {
+		if sec, i, ok = scanDigits(s, i+1, 2); !ok {
+			return 0, false
+		}
+		if i < len(s) && s[i] == '.' {
+			j := i + 1
+			frac, digits := 0, 0
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				if digits < 9 {
+					frac = frac*10 + int(s[j]-'0')
+					digits++
+				}
+				j++
+			}
+			if j == i+1 {
+				return 0, false
+			}
+			for ; digits < 9; digits++ {
+				frac *= 10
+			}
+			nanos, i = frac, j
 		}
 	}
-	return 0, false
+	if h > 23 || mi > 59 || sec > 60 {
+		return 0, false
+	}
+	zone := loc
+	if i < len(s) {
+		rest := s[i:]
+		switch {
+		case rest == "Z":
+			zone = time.UTC
+		case (rest[0] == '+' || rest[0] == '-') && (len(rest) == 6 && rest[3] == ':' || len(rest) == 5):
+			zh, _, ok1 := scanDigits(rest, 1, 2)
+			zm, _, ok2 := scanDigits(rest, len(rest)-2, 2)
+			if !ok1 || !ok2 || zh > 14 || zm > 59 {
+				return 0, false
+			}
+			off := zh*3600 + zm*60
+			if rest[0] == '-' {
+				off = -off
+			}
+			zone = time.FixedZone("", off)
+		default:
+			return 0, false
+		}
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, nanos, zone).UnixMicro(), true
 }
 
 // typeSet tracks which types every value of a column seen so far fits.
@@ -160,7 +272,8 @@ const (
 func fits(v string, loc *time.Location) typeSet {
 	var t typeSet
 	c := v[0]
-	if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c >= 0x80 {
+	// Only digits, a sign, a dot or a full-width digit (０-９ start with EF BC) can start a number or date.
+	if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || (c == 0xEF && len(v) > 2 && v[1] == 0xBC) {
 		if _, ok := parseInt(v); ok {
 			// A leading zero ("007", "0371…") is an identifier, not a number.
 			if !(len(v) > 1 && v[0] == '0') {
@@ -171,7 +284,7 @@ func fits(v string, loc *time.Location) typeSet {
 				t |= fitDecimal
 			}
 		}
-		if t == 0 {
+		if t == 0 && len(v) >= 8 && v[0] >= '0' && v[0] <= '9' {
 			if _, ok := parseDate(v); ok {
 				t |= fitDate
 			} else if _, ok := parseTimestamp(v, loc); ok {
@@ -189,6 +302,9 @@ func fits(v string, loc *time.Location) typeSet {
 
 // inference accumulates a column's evidence during the scan.
 type inference struct {
+	sample    map[string]struct{} // distinct values among the first sampleRows
+	sampled   int
+	dead      bool // no type but string can win any more: stop testing
 	nonEmpty  int64
 	counts    [5]int64 // int, decimal, bool, date, timestamp
 	idLike    int64
@@ -204,13 +320,37 @@ func (in *inference) add(v string, loc *time.Location) {
 		return
 	}
 	in.nonEmpty++
+	if in.sampled < sampleRows {
+		if in.sample == nil {
+			in.sample = map[string]struct{}{}
+		}
+		in.sampled++
+		if len(in.sample) < sampleRows/2 {
+			if _, ok := in.sample[v]; !ok {
+				in.sample[strings.Clone(v)] = struct{}{}
+			}
+		}
+	}
 	if len(v) > in.maxBytes {
 		in.maxBytes = len(v)
 	}
-	t := fits(v, loc)
-	for i := 0; i < 5; i++ {
-		if t&(1<<i) != 0 {
-			in.counts[i]++
+	if !in.dead {
+		t := fits(v, loc)
+		for i := 0; i < 5; i++ {
+			if t&(1<<i) != 0 {
+				in.counts[i]++
+			}
+		}
+		// More misses than the tolerance can ever forgive (at most 1000):
+		// the column is text whatever comes later.
+		if in.nonEmpty&1023 == 0 {
+			dead := true
+			for i := 0; i < 5; i++ {
+				if in.nonEmpty-in.counts[i] <= 1000 {
+					dead = false
+				}
+			}
+			in.dead = dead
 		}
 	}
 	if len(v) == 18 {
@@ -222,6 +362,14 @@ func (in *inference) add(v string, loc *time.Location) {
 	} else if len(v) >= 11 && len(v) <= 14 && ValidMobile(v) {
 		in.mobile++
 	}
+}
+
+const sampleRows = 4096
+
+// lowCardinality reports whether the sampled values repeat enough for a
+// Parquet dictionary to help (fewer distinct values than half the sample).
+func (in *inference) lowCardinality() bool {
+	return in.sampled == 0 || len(in.sample)*2 < in.sampled
 }
 
 // tolerated is how many cells may fail an inferred type before the column
