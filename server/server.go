@@ -17,6 +17,7 @@ import (
 
 	"opendata/app"
 	"opendata/jobs"
+	"opendata/openapi"
 )
 
 // Server is the HTTP server and its background workers.
@@ -46,6 +47,7 @@ func New(a *app.App) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	v1 := e.Group("/api/v1")
+	v1.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openapi.Spec) })
 	s.bindAuth(v1)
 	s.bindCatalog(v1)
 	s.bindIngest(v1)
@@ -58,6 +60,15 @@ func New(a *app.App) *Server {
 	}
 	s.runner.Init()
 	return s
+}
+
+// Routes lists method and path of every route (the spec test uses it).
+func (s *Server) Routes() [][2]string {
+	var out [][2]string
+	for _, r := range s.echo.Routes() {
+		out = append(out, [2]string{r.Method, r.Path})
+	}
+	return out
 }
 
 // Handler exposes the router (tests use it with httptest).
