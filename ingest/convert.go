@@ -100,8 +100,8 @@ type Column struct {
 	src            int
 	lowCardinality bool
 	enum           map[string]bool
-	notFut   bool
-	maskKind string
+	notFut         bool
+	maskKind       string
 }
 
 // Result is a finished conversion: the files in Dir and what they hold.
