@@ -9,14 +9,18 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"opendata/auth"
 	"opendata/blob"
 	"opendata/catalog"
 	"opendata/config"
 	"opendata/db"
+	"opendata/errs"
 	"opendata/ingest"
 	"opendata/jobs"
+	"opendata/publish"
+	"opendata/search"
 )
 
 // App holds the backends and services.
@@ -29,6 +33,9 @@ type App struct {
 	Users   *auth.Store
 	Jobs    *jobs.Queue
 	Ingest  *ingest.Service
+	Index   search.Index
+	Publish *publish.Service
+	Counter *publish.Counter
 }
 
 // NewLogger builds the structured logger the config asks for.
@@ -67,7 +74,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	a, err := New(cfg, log, d, bs)
+	var idx search.Index
+	switch cfg.SearchBackend {
+	case "meilisearch":
+		idx, err = search.OpenMeili(ctx, cfg.MeiliURL, cfg.MeiliKey, cfg.MeiliIndex)
+	default:
+		idx, err = search.OpenBleve(filepath.Join(cfg.DataDir, "search", "catalog.bleve"))
+	}
+	if err != nil {
+		// The platform still runs without search: the portal lists from the
+		// database and says search is degraded.
+		log.Error("search backend unavailable; continuing degraded", "backend", cfg.SearchBackend, "err", err)
+		idx = unavailableIndex{err}
+	}
+	a, err := New(cfg, log, d, bs, idx)
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -77,7 +97,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 
 // New builds the services on backends the caller opened (tests use it to
 // run the whole app on a PostgreSQL test database and MinIO).
-func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store) (*App, error) {
+func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx search.Index) (*App, error) {
 	tmp := filepath.Join(cfg.DataDir, "tmp")
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return nil, err
@@ -90,15 +110,24 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store) (*App, er
 			MaxUnzipBytes: int64(cfg.MaxUnzipMB) << 20, DedupMemoryBytes: int64(cfg.DedupMemoryMB) << 20, Location: cfg.Location(),
 		}},
 	}
+	a.Index = idx
+	a.Publish = &publish.Service{DB: d, Catalog: cat, Index: idx, Log: log, Approver: cfg.Approver,
+		MinNotice: time.Duration(cfg.MinNoticeDays) * 24 * time.Hour}
+	a.Counter = publish.NewCounter(cfg.Location())
 	return a, nil
 }
 
 // Close releases the backends.
-func (a *App) Close() error { return a.DB.Close() }
+func (a *App) Close() error {
+	if a.Index != nil {
+		a.Index.Close()
+	}
+	return a.DB.Close()
+}
 
 // Ready checks every backend (the /readyz probe).
 func (a *App) Ready(ctx context.Context) map[string]error {
-	return map[string]error{"database": a.DB.Ping(ctx), "blobs": a.Blobs.Ping(ctx)}
+	return map[string]error{"database": a.DB.Ping(ctx), "blobs": a.Blobs.Ping(ctx), "search": a.Index.Ping(ctx)}
 }
 
 // ReadyErr joins Ready's failures.
@@ -110,4 +139,19 @@ func (a *App) ReadyErr(ctx context.Context) error {
 		}
 	}
 	return errors.Join(all...)
+}
+
+// unavailableIndex stands in when the search backend could not be opened.
+type unavailableIndex struct{ err error }
+
+func (u unavailableIndex) Index(context.Context, ...search.Doc) error { return u.fail() }
+func (u unavailableIndex) Delete(context.Context, ...string) error    { return u.fail() }
+func (u unavailableIndex) Search(context.Context, search.Query) (search.Result, error) {
+	return search.Result{}, u.fail()
+}
+func (u unavailableIndex) Count(context.Context) (int, error) { return 0, u.fail() }
+func (u unavailableIndex) Ping(context.Context) error         { return u.fail() }
+func (u unavailableIndex) Close() error                       { return nil }
+func (u unavailableIndex) fail() error {
+	return fmt.Errorf("%w: search backend: %v", errs.Unavailable, u.err)
 }

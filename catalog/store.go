@@ -126,6 +126,18 @@ type Resource struct {
 	// Latest ready version, 0 when none; LastUpdate is when it was made.
 	LatestVersion int        `json:"latest_version"`
 	LastUpdate    *time.Time `json:"last_update,omitempty"`
+	// Publication state (set by the publish package).
+	PublishedVersion int        `json:"published_version"`
+	PublishedAt      *time.Time `json:"published_at,omitempty"`
+	WithdrawReason   string     `json:"withdraw_reason,omitempty"`
+	WithdrawAt       *time.Time `json:"withdraw_at,omitempty"`
+}
+
+// IsPublic reports whether the open catalog shows the resource at t: it
+// is open (unconditionally or on application), has a published version and
+// its announced withdrawal, if any, has not taken effect.
+func (r Resource) IsPublic(t time.Time) bool {
+	return r.OpenType != "none" && r.PublishedVersion > 0 && (r.WithdrawAt == nil || t.Before(*r.WithdrawAt))
 }
 
 // Change is one field's old and new value in the history.
@@ -275,7 +287,8 @@ func isEmpty(v reflect.Value) bool {
 }
 
 const resourceSelect = `SELECT r.id, r.revision, r.entry, r.created_at, r.updated_at,
-	COALESCE((SELECT MAX(v.number) FROM versions v WHERE v.resource_id = r.id AND v.status = 'ready'), 0)
+	COALESCE((SELECT MAX(v.number) FROM versions v WHERE v.resource_id = r.id AND v.status = 'ready'), 0),
+	r.published_version, r.published_at, r.withdraw_reason, r.withdraw_at
 	FROM resources r`
 
 func (s *Store) scanResources(ctx context.Context, rows *sql.Rows) ([]Resource, error) {
@@ -284,7 +297,8 @@ func (s *Store) scanResources(ctx context.Context, rows *sql.Rows) ([]Resource, 
 	for rows.Next() {
 		var r Resource
 		var body string
-		if err := rows.Scan(&r.ID, &r.Revision, &body, &r.CreatedAt, &r.UpdatedAt, &r.LatestVersion); err != nil {
+		if err := rows.Scan(&r.ID, &r.Revision, &body, &r.CreatedAt, &r.UpdatedAt, &r.LatestVersion,
+			&r.PublishedVersion, &r.PublishedAt, &r.WithdrawReason, &r.WithdrawAt); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(body), &r.Entry); err != nil {
@@ -333,6 +347,11 @@ func (s *Store) GetResourceByCode(ctx context.Context, code string) (Resource, e
 
 // Filter narrows ListResources.
 type Filter struct {
+	// Public keeps only what the open catalog shows (see Resource.IsPublic).
+	Public       bool
+	Now          time.Time
+	Text         string // substring of the name or summary (the fallback when search is down)
+	UpdatePeriod string
 	DepartmentID int64
 	Domain       string
 	ShareType    string
@@ -356,6 +375,18 @@ func (s *Store) ListResources(ctx context.Context, f Filter) ([]Resource, int, e
 	}
 	if f.OpenType != "" {
 		add("r.open_type = ?", f.OpenType)
+	}
+	if f.UpdatePeriod != "" {
+		add("r.update_period = ?", f.UpdatePeriod)
+	}
+	if f.Text != "" {
+		where = append(where, "(r.name LIKE ? ESCAPE '\\' OR r.entry LIKE ? ESCAPE '\\')")
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Text) + "%"
+		args = append(args, like, like)
+	}
+	if f.Public {
+		where = append(where, "r.open_type <> 'none' AND r.published_version > 0 AND (r.withdraw_at IS NULL OR r.withdraw_at > ?)")
+		args = append(args, f.Now)
 	}
 	w := " WHERE " + strings.Join(where, " AND ")
 	var total int

@@ -40,6 +40,12 @@ type Config struct {
 	SessionTTL      time.Duration
 	ShutdownTimeout time.Duration
 	Demo            bool
+	SearchBackend   string
+	MeiliURL        string
+	MeiliKey        string
+	MeiliIndex      string
+	Approver        string
+	MinNoticeDays   int
 }
 
 // Option describes one setting.
@@ -125,6 +131,12 @@ var Options = []Option{
 	{"timezone", "Asia/Shanghai", "time zone for dates, deadlines and 'not in the future' checks", str(func(c *Config) *string { return &c.TimeZone })},
 	{"session_ttl", "12h", "how long a staff login lasts", duration(func(c *Config) *time.Duration { return &c.SessionTTL })},
 	{"shutdown_timeout", "20s", "grace period for in-flight requests on shutdown", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{"search_backend", "bleve", "catalog search: bleve (embedded, DATA_DIR/search) or meilisearch", oneOf(func(c *Config) *string { return &c.SearchBackend }, "bleve", "meilisearch")},
+	{"meilisearch_url", "", "Meilisearch URL (search_backend=meilisearch)", str(func(c *Config) *string { return &c.MeiliURL })},
+	{"meilisearch_key", "", "Meilisearch API key", str(func(c *Config) *string { return &c.MeiliKey })},
+	{"meilisearch_index", "opendata_resources", "Meilisearch index name", str(func(c *Config) *string { return &c.MeiliIndex })},
+	{"publish_approver", "dept_admin", "who approves publications: dept_admin (the department's admin, or the bureau) or bureau", oneOf(func(c *Config) *string { return &c.Approver }, "dept_admin", "bureau")},
+	{"withdraw_notice_days", "30", "shortest notice before a published resource is withdrawn (A-19)", intRange(func(c *Config) *int { return &c.MinNoticeDays }, 0, 365)},
 	{"demo", "false", "load demo data on serve if the database is empty", boolean(func(c *Config) *bool { return &c.Demo })},
 }
 
@@ -201,6 +213,9 @@ func (c *Config) validate() error {
 	}
 	if c.BlobBackend == "minio" && (c.S3Endpoint == "" || c.S3AccessKey == "" || c.S3SecretKey == "") {
 		return fmt.Errorf("blob_backend=minio needs OPENDATA_S3_ENDPOINT, OPENDATA_S3_ACCESS_KEY and OPENDATA_S3_SECRET_KEY")
+	}
+	if c.SearchBackend == "meilisearch" && c.MeiliURL == "" {
+		return fmt.Errorf("search_backend=meilisearch needs OPENDATA_MEILISEARCH_URL")
 	}
 	if c.BaseURL != "" {
 		if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {

@@ -172,4 +172,28 @@ CREATE TABLE jobs (
 	finished_at {{TS}}
 );
 CREATE INDEX jobs_status ON jobs(status, created_at)`},
+	{2, "publication workflow, usage counts", `
+ALTER TABLE versions ADD COLUMN pub_status TEXT NOT NULL DEFAULT 'draft';
+ALTER TABLE resources ADD COLUMN published_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE resources ADD COLUMN published_at {{TS}};
+ALTER TABLE resources ADD COLUMN withdraw_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE resources ADD COLUMN withdraw_at {{TS}};
+CREATE TABLE publication_events (
+	id {{ID}},
+	resource_id {{BIGINT}} NOT NULL REFERENCES resources(id),
+	version_number INTEGER NOT NULL DEFAULT 0,
+	action TEXT NOT NULL,
+	actor_id {{BIGINT}} REFERENCES users(id),
+	actor_name TEXT NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	at {{TS}} NOT NULL
+);
+CREATE INDEX publication_events_resource ON publication_events(resource_id, at);
+CREATE TABLE resource_stats (
+	resource_id {{BIGINT}} NOT NULL REFERENCES resources(id),
+	day TEXT NOT NULL,
+	views {{BIGINT}} NOT NULL DEFAULT 0,
+	downloads {{BIGINT}} NOT NULL DEFAULT 0,
+	PRIMARY KEY (resource_id, day)
+)`},
 }

@@ -224,6 +224,19 @@ func Load(ctx context.Context, a *app.App, progress io.Writer) error {
 			return fmt.Errorf("demo ingest %s: %w", s.code, err)
 		}
 		fmt.Fprintf(progress, "demo: %s %s v%d, %d rows\n", s.code, s.name, out.Version, out.RowsStored)
+		if s.open == "none" {
+			continue // shared internally only; never published
+		}
+		admin, err := a.Users.GetUserByName(ctx, strings.ToLower(s.dept)+"_admin")
+		if err != nil {
+			return err
+		}
+		if err := a.Publish.Submit(ctx, staff.Actor(), r.ID, out.Version); err != nil {
+			return fmt.Errorf("demo submit %s: %w", s.code, err)
+		}
+		if err := a.Publish.Approve(ctx, admin.Actor(), r.ID, out.Version); err != nil {
+			return fmt.Errorf("demo publish %s: %w", s.code, err)
+		}
 	}
 	return nil
 }

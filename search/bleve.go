@@ -309,4 +309,3 @@ func docFromFields(id string, f map[string]any) Doc {
 		OpenType: s("open_type"), UpdatePeriod: s("update_period"), Published: time.Unix(int64(n("published")), 0).UTC(),
 		Downloads: int64(n("downloads")), Views: int64(n("views")), Rows: int64(n("rows"))}
 }
-

@@ -55,4 +55,3 @@ func TestMeiliRequest(t *testing.T) {
 		t.Errorf("round trip %+v", back)
 	}
 }
-

@@ -3,9 +3,9 @@ package search_test
 import (
 	"context"
 	"os"
-	"time"
 	"strings"
 	"testing"
+	"time"
 
 	"opendata/search"
 	"opendata/search/searchtest"

@@ -65,32 +65,46 @@ func CheckUploadName(name string) (string, error) {
 // upload streams a multipart upload to a temporary file (never into
 // memory), stores it in the object store and queues an ingest job.
 func (s *Server) upload(c echo.Context) error {
-	u, err := staff(c)
+	j, lang, err := s.startUpload(c)
 	if err != nil {
 		return err
 	}
+	c.Response().Header().Set("Location", "/api/v1/jobs/"+j.ID)
+	return c.JSON(http.StatusAccepted, map[string]any{"job": jobView(j, lang), "status_url": "/api/v1/jobs/" + j.ID})
+}
+
+func (s *Server) startUpload(c echo.Context) (jobs.Job, string, error) {
+	j, p, err := s.startUploadParams(c)
+	return j, p.Lang, err
+}
+
+func (s *Server) startUploadParams(c echo.Context) (j jobs.Job, p ingestParams, err error) {
+	u, err := staff(c)
+	if err != nil {
+		return j, p, err
+	}
 	id, err := pathID(c, "id")
 	if err != nil {
-		return err
+		return j, p, err
 	}
 	ctx := c.Request().Context()
 	r, err := s.app.Catalog.GetResource(ctx, id)
 	if err != nil {
-		return err
+		return j, p, err
 	}
 	if !u.Actor().CanEditDepartment(r.DepartmentID) {
-		return errs.Forbiddenf("only staff of the providing department may upload data for %s", r.Code)
+		return j, p, errs.Forbiddenf("only staff of the providing department may upload data for %s", r.Code)
 	}
 	limit := int64(s.app.Config.MaxUploadMB) << 20
 	if c.Request().ContentLength > limit+1<<20 {
-		return fmt.Errorf("%w: the upload is %d bytes, over the %d MiB limit", errs.TooLarge, c.Request().ContentLength, s.app.Config.MaxUploadMB)
+		return j, p, fmt.Errorf("%w: the upload is %d bytes, over the %d MiB limit", errs.TooLarge, c.Request().ContentLength, s.app.Config.MaxUploadMB)
 	}
 	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, limit+1<<20)
 	mr, err := c.Request().MultipartReader()
 	if err != nil {
-		return errs.Invalidf("send the file as multipart/form-data with a field named \"file\"")
+		return j, p, errs.Invalidf("send the file as multipart/form-data with a field named \"file\"")
 	}
-	p := ingestParams{Lang: i18n.Lang(c.Request().Header.Get("Accept-Language"))}
+	p = ingestParams{Lang: i18n.Lang(c.Request().Header.Get("Accept-Language"))}
 	var tmp string
 	defer func() {
 		if tmp != "" {
@@ -105,21 +119,21 @@ func (s *Server) upload(c echo.Context) error {
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return fmt.Errorf("%w: the upload is over the %d MiB limit", errs.TooLarge, s.app.Config.MaxUploadMB)
+				return j, p, fmt.Errorf("%w: the upload is over the %d MiB limit", errs.TooLarge, s.app.Config.MaxUploadMB)
 			}
-			return errs.Invalidf("malformed multipart body: %v", err)
+			return j, p, errs.Invalidf("malformed multipart body: %v", err)
 		}
 		switch part.FormName() {
 		case "file":
 			_, params, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
 			name, err := CheckUploadName(params["filename"])
 			if err != nil {
-				return err
+				return j, p, err
 			}
 			p.Name = name
 			f, err := os.CreateTemp(s.app.Ingest.Limits.TempDir, "upload-*")
 			if err != nil {
-				return err
+				return j, p, err
 			}
 			tmp = f.Name()
 			n, err := io.Copy(f, io.LimitReader(part, limit+1))
@@ -127,12 +141,12 @@ func (s *Server) upload(c echo.Context) error {
 			if err != nil {
 				var mbe *http.MaxBytesError
 				if errors.As(err, &mbe) {
-					return fmt.Errorf("%w: the upload is over the %d MiB limit", errs.TooLarge, s.app.Config.MaxUploadMB)
+					return j, p, fmt.Errorf("%w: the upload is over the %d MiB limit", errs.TooLarge, s.app.Config.MaxUploadMB)
 				}
-				return errs.Invalidf("upload interrupted: %v", err)
+				return j, p, errs.Invalidf("upload interrupted: %v", err)
 			}
 			if n > limit {
-				return fmt.Errorf("%w: %s is over the %d MiB limit", errs.TooLarge, name, s.app.Config.MaxUploadMB)
+				return j, p, fmt.Errorf("%w: %s is over the %d MiB limit", errs.TooLarge, name, s.app.Config.MaxUploadMB)
 			}
 		case "format", "encoding", "sheet":
 			b, _ := io.ReadAll(io.LimitReader(part, 256))
@@ -148,33 +162,32 @@ func (s *Server) upload(c echo.Context) error {
 		}
 	}
 	if tmp == "" {
-		return errs.FieldErrors{"file": "required"}
+		return j, p, errs.FieldErrors{"file": "required"}
 	}
 	if p.Format == "" {
 		p.Format = ingest.DetectFormat(p.Name)
 	}
 	if p.Format == "" {
-		return errs.FieldErrors{"format": "cannot tell the format from the file name; send format=csv, xlsx, json or ndjson"}
+		return j, p, errs.FieldErrors{"format": "cannot tell the format from the file name; send format=csv, xlsx, json or ndjson"}
 	}
 	p.UploadKey = "uploads/" + uuid.NewString() + "/source"
 	f, err := os.Open(tmp)
 	if err != nil {
-		return err
+		return j, p, err
 	}
 	st, _ := f.Stat()
 	err = s.app.Blobs.Put(ctx, p.UploadKey, f, st.Size())
 	f.Close()
 	if err != nil {
-		return err
+		return j, p, err
 	}
-	j, err := s.app.Jobs.Enqueue(ctx, "ingest", r.ID, u.ID, p)
+	j, err = s.app.Jobs.Enqueue(ctx, "ingest", r.ID, u.ID, p)
 	if err != nil {
 		s.app.Blobs.Delete(context.Background(), p.UploadKey)
-		return err
+		return j, p, err
 	}
 	s.runner.Wake()
-	c.Response().Header().Set("Location", "/api/v1/jobs/"+j.ID)
-	return c.JSON(http.StatusAccepted, map[string]any{"job": jobView(j, p.Lang), "status_url": "/api/v1/jobs/" + j.ID})
+	return j, p, nil
 }
 
 func jobView(j jobs.Job, lang string) map[string]any {

@@ -93,5 +93,14 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		c.NoContent(status)
 		return
 	}
+	if isPortal(c.Request().URL.Path) && s.pages != nil {
+		msg := body.Error.Message
+		if body.Error.Detail != "" && status < 500 {
+			msg += ": " + body.Error.Detail
+		}
+		if err := s.render(c, status, "error", s.newPage(c, msg, map[string]any{"Message": msg})); err == nil {
+			return
+		}
+	}
 	c.JSON(status, body)
 }

@@ -83,11 +83,21 @@ func csrfForCookies(next echo.HandlerFunc) echo.HandlerFunc {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			return next(c)
 		}
-		if via, _ := c.Get(ctxViaCookie).(bool); !via {
+		via, _ := c.Get(ctxViaCookie).(bool)
+		// Portal forms are checked even before login (login CSRF).
+		if !via && !isPortal(c.Request().URL.Path) {
 			return next(c)
 		}
 		ck, err := c.Cookie(csrfCookie)
 		h := c.Request().Header.Get(csrfHeader)
+		if h == "" {
+			// A multipart upload form carries it in the URL: reading the
+			// body here would buffer the file.
+			h = c.QueryParam("csrf_token")
+		}
+		if h == "" && strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) {
+			h = c.FormValue("csrf_token")
+		}
 		if err != nil || h == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(h)) != 1 {
 			return errs.Forbiddenf("missing or wrong CSRF token")
 		}

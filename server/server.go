@@ -16,6 +16,8 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"opendata/app"
+	"opendata/catalog"
+	"opendata/frontend"
 	"opendata/jobs"
 	"opendata/openapi"
 )
@@ -26,11 +28,17 @@ type Server struct {
 	echo   *echo.Echo
 	log    *slog.Logger
 	runner *jobs.Runner
+	pages  *frontend.Renderer
+	cache  versionCache
 }
 
 // New builds the router.
 func New(a *app.App) *Server {
-	s := &Server{app: a, log: a.Log, echo: echo.New()}
+	pages, err := frontend.New()
+	if err != nil {
+		panic(err) // templates are embedded: a parse error is a build defect
+	}
+	s := &Server{app: a, log: a.Log, echo: echo.New(), pages: pages}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -42,6 +50,7 @@ func New(a *app.App) *Server {
 	e.Use(s.logRequests)
 	e.Use(securityHeaders)
 	e.Use(s.authenticate)
+	e.Use(ensureCSRFCookie)
 	e.Use(csrfForCookies)
 
 	e.GET("/healthz", s.healthz)
@@ -51,6 +60,9 @@ func New(a *app.App) *Server {
 	s.bindAuth(v1)
 	s.bindCatalog(v1)
 	s.bindIngest(v1)
+	s.bindPublish(v1)
+	s.bindPublic(v1)
+	s.bindPortal(e)
 
 	host, _ := os.Hostname()
 	s.runner = &jobs.Runner{
@@ -88,6 +100,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	go func() {
 		s.runner.Run(wctx)
 	}()
+	go s.ensureIndex(wctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String(), "base_url", s.app.Config.BaseURL)
@@ -109,12 +122,45 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// housekeeping requeues jobs of crashed instances and removes versions left
-// pending by a crash, once a minute.
+// ensureIndex rebuilds an empty search index from the database (first
+// start, or a lost index directory).
+func (s *Server) ensureIndex(ctx context.Context) {
+	n, err := s.app.Index.Count(ctx)
+	if err != nil || n > 0 {
+		return
+	}
+	if done, err := s.app.Publish.ReindexAll(ctx, nil); err != nil {
+		s.log.Error("rebuild search index", "err", err)
+	} else if done > 0 {
+		s.log.Info("search index rebuilt from the database", "documents", done)
+	}
+}
+
+// flushCounts writes view and download counts and refreshes the search
+// documents whose download counts changed ("most used" sorting).
+func (s *Server) flushCounts(ctx context.Context) {
+	changed, err := s.app.Counter.Flush(ctx, s.app.DB)
+	if err != nil {
+		s.log.Warn("flush usage counts", "err", err)
+	}
+	for _, id := range changed {
+		if err := s.app.Publish.Reindex(ctx, id); err != nil {
+			s.log.Warn("reindex after counts", "resource", id, "err", err)
+		}
+	}
+}
+
+// housekeeping flushes usage counts every few seconds; once a minute it
+// requeues jobs of crashed instances, removes versions left pending by a
+// crash and drops withdrawn resources from the index when their notice ends.
 func (s *Server) housekeeping(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
+	flush := time.NewTicker(10 * time.Second)
+	defer flush.Stop()
+	defer s.flushCounts(context.Background())
+	minute := time.NewTicker(time.Minute)
+	defer minute.Stop()
 	for {
+		s.expireWithdrawals(ctx)
 		if n, err := s.app.Jobs.Requeue(ctx, 3*time.Minute); err == nil && n > 0 {
 			s.log.Warn("requeued jobs of a silent worker", "count", n)
 			s.runner.Wake()
@@ -122,10 +168,31 @@ func (s *Server) housekeeping(ctx context.Context) {
 		if n, err := s.app.Ingest.CleanStale(ctx, time.Hour); err == nil && n > 0 {
 			s.log.Warn("removed versions left pending by a crash", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-flush.C:
+				s.flushCounts(ctx)
+			case <-minute.C:
+				break wait
+			}
+		}
+	}
+}
+
+// expireWithdrawals removes from the index resources whose announced
+// withdrawal has taken effect.
+func (s *Server) expireWithdrawals(ctx context.Context) {
+	rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{Limit: 1000})
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, r := range rs {
+		if r.WithdrawAt != nil && !now.Before(*r.WithdrawAt) && r.PublishedVersion > 0 {
+			s.app.Publish.Reindex(ctx, r.ID)
 		}
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"opendata/config"
 	"opendata/db"
 	"opendata/db/dbtest"
+	"opendata/search"
 	"opendata/server"
 )
 
@@ -53,7 +54,11 @@ func start(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Config)) *
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	a, err := app.New(cfg, log, d, bs)
+	idx, err := search.OpenBleve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(cfg, log, d, bs, idx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,7 @@ Usage:
                                       manage catalog entries (JSON files)
   opendata ingest --resource CODE FILE
                                       turn a file into a new version of a resource
+  opendata reindex                    rebuild the search index from the database
   opendata config                     list every configuration option
 
 Configuration comes from OPENDATA_* environment variables and an optional
@@ -102,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fn = cmdCatalog
 	case "ingest":
 		fn = cmdIngest
+	case "reindex":
+		fn = cmdReindex
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -536,5 +539,32 @@ func cmdIngest(ctx context.Context, cfg config.Config, args []string, stdout, st
 	if len(out.Masked)+len(out.Dropped) > 0 {
 		fmt.Fprintf(stdout, "open variant: masked %v, dropped %v\n", out.Masked, out.Dropped)
 	}
+	return nil
+}
+
+func cmdReindex(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.Index.Ping(ctx); err != nil {
+		return err
+	}
+	var bar *progressbar.ProgressBar
+	n, err := a.Publish.ReindexAll(ctx, func(done, total int) {
+		if bar == nil {
+			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("reindex"))
+		}
+		bar.Set(done)
+	})
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "search index rebuilt: %d public resources\n", n)
 	return nil
 }

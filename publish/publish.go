@@ -1,0 +1,330 @@
+// Package publish carries a version from review to the open catalog:
+// submitted → approved and published (or rejected with a reason), and the
+// withdrawal of a published resource with a stated reason and a notice
+// period announced on its page first (A-19). Every step is recorded, and the
+// search index follows every change.
+package publish
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"opendata/auth"
+	"opendata/catalog"
+	"opendata/db"
+	"opendata/errs"
+	"opendata/search"
+)
+
+// Version publication states.
+const (
+	Draft     = "draft"
+	Submitted = "submitted"
+	Published = "published"
+	Rejected  = "rejected"
+)
+
+// Service runs the workflow.
+type Service struct {
+	DB      *db.DB
+	Catalog *catalog.Store
+	Index   search.Index
+	Log     *slog.Logger
+	// Approver is who approves: "dept_admin" (the providing department's
+	// admin, or the bureau) or "bureau" (the bureau only).
+	Approver string
+	// MinNotice is the shortest withdrawal notice.
+	MinNotice time.Duration
+	Now       func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return db.Now()
+}
+
+// Event is one recorded step.
+type Event struct {
+	Version int       `json:"version"`
+	Action  string    `json:"action"`
+	Actor   string    `json:"actor"`
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+func record(ctx context.Context, q db.Querier, rid int64, n int, action string, actor auth.Actor, reason string, at time.Time) error {
+	var aid any
+	if actor.ID != 0 {
+		aid = actor.ID
+	}
+	_, err := q.Exec(ctx, "INSERT INTO publication_events (resource_id, version_number, action, actor_id, actor_name, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		rid, n, action, aid, actor.Name, reason, at)
+	return err
+}
+
+func (s *Service) versionState(ctx context.Context, q db.Querier, rid int64, n int) (string, error) {
+	var st string
+	err := q.QueryRow(ctx, "SELECT pub_status FROM versions WHERE resource_id = ? AND number = ? AND status = 'ready'", rid, n).Scan(&st)
+	if err != nil {
+		return "", fmt.Errorf("version %d of resource %d: %w", n, rid, db.MapErr(err))
+	}
+	return st, nil
+}
+
+// CanApprove reports whether actor approves publications of r.
+func (s *Service) CanApprove(actor auth.Actor, r catalog.Resource) bool {
+	if actor.IsBureau() {
+		return true
+	}
+	return s.Approver != "bureau" && actor.Role == auth.RoleDeptAdmin && actor.DepartmentID == r.DepartmentID
+}
+
+// Submit asks for a version to be published.
+func (s *Service) Submit(ctx context.Context, actor auth.Actor, rid int64, n int) error {
+	r, err := s.Catalog.GetResource(ctx, rid)
+	if err != nil {
+		return err
+	}
+	if !actor.CanEditDepartment(r.DepartmentID) {
+		return errs.Forbiddenf("only the providing department submits its versions")
+	}
+	if r.OpenType == "none" {
+		return fmt.Errorf("%w: %s is not open (open type \"none\"): it cannot be published", errs.Conflict, r.Code)
+	}
+	return s.DB.Tx(ctx, func(q db.Querier) error {
+		st, err := s.versionState(ctx, q, rid, n)
+		if err != nil {
+			return err
+		}
+		if st != Draft && st != Rejected {
+			return fmt.Errorf("%w: version %d is %s", errs.Conflict, n, st)
+		}
+		if _, err := q.Exec(ctx, "UPDATE versions SET pub_status = ? WHERE resource_id = ? AND number = ?", Submitted, rid, n); err != nil {
+			return err
+		}
+		return record(ctx, q, rid, n, "submitted", actor, "", s.now())
+	})
+}
+
+// Approve approves a submitted version and publishes it at once.
+func (s *Service) Approve(ctx context.Context, actor auth.Actor, rid int64, n int) error {
+	r, err := s.Catalog.GetResource(ctx, rid)
+	if err != nil {
+		return err
+	}
+	if !s.CanApprove(actor, r) {
+		return errs.Forbiddenf("publications of %s are approved by %s", r.Code, map[string]string{"bureau": "the bureau", "dept_admin": "the department's admin or the bureau"}[s.approver()])
+	}
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		st, err := s.versionState(ctx, q, rid, n)
+		if err != nil {
+			return err
+		}
+		if st != Submitted {
+			return fmt.Errorf("%w: version %d is %s, not submitted", errs.Conflict, n, st)
+		}
+		if !actor.IsBureau() {
+			var submitter int64
+			q.QueryRow(ctx, "SELECT COALESCE(actor_id, 0) FROM publication_events WHERE resource_id = ? AND version_number = ? AND action = 'submitted' ORDER BY id DESC LIMIT 1", rid, n).Scan(&submitter)
+			if submitter == actor.ID {
+				return errs.Forbiddenf("a second person must approve what you submitted")
+			}
+		}
+		now := s.now()
+		if _, err := q.Exec(ctx, "UPDATE versions SET pub_status = ? WHERE resource_id = ? AND number = ?", Published, rid, n); err != nil {
+			return err
+		}
+		// A newer version replaces an older one on the public page; an older
+		// one approved late does not.
+		if _, err := q.Exec(ctx, "UPDATE resources SET published_version = ?, published_at = ? WHERE id = ? AND published_version < ?", n, now, rid, n); err != nil {
+			return err
+		}
+		if err := record(ctx, q, rid, n, "approved", actor, "", now); err != nil {
+			return err
+		}
+		return record(ctx, q, rid, n, "published", actor, "", now)
+	})
+	if err != nil {
+		return err
+	}
+	return s.Reindex(ctx, rid)
+}
+
+func (s *Service) approver() string {
+	if s.Approver == "bureau" {
+		return "bureau"
+	}
+	return "dept_admin"
+}
+
+// Reject sends a submitted version back with a reason.
+func (s *Service) Reject(ctx context.Context, actor auth.Actor, rid int64, n int, reason string) error {
+	r, err := s.Catalog.GetResource(ctx, rid)
+	if err != nil {
+		return err
+	}
+	if !s.CanApprove(actor, r) {
+		return errs.Forbiddenf("you do not review publications of %s", r.Code)
+	}
+	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
+		return errs.FieldErrors{"reason": "say why the version is rejected"}
+	}
+	return s.DB.Tx(ctx, func(q db.Querier) error {
+		st, err := s.versionState(ctx, q, rid, n)
+		if err != nil {
+			return err
+		}
+		if st != Submitted {
+			return fmt.Errorf("%w: version %d is %s, not submitted", errs.Conflict, n, st)
+		}
+		if _, err := q.Exec(ctx, "UPDATE versions SET pub_status = ? WHERE resource_id = ? AND number = ?", Rejected, rid, n); err != nil {
+			return err
+		}
+		return record(ctx, q, rid, n, "rejected", actor, strings.TrimSpace(reason), s.now())
+	})
+}
+
+// Withdraw announces that a published resource leaves the open catalog
+// after noticeDays (at least MinNotice), for a stated reason (A-19).
+func (s *Service) Withdraw(ctx context.Context, actor auth.Actor, rid int64, reason string, noticeDays int) error {
+	r, err := s.Catalog.GetResource(ctx, rid)
+	if err != nil {
+		return err
+	}
+	if !(actor.IsBureau() || actor.Role == auth.RoleDeptAdmin && actor.DepartmentID == r.DepartmentID) {
+		return errs.Forbiddenf("a withdrawal is filed by the department's admin or the bureau")
+	}
+	if r.PublishedVersion == 0 {
+		return fmt.Errorf("%w: %s is not published", errs.Conflict, r.Code)
+	}
+	fe := errs.FieldErrors{}
+	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
+		fe["reason"] = "state why publication stops (A-19)"
+	}
+	notice := time.Duration(noticeDays) * 24 * time.Hour
+	if notice < s.MinNotice {
+		fe["notice_days"] = fmt.Sprintf("at least %d days of notice", int(s.MinNotice.Hours()/24))
+	}
+	if err := fe.Err(); err != nil {
+		return err
+	}
+	at := s.now().Add(notice)
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		if _, err := q.Exec(ctx, "UPDATE resources SET withdraw_reason = ?, withdraw_at = ? WHERE id = ?", strings.TrimSpace(reason), at, rid); err != nil {
+			return err
+		}
+		return record(ctx, q, rid, r.PublishedVersion, "withdrawal_announced", actor, fmt.Sprintf("%s (effective %s)", strings.TrimSpace(reason), at.Format("2006-01-02")), s.now())
+	})
+	if err != nil {
+		return err
+	}
+	return s.Reindex(ctx, rid)
+}
+
+// CancelWithdrawal keeps a resource published after all.
+func (s *Service) CancelWithdrawal(ctx context.Context, actor auth.Actor, rid int64) error {
+	r, err := s.Catalog.GetResource(ctx, rid)
+	if err != nil {
+		return err
+	}
+	if !(actor.IsBureau() || actor.Role == auth.RoleDeptAdmin && actor.DepartmentID == r.DepartmentID) {
+		return errs.Forbiddenf("not allowed")
+	}
+	if r.WithdrawAt == nil {
+		return fmt.Errorf("%w: no withdrawal is announced", errs.Conflict)
+	}
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		if _, err := q.Exec(ctx, "UPDATE resources SET withdraw_reason = '', withdraw_at = NULL WHERE id = ?", rid); err != nil {
+			return err
+		}
+		return record(ctx, q, rid, r.PublishedVersion, "withdrawal_cancelled", actor, "", s.now())
+	})
+	if err != nil {
+		return err
+	}
+	return s.Reindex(ctx, rid)
+}
+
+// Events lists a resource's publication history, oldest first.
+func (s *Service) Events(ctx context.Context, rid int64) ([]Event, error) {
+	rows, err := s.DB.Query(ctx, "SELECT version_number, action, actor_name, reason, at FROM publication_events WHERE resource_id = ? ORDER BY at, id", rid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Event{}
+	for rows.Next() {
+		var e Event
+		if err := rows.Scan(&e.Version, &e.Action, &e.Actor, &e.Reason, &e.At); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// QueueItem is a version awaiting review.
+type QueueItem struct {
+	ResourceID   int64     `json:"resource_id"`
+	Code         string    `json:"code"`
+	Name         string    `json:"name"`
+	DepartmentID int64     `json:"department_id"`
+	Version      int       `json:"version"`
+	Rows         int64     `json:"rows"`
+	Quality      float64   `json:"quality_score"`
+	SubmittedBy  string    `json:"submitted_by"`
+	SubmittedAt  time.Time `json:"submitted_at"`
+}
+
+// Queue lists submitted versions; reviewers see those they may approve,
+// department staff their own department's.
+func (s *Service) Queue(ctx context.Context, actor auth.Actor) ([]QueueItem, error) {
+	q := `SELECT r.id, r.code, r.name, r.department_id, v.number, v.rows_stored, v.quality_score,
+		COALESCE((SELECT e.actor_name FROM publication_events e WHERE e.resource_id = r.id AND e.version_number = v.number AND e.action = 'submitted' ORDER BY e.id DESC LIMIT 1), ''),
+		COALESCE((SELECT MAX(e.at) FROM publication_events e WHERE e.resource_id = r.id AND e.version_number = v.number AND e.action = 'submitted'), v.created_at)
+		FROM versions v JOIN resources r ON r.id = v.resource_id WHERE v.pub_status = ? AND v.status = 'ready'`
+	args := []any{Submitted}
+	if !actor.IsBureau() && actor.Role != auth.RoleOffice {
+		q += " AND r.department_id = ?"
+		args = append(args, actor.DepartmentID)
+	}
+	rows, err := s.DB.Query(ctx, q+" ORDER BY v.created_at", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []QueueItem{}
+	for rows.Next() {
+		var it QueueItem
+		if err := rows.Scan(&it.ResourceID, &it.Code, &it.Name, &it.DepartmentID, &it.Version, &it.Rows, &it.Quality, &it.SubmittedBy, &it.SubmittedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// VersionStates maps a resource's version numbers to their publication state.
+func (s *Service) VersionStates(ctx context.Context, rid int64) (map[int]string, error) {
+	rows, err := s.DB.Query(ctx, "SELECT number, pub_status FROM versions WHERE resource_id = ? AND status = 'ready'", rid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int]string{}
+	for rows.Next() {
+		var n int
+		var st string
+		if err := rows.Scan(&n, &st); err != nil {
+			return nil, err
+		}
+		out[n] = st
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"opendata/errs"
+)
+
+// The staff side of publication, as JSON.
+func (s *Server) bindPublish(g *echo.Group) {
+	g.POST("/catalog/resources/:id/versions/:n/submit", s.apiPubAction("submit"))
+	g.POST("/catalog/resources/:id/versions/:n/approve", s.apiPubAction("approve"))
+	g.POST("/catalog/resources/:id/versions/:n/reject", s.apiPubAction("reject"))
+	g.POST("/catalog/resources/:id/withdrawal", s.apiWithdraw)
+	g.DELETE("/catalog/resources/:id/withdrawal", s.apiCancelWithdraw)
+	g.GET("/catalog/resources/:id/publication", s.apiPublication)
+	g.GET("/review-queue", s.apiQueue)
+}
+
+func (s *Server) apiPubAction(action string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u, err := staff(c)
+		if err != nil {
+			return err
+		}
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		n, err := pathID(c, "n")
+		if err != nil {
+			return err
+		}
+		ctx, a := c.Request().Context(), u.Actor()
+		switch action {
+		case "submit":
+			err = s.app.Publish.Submit(ctx, a, id, int(n))
+		case "approve":
+			err = s.app.Publish.Approve(ctx, a, id, int(n))
+		case "reject":
+			var in struct {
+				Reason string `json:"reason"`
+			}
+			if err := bindJSON(c, &in); err != nil {
+				return err
+			}
+			err = s.app.Publish.Reject(ctx, a, id, int(n), in.Reason)
+		}
+		if err != nil {
+			return err
+		}
+		return s.apiPublication(c)
+	}
+}
+
+func (s *Server) apiWithdraw(c echo.Context) error {
+	u, err := staff(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Reason     string `json:"reason"`
+		NoticeDays int    `json:"notice_days"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if err := s.app.Publish.Withdraw(c.Request().Context(), u.Actor(), id, in.Reason, in.NoticeDays); err != nil {
+		return err
+	}
+	return s.apiPublication(c)
+}
+
+func (s *Server) apiCancelWithdraw(c echo.Context) error {
+	u, err := staff(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.app.Publish.CancelWithdrawal(c.Request().Context(), u.Actor(), id); err != nil {
+		return err
+	}
+	return s.apiPublication(c)
+}
+
+// apiPublication shows a resource's publication state and history to staff.
+func (s *Server) apiPublication(c echo.Context) error {
+	if _, err := staff(c); err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	r, err := s.app.Catalog.GetResource(ctx, id)
+	if err != nil {
+		return err
+	}
+	states, err := s.app.Publish.VersionStates(ctx, id)
+	if err != nil {
+		return err
+	}
+	events, err := s.app.Publish.Events(ctx, id)
+	if err != nil {
+		return err
+	}
+	vs := map[string]string{}
+	for n, st := range states {
+		vs["v"+itoa(n)] = st
+	}
+	return c.JSON(http.StatusOK, map[string]any{"resource_id": id, "published_version": r.PublishedVersion, "withdraw_at": r.WithdrawAt,
+		"withdraw_reason": r.WithdrawReason, "versions": vs, "events": events})
+}
+
+func itoa(n int) string {
+	if n < 0 {
+		return "-" + itoa(-n)
+	}
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+func (s *Server) apiQueue(c echo.Context) error {
+	u, err := staff(c)
+	if err != nil {
+		return err
+	}
+	if u.Role == "" {
+		return errs.Forbidden
+	}
+	q, err := s.app.Publish.Queue(c.Request().Context(), u.Actor())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"queue": q})
+}

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"opendata/auth"
+	"opendata/catalog"
+	"opendata/i18n"
+	"opendata/ingest"
+)
+
+func (s *Server) bindConsole(e *echo.Echo) {
+	g := e.Group("/console", s.requireLoginPage)
+	g.GET("", s.consolePage)
+	g.GET("/resources/:id", s.consoleResource)
+	g.POST("/resources/:id/upload", s.consoleUpload)
+	g.GET("/jobs/:job", s.consoleJob)
+	g.POST("/resources/:id/versions/:n/:action", s.consoleVersionAction)
+	g.POST("/resources/:id/withdraw", s.consoleWithdraw)
+	g.POST("/resources/:id/withdraw/cancel", s.consoleCancelWithdraw)
+}
+
+// requireLoginPage sends anonymous visitors to the login form.
+func (s *Server) requireLoginPage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, ok := c.Get(ctxUser).(auth.User); !ok {
+			return c.Redirect(http.StatusSeeOther, "/login?next="+c.Request().URL.RequestURI())
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) consolePage(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := currentUser(c)
+	f := catalog.Filter{Limit: 1000}
+	if !u.Actor().IsBureau() && u.Role != auth.RoleOffice {
+		f.DepartmentID = u.DepartmentID
+	}
+	rs, _, err := s.app.Catalog.ListResources(ctx, f)
+	if err != nil {
+		return err
+	}
+	queue, err := s.app.Publish.Queue(ctx, u.Actor())
+	if err != nil {
+		return err
+	}
+	canReview := u.Actor().IsBureau() || (u.Role == auth.RoleDeptAdmin && s.app.Config.Approver != "bureau")
+	return s.render(c, http.StatusOK, "console", s.newPage(c, "", map[string]any{"Resources": rs, "Queue": queue, "CanReview": canReview}))
+}
+
+type versionRow struct {
+	Number         int
+	Rows, Rejected int64
+	Score          float64
+	State, Source  string
+}
+
+func (s *Server) consoleResource(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := currentUser(c)
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	r, err := s.app.Catalog.GetResource(ctx, id)
+	if err != nil {
+		return err
+	}
+	vs, err := s.app.Catalog.ListVersions(ctx, id)
+	if err != nil {
+		return err
+	}
+	states, _ := s.app.Publish.VersionStates(ctx, id)
+	var rows []versionRow
+	for _, v := range vs {
+		rows = append(rows, versionRow{v.Number, v.RowsStored, v.RowsRejected, v.QualityScore, states[v.Number], v.SourceName})
+	}
+	events, _ := s.app.Publish.Events(ctx, id)
+	hist, _ := s.app.Catalog.History(ctx, id)
+	a := u.Actor()
+	data := map[string]any{"Resource": r, "Versions": rows, "Events": events, "History": hist, "IsPublic": r.IsPublic(time.Now()),
+		"CanEdit": a.CanEditDepartment(r.DepartmentID), "CanReview": s.app.Publish.CanApprove(a, r),
+		"CanWithdraw": a.IsBureau() || (u.Role == auth.RoleDeptAdmin && u.DepartmentID == r.DepartmentID), "MinNotice": s.app.Config.MinNoticeDays}
+	return s.render(c, http.StatusOK, "resource", s.newPage(c, r.Name, data))
+}
+
+// consoleUpload is the form twin of the upload API: same checks, then the
+// job page.
+func (s *Server) consoleUpload(c echo.Context) error {
+	c.Request().Header.Set("Accept-Language", lang(c))
+	j, _, err := s.startUpload(c)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/console/jobs/"+j.ID)
+}
+
+func (s *Server) consoleJob(c echo.Context) error {
+	j, _, err := s.jobFor(c)
+	if err != nil {
+		return err
+	}
+	l := lang(c)
+	running := j.Status == "queued" || j.Status == "running"
+	data := map[string]any{"Job": j, "StatusText": i18n.T(l, "job."+j.Status, nil), "Running": running, "Percent": 0}
+	if j.TotalBytes > 0 {
+		data["Percent"] = min(100, 100*j.ProgressBytes/j.TotalBytes)
+	}
+	if len(j.Result) > 0 {
+		var out ingest.Outcome
+		if json.Unmarshal(j.Result, &out) == nil {
+			data["Outcome"] = out
+		}
+	}
+	if running {
+		c.Response().Header().Set("Refresh", "2")
+	}
+	return s.render(c, http.StatusOK, "job", s.newPage(c, i18n.T(l, "job.title", nil), data))
+}
+
+func (s *Server) consoleVersionAction(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := currentUser(c)
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	n, err := pathID(c, "n")
+	if err != nil {
+		return err
+	}
+	switch c.Param("action") {
+	case "submit":
+		err = s.app.Publish.Submit(ctx, u.Actor(), id, int(n))
+	case "approve":
+		err = s.app.Publish.Approve(ctx, u.Actor(), id, int(n))
+	case "reject":
+		err = s.app.Publish.Reject(ctx, u.Actor(), id, int(n), c.FormValue("reason"))
+	default:
+		return echo.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/console/resources/%d?done=1", id))
+}
+
+func (s *Server) consoleWithdraw(c echo.Context) error {
+	u, _ := currentUser(c)
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	days, _ := strconv.Atoi(c.FormValue("notice_days"))
+	if err := s.app.Publish.Withdraw(c.Request().Context(), u.Actor(), id, c.FormValue("reason"), days); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/console/resources/%d?done=1", id))
+}
+
+func (s *Server) consoleCancelWithdraw(c echo.Context) error {
+	u, _ := currentUser(c)
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.app.Publish.CancelWithdrawal(c.Request().Context(), u.Actor(), id); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/console/resources/%d?done=1", id))
+}

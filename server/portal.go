@@ -1,0 +1,542 @@
+package server
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"opendata/auth"
+	"opendata/catalog"
+	"opendata/errs"
+	"opendata/frontend"
+	"opendata/i18n"
+	"opendata/ingest"
+	"opendata/publish"
+	"opendata/search"
+)
+
+// page is what every portal template gets.
+type page struct {
+	Lang      string
+	Title     string
+	User      *auth.User
+	CSRF      string
+	OtherLang string
+	Q         string
+	Flash     string
+	Data      any
+}
+
+const langCookie = "opendata_lang"
+
+// lang is the visitor's language: ?lang= (remembered in a cookie), then
+// the cookie, then Chinese.
+func lang(c echo.Context) string {
+	if l := c.QueryParam("lang"); l != "" {
+		l = i18n.Lang(l)
+		c.SetCookie(&http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 86400, SameSite: http.SameSiteLaxMode})
+		return l
+	}
+	if ck, err := c.Cookie(langCookie); err == nil {
+		return i18n.Lang(ck.Value)
+	}
+	return i18n.ZH
+}
+
+func otherLangURL(c echo.Context, l string) string {
+	u := *c.Request().URL
+	q := u.Query()
+	if l == i18n.EN {
+		q.Set("lang", "zh-CN")
+	} else {
+		q.Set("lang", "en")
+	}
+	u.RawQuery = q.Encode()
+	return u.RequestURI()
+}
+
+// ensureCSRFCookie gives every visitor a CSRF token (double-submit), so
+// forms work before login too.
+func ensureCSRFCookie(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, err := c.Cookie(csrfCookie); err != nil && !strings.HasPrefix(c.Request().URL.Path, "/api/") {
+			tok, _ := auth.NewToken("")
+			ck := &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", SameSite: http.SameSiteStrictMode, Secure: c.Request().TLS != nil}
+			c.SetCookie(ck)
+			c.Request().AddCookie(ck)
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) newPage(c echo.Context, title string, data any) page {
+	l := lang(c)
+	p := page{Lang: l, Title: title, OtherLang: otherLangURL(c, l), Data: data}
+	if u, ok := c.Get(ctxUser).(auth.User); ok {
+		p.User = &u
+	}
+	if ck, err := c.Cookie(csrfCookie); err == nil {
+		p.CSRF = ck.Value
+	}
+	if f := c.QueryParam("done"); f != "" {
+		p.Flash = i18n.T(l, "console.done", nil)
+	}
+	return p
+}
+
+func (s *Server) render(c echo.Context, status int, name string, p page) error {
+	c.Response().Header().Set(echo.HeaderContentType, "text/html; charset=utf-8")
+	c.Response().WriteHeader(status)
+	return s.pages.Render(c.Response(), name, p)
+}
+
+// isPortal tells HTML pages from the JSON API.
+func isPortal(path string) bool {
+	return !strings.HasPrefix(path, "/api/") && path != "/healthz" && path != "/readyz"
+}
+
+func (s *Server) bindPortal(e *echo.Echo) {
+	e.GET("/static/*", echo.WrapHandler(frontend.Static()))
+	e.GET("/", s.home)
+	e.GET("/search", s.searchPage)
+	e.GET("/datasets/:id", s.datasetPage)
+	e.GET("/datasets/:id/download/:file", s.download)
+	e.GET("/departments", s.departmentsPage)
+	e.GET("/departments/:code", s.departmentPage)
+	e.GET("/login", s.loginPage)
+	e.POST("/login", s.loginForm)
+	e.POST("/logout", s.logoutForm)
+	s.bindConsole(e)
+}
+
+// searchOrList runs a search; if the search backend fails it lists from the
+// database instead and reports degraded = true.
+func (s *Server) searchOrList(ctx context.Context, q search.Query) (search.Result, bool, error) {
+	res, err := s.app.Index.Search(ctx, q)
+	if err == nil {
+		return res, false, nil
+	}
+	if errors.Is(err, errs.Invalid) {
+		return res, false, err
+	}
+	s.log.Warn("search failed; listing from the database", "err", err)
+	if err := q.Normalize(); err != nil {
+		return res, true, err
+	}
+	f := catalog.Filter{Public: true, Now: time.Now(), Text: q.Text, Limit: q.PerPage, Offset: (q.Page - 1) * q.PerPage}
+	first := func(k string) string {
+		if v := q.Filters[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	f.Domain, f.OpenType, f.UpdatePeriod = first("domain"), first("open_type"), first("update_period")
+	if code := first("department"); code != "" {
+		d, err := s.app.Catalog.GetDepartmentByCode(ctx, code)
+		if err != nil {
+			return search.Result{Facets: map[string][]search.FacetValue{}}, true, nil
+		}
+		f.DepartmentID = d.ID
+	}
+	rs, total, err := s.app.Catalog.ListResources(ctx, f)
+	if err != nil {
+		return res, true, err
+	}
+	out := search.Result{Total: total, Facets: map[string][]search.FacetValue{}}
+	for _, r := range rs {
+		d, _ := s.app.Publish.Document(ctx, r)
+		out.Hits = append(out.Hits, search.Hit{Doc: d})
+	}
+	return out, true, nil
+}
+
+func (s *Server) deptNames(ctx context.Context) map[string]string {
+	ds, _ := s.app.Catalog.ListDepartments(ctx)
+	m := map[string]string{}
+	for _, d := range ds {
+		m[d.Code] = d.Name
+	}
+	return m
+}
+
+type labeled struct {
+	Value, Label string
+	Count        int
+}
+
+func (s *Server) home(c echo.Context) error {
+	ctx := c.Request().Context()
+	all, degraded, err := s.searchOrList(ctx, search.Query{PerPage: 6, Sort: search.SortNewest})
+	if err != nil {
+		return err
+	}
+	popular, _, _ := s.searchOrList(ctx, search.Query{PerPage: 6, Sort: search.SortDownloads})
+	names := s.deptNames(ctx)
+	var depts []labeled
+	for _, f := range all.Facets["department"] {
+		depts = append(depts, labeled{f.Value, names[f.Value], f.Count})
+	}
+	data := map[string]any{"Total": all.Total, "Domains": all.Facets["domain"], "Newest": all.Hits, "Popular": popular.Hits,
+		"Departments": depts, "Degraded": degraded}
+	return s.render(c, http.StatusOK, "home", s.newPage(c, "", data))
+}
+
+type facetValueView struct {
+	Label  string
+	Count  int
+	URL    string
+	Active bool
+}
+
+type facetView struct {
+	Title  string
+	Values []facetValueView
+}
+
+type hitView struct {
+	ID                                         string
+	Title, Summary                             any
+	Department, Domain, OpenType, UpdatePeriod string
+	Formats                                    string
+}
+
+// parseSearch reads the search parameters shared by the page and the API.
+func parseSearch(c echo.Context) search.Query {
+	q := search.Query{Text: c.QueryParam("q"), Sort: c.QueryParam("sort"), Filters: map[string][]string{}}
+	q.Page, _ = strconv.Atoi(c.QueryParam("page"))
+	q.PerPage, _ = strconv.Atoi(c.QueryParam("per_page"))
+	params := c.QueryParams()
+	for _, f := range search.FacetFields {
+		for _, v := range params[f] {
+			if v != "" {
+				q.Filters[f] = append(q.Filters[f], v)
+			}
+		}
+	}
+	return q
+}
+
+func (s *Server) searchPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	l := lang(c)
+	q := parseSearch(c)
+	raw := c.QueryParam("q")
+	if err := q.Normalize(); err != nil {
+		return err
+	}
+	res, degraded, err := s.searchOrList(ctx, q)
+	if err != nil {
+		return err
+	}
+	names := s.deptNames(ctx)
+	base := url.Values{}
+	if raw != "" {
+		base.Set("q", raw)
+	}
+	for f, vs := range q.Filters {
+		for _, v := range vs {
+			base.Add(f, v)
+		}
+	}
+	if q.Sort != search.SortRelevance {
+		base.Set("sort", q.Sort)
+	}
+	link := func(mod func(v url.Values)) string {
+		v := url.Values{}
+		for k, vs := range base {
+			v[k] = append([]string{}, vs...)
+		}
+		mod(v)
+		return "/search?" + v.Encode()
+	}
+	var facets []facetView
+	for _, f := range search.FacetFields {
+		fv := facetView{Title: "facet." + f}
+		for _, val := range res.Facets[f] {
+			active := false
+			for _, a := range q.Filters[f] {
+				active = active || a == val.Value
+			}
+			label := val.Value
+			switch f {
+			case "department":
+				label = names[val.Value]
+			default:
+				label = i18n.T(l, f+"."+val.Value, nil)
+				if f == "format" {
+					label = strings.ToUpper(val.Value)
+				}
+			}
+			field, value := f, val.Value
+			fv.Values = append(fv.Values, facetValueView{Label: label, Count: val.Count, Active: active, URL: link(func(v url.Values) {
+				v.Del("page")
+				if active {
+					var keep []string
+					for _, x := range v[field] {
+						if x != value {
+							keep = append(keep, x)
+						}
+					}
+					v[field] = keep
+				} else {
+					v.Add(field, value)
+				}
+			})})
+		}
+		if len(fv.Values) > 0 {
+			facets = append(facets, fv)
+		}
+	}
+	var hits []hitView
+	for _, h := range res.Hits {
+		hits = append(hits, hitView{ID: h.ID, Title: search.Highlight(h.Title, q.Text), Summary: search.Highlight(h.Summary, q.Text),
+			Department: h.DepartmentName, Domain: h.Domain, OpenType: h.OpenType, UpdatePeriod: h.UpdatePeriod, Formats: strings.ToUpper(strings.Join(h.Format, " · "))})
+	}
+	pages := int(math.Ceil(float64(res.Total) / float64(q.PerPage)))
+	data := map[string]any{"Hits": hits, "Facets": facets, "Total": res.Total, "Page": q.Page, "Pages": pages, "Degraded": degraded,
+		"Filtered": len(q.Filters) > 0}
+	if q.Page > 1 {
+		data["PrevURL"] = link(func(v url.Values) { v.Set("page", strconv.Itoa(q.Page-1)) })
+	}
+	if q.Page < pages {
+		data["NextURL"] = link(func(v url.Values) { v.Set("page", strconv.Itoa(q.Page+1)) })
+	}
+	var sorts []map[string]any
+	for _, so := range []string{search.SortRelevance, search.SortNewest, search.SortDownloads} {
+		so := so
+		sorts = append(sorts, map[string]any{"Label": i18n.T(l, "sort."+so, nil), "Active": so == q.Sort, "URL": link(func(v url.Values) { v.Set("sort", so); v.Del("page") })})
+	}
+	data["Sorts"] = sorts
+	var hidden []map[string]string
+	for f, vs := range q.Filters {
+		for _, v := range vs {
+			hidden = append(hidden, map[string]string{"Name": f, "Value": v})
+		}
+	}
+	sort.Slice(hidden, func(i, j int) bool {
+		return hidden[i]["Name"]+hidden[i]["Value"] < hidden[j]["Name"]+hidden[j]["Value"]
+	})
+	data["Hidden"] = hidden
+	p := s.newPage(c, i18n.T(l, "nav.search", nil), data)
+	p.Q = raw
+	return s.render(c, http.StatusOK, "search", p)
+}
+
+// publicResource loads a resource the open catalog shows, or NotFound.
+func (s *Server) publicResource(ctx context.Context, idParam string) (catalog.Resource, error) {
+	id, err := strconv.ParseInt(idParam, 10, 64)
+	if err != nil || id <= 0 {
+		return catalog.Resource{}, errs.NotFoundf("dataset %q", idParam)
+	}
+	r, err := s.app.Catalog.GetResource(ctx, id)
+	if err != nil || !r.IsPublic(time.Now()) {
+		return catalog.Resource{}, errs.NotFoundf("dataset %d", id)
+	}
+	return r, nil
+}
+
+// versionCache keeps parsed quality reports and previews of versions;
+// versions never change, so entries never go stale.
+type versionCache struct {
+	mu sync.Mutex
+	m  map[string]any
+}
+
+func (vc *versionCache) get(key string, load func() (any, error)) (any, error) {
+	vc.mu.Lock()
+	v, ok := vc.m[key]
+	vc.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := load()
+	if err != nil {
+		return nil, err
+	}
+	vc.mu.Lock()
+	if vc.m == nil || len(vc.m) > 1024 {
+		vc.m = map[string]any{}
+	}
+	vc.m[key] = v
+	vc.mu.Unlock()
+	return v, nil
+}
+
+func (s *Server) quality(ctx context.Context, v catalog.Version) (*ingest.Report, error) {
+	out, err := s.cache.get(v.Prefix()+"quality", func() (any, error) {
+		rc, _, err := s.app.Blobs.Get(ctx, v.Prefix()+"quality.json")
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		var r ingest.Report
+		return &r, json.NewDecoder(rc).Decode(&r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.(*ingest.Report), nil
+}
+
+type preview struct {
+	Header []string
+	Rows   [][]string
+}
+
+const previewRows = 20
+
+// preview reads the first rows of open.csv: a small range read, whatever
+// the size of the version.
+func (s *Server) preview(ctx context.Context, v catalog.Version) (*preview, error) {
+	out, err := s.cache.get(v.Prefix()+"preview", func() (any, error) {
+		rc, err := s.app.Blobs.GetRange(ctx, v.Prefix()+"open.csv", 0, 256<<10)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return nil, err
+		}
+		r := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(b), "\uFEFF")))
+		r.FieldsPerRecord, r.LazyQuotes = -1, true
+		p := &preview{}
+		for len(p.Rows) < previewRows {
+			rec, err := r.Read()
+			if err != nil {
+				break // the range may end mid-record
+			}
+			if p.Header == nil {
+				p.Header = rec
+				continue
+			}
+			p.Rows = append(p.Rows, rec)
+		}
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.(*preview), nil
+}
+
+type chartView struct {
+	Name                     string
+	Nulls, Invalid, Distinct int64
+	Range                    string
+	Histogram                *ingest.Histogram
+	Top                      []ingest.TopValue
+}
+
+type example struct{ Lang, Code string }
+
+func (s *Server) examples(r catalog.Resource, v catalog.Version) []example {
+	base := strings.TrimRight(s.app.Config.BaseURL, "/")
+	csvURL := fmt.Sprintf("%s/api/v1/resources/%d/download/open.csv", base, r.ID)
+	meta := fmt.Sprintf("%s/api/v1/resources/%d", base, r.ID)
+	pq := fmt.Sprintf("%s/api/v1/resources/%d/download/open.parquet", base, r.ID)
+	return []example{
+		{"curl", fmt.Sprintf("curl -s %s\ncurl -o %s-v%d.csv %s", meta, r.Code, v.Number, csvURL)},
+		{"Python", fmt.Sprintf("import pandas as pd\n\ndf = pd.read_csv(%q, encoding=\"utf-8-sig\")\n# or: df = pd.read_parquet(%q)\nprint(df.head())", csvURL, pq)},
+		{"JavaScript", fmt.Sprintf("const res = await fetch(%q);\nconst dataset = await res.json();\nconsole.log(dataset.name, dataset.versions[0].downloads);", meta)},
+		{"Go", fmt.Sprintf("resp, err := http.Get(%q)\nif err != nil {\n\tlog.Fatal(err)\n}\ndefer resp.Body.Close()\nrows, err := csv.NewReader(resp.Body).ReadAll()", csvURL)},
+	}
+}
+
+type downloadView struct {
+	URL, Label string
+	Size       int64
+}
+
+func (s *Server) datasetPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.publicResource(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	s.app.Counter.View(r.ID)
+	v, err := s.app.Catalog.GetVersion(ctx, r.ID, r.PublishedVersion)
+	if err != nil {
+		return err
+	}
+	d, err := s.app.Catalog.GetDepartment(ctx, r.DepartmentID)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Resource": r, "Department": d, "Version": v, "Examples": s.examples(r, v)}
+	cols := v.Columns
+	desc := map[string]string{}
+	for _, it := range r.Items {
+		desc[it.Name] = it.Description
+	}
+	for i := range cols {
+		if cols[i].Description == "" {
+			cols[i].Description = desc[cols[i].Name]
+		}
+	}
+	data["Columns"] = cols
+	if r.OpenType == "unconditional" {
+		var dl []downloadView
+		for _, name := range []string{"open.csv", "open.parquet"} {
+			if o, ok := v.Object(name); ok {
+				dl = append(dl, downloadView{URL: fmt.Sprintf("/datasets/%d/download/%s", r.ID, name), Label: "ds.download_" + strings.TrimPrefix(name, "open."), Size: o.Size})
+			}
+		}
+		data["Downloads"] = dl
+		if p, err := s.preview(ctx, v); err == nil {
+			data["Preview"] = p
+		} else {
+			s.log.Warn("preview", "resource", r.ID, "err", err)
+		}
+	}
+	if q, err := s.quality(ctx, v); err == nil {
+		data["Quality"] = q
+		var charts []chartView
+		for _, cq := range q.Columns {
+			ch := chartView{Name: cq.Name, Nulls: cq.Nulls, Invalid: cq.Invalid, Distinct: int64(cq.DistinctEstimate), Histogram: cq.Histogram, Top: cq.TopValues}
+			if cq.Min != "" && cq.Histogram != nil {
+				ch.Range = cq.Min + " – " + cq.Max
+			}
+			if ch.Histogram == nil && len(ch.Top) == 0 {
+				continue
+			}
+			charts = append(charts, ch)
+		}
+		data["Charts"] = charts
+	}
+	views, downloads, _ := s.app.Publish.Totals(ctx, r.ID)
+	data["Views"], data["DownloadCount"] = views, downloads
+	if days, err := s.app.Publish.Daily(ctx, r.ID, 30); err == nil && len(days) > 0 {
+		var fd []frontend.DayCount
+		for _, d := range days {
+			fd = append(fd, frontend.DayCount{Day: d.Day, Views: d.Views, Downloads: d.Downloads})
+		}
+		data["Usage"] = fd
+	}
+	states, _ := s.app.Publish.VersionStates(ctx, r.ID)
+	all, _ := s.app.Catalog.ListVersions(ctx, r.ID)
+	var published []catalog.Version
+	for _, x := range all {
+		if states[x.Number] == publish.Published {
+			published = append(published, x)
+		}
+	}
+	data["Versions"] = published
+	if u, ok := c.Get(ctxUser).(auth.User); ok && (u.Actor().CanEditDepartment(r.DepartmentID) || u.Role == auth.RoleOffice) {
+		data["Events"], _ = s.app.Publish.Events(ctx, r.ID)
+	}
+	return s.render(c, http.StatusOK, "dataset", s.newPage(c, r.Name, data))
+}

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"opendata/catalog"
+	"opendata/errs"
+	"opendata/search"
+)
+
+func (s *Server) departmentsPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	res, _, err := s.searchOrList(ctx, search.Query{PerPage: 1})
+	if err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	for _, f := range res.Facets["department"] {
+		counts[f.Value] = f.Count
+	}
+	ds, err := s.app.Catalog.ListDepartments(ctx)
+	if err != nil {
+		return err
+	}
+	var out []labeled
+	for _, d := range ds {
+		if d.Kind == "department" || d.Kind == "town" || counts[d.Code] > 0 {
+			out = append(out, labeled{d.Code, d.Name, counts[d.Code]})
+		}
+	}
+	return s.render(c, http.StatusOK, "departments", s.newPage(c, "", out))
+}
+
+func (s *Server) departmentPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	d, err := s.app.Catalog.GetDepartmentByCode(ctx, c.Param("code"))
+	if err != nil {
+		return err
+	}
+	rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{DepartmentID: d.ID, Public: true, Now: time.Now(), Limit: 1000})
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "department", s.newPage(c, d.Name, map[string]any{"Department": d, "Resources": rs}))
+}
+
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return "/console"
+	}
+	return next
+}
+
+func (s *Server) loginPage(c echo.Context) error {
+	return s.render(c, http.StatusOK, "login", s.newPage(c, "", map[string]any{"Next": safeNext(c.QueryParam("next"))}))
+}
+
+func (s *Server) loginForm(c echo.Context) error {
+	token, _, err := s.app.Users.Login(c.Request().Context(), c.FormValue("username"), c.FormValue("password"), s.app.Config.SessionTTL)
+	if err != nil {
+		return s.render(c, http.StatusUnauthorized, "login", s.newPage(c, "", map[string]any{"Failed": true, "Next": safeNext(c.FormValue("next"))}))
+	}
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: c.Request().TLS != nil,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(s.app.Config.SessionTTL.Seconds())})
+	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
+}
+
+func (s *Server) logoutForm(c echo.Context) error {
+	if ck, err := c.Cookie(sessionCookie); err == nil {
+		s.app.Users.Logout(c.Request().Context(), ck.Value)
+	}
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+// contentDisposition names the download; filename* carries the Chinese
+// name (RFC 6266/5987), filename an ASCII fallback.
+func contentDisposition(ascii, utf8name string) string {
+	return mime.FormatMediaType("attachment", map[string]string{"filename": ascii}) + "; filename*=UTF-8''" + url.PathEscape(utf8name)
+}
+
+// download serves a published open variant with ETag, Last-Modified and
+// Range. Only unconditionally open resources are downloadable here.
+func (s *Server) download(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.publicResource(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	file := c.Param("file")
+	if file != "open.csv" && file != "open.parquet" {
+		return errs.NotFoundf("file %q (open.csv or open.parquet)", file)
+	}
+	if r.OpenType != "unconditional" {
+		return fmt.Errorf("%w: %s is open on application: %s", errs.Forbidden, r.Code, r.OpenCondition)
+	}
+	n := r.PublishedVersion
+	if v := c.QueryParam("version"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n <= 0 {
+			return errs.Invalidf("version: a positive number")
+		}
+		states, _ := s.app.Publish.VersionStates(ctx, r.ID)
+		if states[n] != "published" {
+			return errs.NotFoundf("published version %d", n)
+		}
+	}
+	v, err := s.app.Catalog.GetVersion(ctx, r.ID, n)
+	if err != nil {
+		return err
+	}
+	rc, info, err := s.app.Blobs.Get(ctx, v.Prefix()+file)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	ext := strings.TrimPrefix(file, "open.")
+	h := c.Response().Header()
+	h.Set("Content-Disposition", contentDisposition(fmt.Sprintf("%s-v%d.%s", r.Code, n, ext), fmt.Sprintf("%s-v%d.%s", r.Name, n, ext)))
+	h.Set("ETag", `"`+strings.Trim(info.ETag, `"`)+`"`)
+	h.Set("Cache-Control", "public, max-age=300")
+	if ext == "csv" {
+		h.Set("Content-Type", "text/csv; charset=utf-8")
+	} else {
+		h.Set("Content-Type", "application/vnd.apache.parquet")
+	}
+	if rg := c.Request().Header.Get("Range"); c.Request().Method == http.MethodGet && (rg == "" || strings.HasPrefix(rg, "bytes=0-")) {
+		s.app.Counter.Download(r.ID)
+	}
+	if rs, ok := rc.(io.ReadSeeker); ok {
+		http.ServeContent(c.Response(), c.Request(), "", info.Modified, rs)
+		return nil
+	}
+	h.Set("Last-Modified", info.Modified.UTC().Format(http.TimeFormat))
+	h.Set("Content-Length", fmt.Sprint(info.Size))
+	c.Response().WriteHeader(http.StatusOK)
+	_, err = io.Copy(c.Response(), rc)
+	return err
+}
