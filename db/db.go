@@ -230,3 +230,34 @@ func MapErr(err error) error {
 // Now is the time the stores stamp rows with: UTC, microsecond precision so
 // it survives a round trip through either engine unchanged.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Time scans a timestamp that SQLite may hand back as text (the result of
+// an aggregate or expression loses the column's declared type).
+type Time struct{ time.Time }
+
+// Scan implements sql.Scanner.
+func (t *Time) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		t.Time = time.Time{}
+		return nil
+	case time.Time:
+		t.Time = x
+		return nil
+	case []byte:
+		return t.parse(string(x))
+	case string:
+		return t.parse(x)
+	}
+	return fmt.Errorf("db.Time: cannot scan %T", v)
+}
+
+func (t *Time) parse(s string) error {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
+		if p, err := time.Parse(layout, s); err == nil {
+			t.Time = p.UTC()
+			return nil
+		}
+	}
+	return fmt.Errorf("db.Time: cannot parse %q", s)
+}

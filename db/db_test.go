@@ -80,3 +80,18 @@ func TestConformance(t *testing.T) {
 		})
 	})
 }
+
+func TestTimeScanFromAggregate(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		now := db.Now()
+		d.Exec(ctx, "INSERT INTO departments (code, name, kind, created_at) VALUES (?, ?, ?, ?)", "A1", "a", "department", now)
+		var got db.Time
+		if err := d.QueryRow(ctx, "SELECT MAX(created_at) FROM departments").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(now) {
+			t.Fatalf("got %v want %v", got.Time, now)
+		}
+	})
+}

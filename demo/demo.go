@@ -212,10 +212,11 @@ func Load(ctx context.Context, a *app.App, progress io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("demo entry %s: %w", s.code, err)
 		}
+		gen := generators[s.file]
 		if s.file == "" {
-			continue
+			gen = generic(s)
 		}
-		path, err := generators[s.file](dir, rng)
+		path, err := gen(dir, rng)
 		if err != nil {
 			return fmt.Errorf("demo file %s: %w", s.file, err)
 		}
@@ -295,6 +296,21 @@ func writeGBK(path, s string) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o640)
+}
+
+// generic makes a small file for an entry without a dedicated generator,
+// shaped by its default data items (名称, 地址, 更新日期).
+func generic(s entrySpec) func(dir string, rng *rand.Rand) (string, error) {
+	return func(dir string, rng *rand.Rand) (string, error) {
+		var b strings.Builder
+		b.WriteString("名称,地址,更新日期\n")
+		for i := 0; i < 12+rng.IntN(30); i++ {
+			fmt.Fprintf(&b, "%s%s%d号点位,恩施市%s%d号,2025-%02d-%02d\n", places[rng.IntN(len(places))], strings.TrimSuffix(s.name, "信息"), i+1,
+				places[rng.IntN(len(places))], 1+rng.IntN(300), 1+rng.IntN(10), 1+rng.IntN(28))
+		}
+		p := filepath.Join(dir, s.code+".csv")
+		return p, os.WriteFile(p, []byte(b.String()), 0o640)
+	}
 }
 
 // busStops is a GBK CSV as an old bus-company system exports it.

@@ -302,9 +302,11 @@ func (s *Service) Queue(ctx context.Context, actor auth.Actor) ([]QueueItem, err
 	out := []QueueItem{}
 	for rows.Next() {
 		var it QueueItem
-		if err := rows.Scan(&it.ResourceID, &it.Code, &it.Name, &it.DepartmentID, &it.Version, &it.Rows, &it.Quality, &it.SubmittedBy, &it.SubmittedAt); err != nil {
+		var at db.Time
+		if err := rows.Scan(&it.ResourceID, &it.Code, &it.Name, &it.DepartmentID, &it.Version, &it.Rows, &it.Quality, &it.SubmittedBy, &at); err != nil {
 			return nil, err
 		}
+		it.SubmittedAt = at.Time
 		out = append(out, it)
 	}
 	return out, rows.Err()

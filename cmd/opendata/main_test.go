@@ -114,7 +114,8 @@ func TestCLIDemo(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "demo city loaded") {
 		t.Fatalf("demo: %d %s %s", code, out, errs)
 	}
-	if !strings.Contains(errs, "JTJ-001 公交站点信息 v1, 80 rows") || !strings.Contains(errs, "WJW-001 医疗机构床位信息 v1, 10 rows") {
+	if !strings.Contains(errs, "JTJ-001 公交站点信息 v1, 80 rows") || !strings.Contains(errs, "WJW-001 医疗机构床位信息 v1, 10 rows") ||
+		!strings.Contains(errs, "JTJ-002 公交线路信息 v1") {
 		t.Fatalf("demo progress: %s", errs)
 	}
 	code, out, _ = runCLI(t, "catalog", "list")
