@@ -7,8 +7,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
@@ -403,5 +403,5 @@ func docFromFields(id string, f map[string]any) Doc {
 }
 
 // RawIndex and TextQueryForBench expose internals to bench/searchexp.
-func RawIndex(b *Bleve) bleve.Index            { return b.idx }
+func RawIndex(b *Bleve) bleve.Index             { return b.idx }
 func TextQueryForBench(text string) query.Query { return textQueries(text)[0] }
