@@ -74,3 +74,16 @@ func TestMarkdownListsEveryOption(t *testing.T) {
 		}
 	}
 }
+
+// The README lists every option (the table comes from `opendata config`).
+func TestReadmeListsEveryOption(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range Options {
+		if !strings.Contains(string(b), "`"+o.Env()+"`") {
+			t.Errorf("README.md does not list %s; paste the output of `opendata config`", o.Env())
+		}
+	}
+}

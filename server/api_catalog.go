@@ -164,6 +164,10 @@ func (s *Server) updateResource(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A published entry's page and search document follow the edit.
+	if err := s.app.Publish.Reindex(c.Request().Context(), id); err != nil {
+		s.log.Warn("reindex after edit", "resource", id, "err", err)
+	}
 	return c.JSON(http.StatusOK, r)
 }
 

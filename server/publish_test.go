@@ -155,6 +155,18 @@ func TestPublishAndDiscover(t *testing.T) {
 		t.Fatalf("csv export: %s", r.body)
 	}
 
+	// An edit of the published entry reaches the index at once.
+	staff := e.login("jt_staff", "transport-pass-1")
+	edit := busEntry(e.bus)
+	edit["name"] = "公交站点与站牌信息"
+	if r := e.do("PUT", fmt.Sprintf("/api/v1/catalog/resources/%d", id), staff, edit, nil); r.status != 200 {
+		t.Fatalf("edit: %d %s", r.status, r.body)
+	}
+	r = e.do("GET", "/api/v1/resources?q="+url.QueryEscape("站牌"), "", nil, nil)
+	if hits := r.json(t)["hits"].([]any); len(hits) != 1 || hits[0].(map[string]any)["title"] != "公交站点与站牌信息" {
+		t.Fatalf("search after edit: %s", r.body)
+	}
+
 	// Withdrawal: announced on the page, still downloadable during notice.
 	admin := e.login("admin", "bureau-secret-1")
 	r = e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/withdrawal", id), admin, map[string]any{"reason": "并入省级平台发布", "notice_days": 30}, nil)
