@@ -105,5 +105,11 @@ func (s *Service) ReindexAll(ctx context.Context, progress func(done, total int)
 			return 0, err
 		}
 	}
+	// After a bulk load, an embedded index merges its segments.
+	if o, ok := s.Index.(interface{ Optimize(context.Context) error }); ok {
+		if err := o.Optimize(ctx); err != nil {
+			return len(docs), err
+		}
+	}
 	return len(docs), nil
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 )
@@ -80,12 +82,17 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		f.Store, f.IncludeInAll, f.DocValues = true, false, true
 		return f
 	}
-	doc.AddFieldMappingsAt("title", text("zh", true), uni("title1"))
+	// Searched fields: "t" (title and keywords) and "b" (summary, data
+	// items, department), plus their one-character twins and the English
+	// title. Display fields are stored but not indexed.
+	doc.AddFieldMappingsAt("t", text("zh", false), uni("t1"))
+	doc.AddFieldMappingsAt("b", text("zh", false), uni("b1"))
 	doc.AddFieldMappingsAt("title_en", text(en.AnalyzerName, true))
-	doc.AddFieldMappingsAt("summary", text("zh", true), uni("summary1"))
-	doc.AddFieldMappingsAt("keywords", text("zh", true))
-	doc.AddFieldMappingsAt("items", text("zh", false))
-	doc.AddFieldMappingsAt("department_name", text("zh", true))
+	for _, f := range []string{"title", "summary", "keywords", "department_name"} {
+		m := bleve.NewTextFieldMapping()
+		m.Index, m.Store, m.IncludeInAll, m.IncludeTermVectors = false, true, false, false
+		doc.AddFieldMappingsAt(f, m)
+	}
 	for _, f := range append([]string{"code"}, FacetFields...) {
 		doc.AddFieldMappingsAt(f, kw())
 	}
@@ -97,6 +104,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	for _, f := range []string{"published", "downloads", "views", "rows"} {
 		doc.AddFieldMappingsAt(f, num())
 	}
+	doc.Dynamic = false // only the fields mapped above are indexed
 	im.DefaultMapping = doc
 	im.DefaultAnalyzer = "zh"
 	return im, nil
@@ -133,8 +141,10 @@ func bleveDoc(d Doc) map[string]any {
 	for _, f := range d.Format {
 		facets = append(facets, "format\x1f"+f)
 	}
+	t := strings.Join(append([]string{d.Title}, d.Keywords...), " \n ")
+	body := strings.Join(append([]string{d.Summary, d.DepartmentName}, d.Items...), " \n ")
 	return map[string]any{
-		"facet": facets, "code": d.Code, "title": d.Title, "title_en": d.TitleEn, "summary": d.Summary, "keywords": d.Keywords, "items": d.Items,
+		"t": t, "b": body, "facet": facets, "code": d.Code, "title": d.Title, "title_en": d.TitleEn, "summary": d.Summary, "keywords": d.Keywords,
 		"department_name": d.DepartmentName, "department": d.Department, "domain": d.Domain, "format": d.Format,
 		"open_type": d.OpenType, "update_period": d.UpdatePeriod, "published": float64(d.Published.Unix()),
 		"downloads": float64(d.Downloads), "views": float64(d.Views), "rows": float64(d.Rows),
@@ -209,9 +219,9 @@ func termQuery(term string) query.Query {
 		name  string
 		boost float64
 	}
-	fields := []field{{"title", 8}, {"keywords", 4}, {"title_en", 4}, {"summary", 2}, {"items", 1.5}, {"department_name", 1}}
+	fields := []field{{"t", 8}, {"title_en", 4}, {"b", 2}}
 	if utf8.RuneCountInString(term) == 1 {
-		fields = []field{{"title1", 8}, {"summary1", 2}, {"title_en", 4}}
+		fields = []field{{"t1", 8}, {"b1", 2}, {"title_en", 4}}
 	}
 	var qs []query.Query
 	for _, f := range fields {
@@ -240,7 +250,7 @@ func looseQuery(terms []string) query.Query {
 			continue
 		}
 		for i := 0; i+1 < len(r); i++ {
-			for _, f := range []string{"title", "keywords"} {
+			for _, f := range []string{"t"} {
 				m := query.NewMatchQuery(string(r[i : i+2]))
 				m.SetField(f)
 				m.SetOperator(query.MatchQueryOperatorAnd)
@@ -405,3 +415,16 @@ func docFromFields(id string, f map[string]any) Doc {
 // RawIndex and TextQueryForBench expose internals to bench/searchexp.
 func RawIndex(b *Bleve) bleve.Index             { return b.idx }
 func TextQueryForBench(text string) query.Query { return textQueries(text)[0] }
+
+// Optimize merges the index into as few segments as it can, so each query
+// visits fewer; run after a bulk load (reindex).
+func (b *Bleve) Optimize(ctx context.Context) error {
+	adv, err := b.idx.Advanced()
+	if err != nil {
+		return err
+	}
+	if s, ok := adv.(*scorch.Scorch); ok {
+		return s.ForceMerge(ctx, &mergeplan.SingleSegmentMergePlanOptions)
+	}
+	return nil
+}

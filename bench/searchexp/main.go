@@ -1,14 +1,14 @@
-// Command searchexp times parts of a catalog search on an index built by
-// bench/portal -index (a tool for tuning, not a benchmark of record).
+// Command searchexp times searches on an index built by bench/portal -index,
+// before and after merging its segments (a tuning tool, not a benchmark of
+// record).
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"time"
-
-	"github.com/blevesearch/bleve/v2"
 
 	"opendata/search"
 )
@@ -18,30 +18,25 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	raw := search.RawIndex(idx)
-	t := func(name string, req *bleve.SearchRequest) {
-		raw.Search(req)
-		start := time.Now()
-		var res *bleve.SearchResult
-		for i := 0; i < 10; i++ {
-			res, _ = raw.Search(req)
+	ctx := context.Background()
+	qs := []string{"医疗 床位", "气象 预警", "统计 年报", "停车场", "图书馆", "恩施 景区", "学校", "站"}
+	run := func(label string) {
+		var lat []time.Duration
+		for r := 0; r < 10; r++ {
+			for _, q := range qs {
+				start := time.Now()
+				idx.Search(ctx, search.Query{Text: q})
+				lat = append(lat, time.Since(start))
+			}
 		}
-		fmt.Printf("%-44s %6.1f ms  total %d\n", name, float64(time.Since(start).Microseconds())/10000, res.Total)
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		fmt.Printf("%s: p50 %v p99 %v\n", label, lat[len(lat)/2], lat[len(lat)*99/100])
 	}
-	for _, q := range os.Args[2:] {
-		full := search.TextQueryForBench(q)
-		t(q+": query only", bleve.NewSearchRequest(full))
-		r := bleve.NewSearchRequest(full)
-		r.AddFacet("facet", bleve.NewFacetRequest("facet", 10000))
-		t(q+": + facet", r)
-		r = bleve.NewSearchRequest(full)
-		r.Fields = []string{"*"}
-		t(q+": + stored fields", r)
-		r = bleve.NewSearchRequest(full)
-		r.Size = 0
-		t(q+": count only", r)
-	}
+	run("as built")
 	start := time.Now()
-	res, _ := idx.Search(context.Background(), search.Query{Text: "学校"})
-	fmt.Printf("full Search(学校): %.1f ms, total %d\n", float64(time.Since(start).Microseconds())/1000, res.Total)
+	if err := idx.Optimize(ctx); err != nil {
+		panic(err)
+	}
+	fmt.Printf("merged in %v\n", time.Since(start))
+	run("merged")
 }
