@@ -196,4 +196,37 @@ CREATE TABLE resource_stats (
 	downloads {{BIGINT}} NOT NULL DEFAULT 0,
 	PRIMARY KEY (resource_id, day)
 )`},
+	{3, "working-day calendar, audit log", `
+CREATE TABLE calendar_days (
+	day TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	name TEXT NOT NULL DEFAULT '',
+	source TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE calendar_years (
+	year INTEGER PRIMARY KEY,
+	source TEXT NOT NULL,
+	loaded_at {{TS}} NOT NULL
+);
+CREATE TABLE audit_events (
+	id {{ID}},
+	at {{TS}} NOT NULL,
+	actor_id {{BIGINT}},
+	actor_name TEXT NOT NULL,
+	department_id {{BIGINT}},
+	action TEXT NOT NULL,
+	resource_id {{BIGINT}},
+	version_number INTEGER NOT NULL DEFAULT 0,
+	purpose TEXT NOT NULL DEFAULT '',
+	detail TEXT NOT NULL DEFAULT '',
+	remote TEXT NOT NULL DEFAULT '',
+	prev_hash TEXT NOT NULL,
+	hash TEXT NOT NULL
+);
+CREATE INDEX audit_events_resource ON audit_events(resource_id, id);
+CREATE TABLE audit_head (
+	id INTEGER PRIMARY KEY,
+	count {{BIGINT}} NOT NULL,
+	hash TEXT NOT NULL
+)`},
 }
