@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"opendata/audit"
 	"opendata/auth"
 	"opendata/blob"
+	"opendata/calendar"
 	"opendata/catalog"
 	"opendata/config"
 	"opendata/db"
@@ -36,6 +38,9 @@ type App struct {
 	Index   search.Index
 	Publish *publish.Service
 	Counter *publish.Counter
+	Audit   *audit.Log
+	// Calendar counts working days for every deadline.
+	Calendar *calendar.Calendar
 }
 
 // NewLogger builds the structured logger the config asks for.
@@ -114,6 +119,21 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	a.Publish = &publish.Service{DB: d, Catalog: cat, Index: idx, Log: log, Approver: cfg.Approver,
 		MinNotice: time.Duration(cfg.MinNoticeDays) * 24 * time.Hour}
 	a.Counter = publish.NewCounter(cfg.Location())
+	cal := &calendar.Store{DB: d}
+	year := time.Now().In(cfg.Location()).Year()
+	if _, err := cal.Seed(context.Background(), year-3, year+1); err != nil {
+		return nil, fmt.Errorf("seed the working-day calendar: %w", err)
+	}
+	var err error
+	if a.Calendar, err = cal.Load(context.Background(), cfg.Location()); err != nil {
+		return nil, err
+	}
+	if missing := a.Calendar.MissingYears(year, year+1); len(missing) > 0 {
+		log.Warn("no holiday data for these years: deadlines count plain weekdays until the bureau imports the State Council notice (opendata calendar import)", "years", missing)
+	}
+	a.Audit = &audit.Log{DB: d}
+	a.Publish.Audit = a.Audit
+	a.Ingest.Audit = a.Audit
 	return a, nil
 }
 

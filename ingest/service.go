@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"opendata/audit"
 	"opendata/auth"
 	"opendata/blob"
 	"opendata/catalog"
@@ -24,6 +25,7 @@ type Service struct {
 	Blobs   blob.Store
 	Limits  Limits
 	Log     *slog.Logger
+	Audit   *audit.Log
 }
 
 // Limits come from the configuration.
@@ -185,6 +187,12 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 	}
 	committed = true
 	out.Version, out.Prefix, out.Objects = v.Number, prefix, v.Objects
+	if s.Audit != nil {
+		if _, err := s.Audit.Append(ctx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, DepartmentID: actor.DepartmentID,
+			Action: "version.ingested", ResourceID: r.ID, Version: v.Number, Detail: fmt.Sprintf("%s: %d rows stored, %d rejected", req.Name, v.RowsStored, v.RowsRejected)}); err != nil {
+			s.log().Error("audit append failed", "err", err)
+		}
+	}
 	s.log().Info("version ingested", "resource", r.Code, "version", v.Number, "rows", v.RowsStored, "rejected", v.RowsRejected)
 	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"opendata/audit"
 	"opendata/auth"
 	"opendata/catalog"
 	"opendata/db"
@@ -40,6 +41,19 @@ type Service struct {
 	// MinNotice is the shortest withdrawal notice.
 	MinNotice time.Duration
 	Now       func() time.Time
+	// Audit, when set, receives every publication step.
+	Audit *audit.Log
+}
+
+// audited records a step in the audit log after it committed.
+func (s *Service) audited(ctx context.Context, actor auth.Actor, rid int64, n int, action, reason string) {
+	if s.Audit == nil {
+		return
+	}
+	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, DepartmentID: actor.DepartmentID,
+		Action: "publication." + action, ResourceID: rid, Version: n, Detail: reason}); err != nil && s.Log != nil {
+		s.Log.Error("audit append failed", "action", action, "err", err)
+	}
 }
 
 func (s *Service) now() time.Time {
@@ -97,7 +111,7 @@ func (s *Service) Submit(ctx context.Context, actor auth.Actor, rid int64, n int
 	if r.OpenType == "none" {
 		return fmt.Errorf("%w: %s is not open (open type \"none\"): it cannot be published", errs.Conflict, r.Code)
 	}
-	return s.DB.Tx(ctx, func(q db.Querier) error {
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
 		st, err := s.versionState(ctx, q, rid, n)
 		if err != nil {
 			return err
@@ -110,6 +124,10 @@ func (s *Service) Submit(ctx context.Context, actor auth.Actor, rid int64, n int
 		}
 		return record(ctx, q, rid, n, "submitted", actor, "", s.now())
 	})
+	if err == nil {
+		s.audited(ctx, actor, rid, n, "submitted", "")
+	}
+	return err
 }
 
 // Approve approves a submitted version and publishes it at once.
@@ -153,6 +171,7 @@ func (s *Service) Approve(ctx context.Context, actor auth.Actor, rid int64, n in
 	if err != nil {
 		return err
 	}
+	s.audited(ctx, actor, rid, n, "published", "")
 	return s.Reindex(ctx, rid)
 }
 
@@ -175,7 +194,7 @@ func (s *Service) Reject(ctx context.Context, actor auth.Actor, rid int64, n int
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
 		return errs.FieldErrors{"reason": "say why the version is rejected"}
 	}
-	return s.DB.Tx(ctx, func(q db.Querier) error {
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
 		st, err := s.versionState(ctx, q, rid, n)
 		if err != nil {
 			return err
@@ -188,6 +207,10 @@ func (s *Service) Reject(ctx context.Context, actor auth.Actor, rid int64, n int
 		}
 		return record(ctx, q, rid, n, "rejected", actor, strings.TrimSpace(reason), s.now())
 	})
+	if err == nil {
+		s.audited(ctx, actor, rid, n, "rejected", strings.TrimSpace(reason))
+	}
+	return err
 }
 
 // Withdraw announces that a published resource leaves the open catalog
@@ -224,6 +247,7 @@ func (s *Service) Withdraw(ctx context.Context, actor auth.Actor, rid int64, rea
 	if err != nil {
 		return err
 	}
+	s.audited(ctx, actor, rid, r.PublishedVersion, "withdrawal_announced", strings.TrimSpace(reason))
 	return s.Reindex(ctx, rid)
 }
 
@@ -248,6 +272,7 @@ func (s *Service) CancelWithdrawal(ctx context.Context, actor auth.Actor, rid in
 	if err != nil {
 		return err
 	}
+	s.audited(ctx, actor, rid, r.PublishedVersion, "withdrawal_cancelled", "")
 	return s.Reindex(ctx, rid)
 }
 

@@ -62,6 +62,7 @@ func New(a *app.App) *Server {
 	s.bindIngest(v1)
 	s.bindPublish(v1)
 	s.bindPublic(v1)
+	s.bindAudit(v1)
 	s.bindPortal(e)
 
 	host, _ := os.Hostname()

@@ -18,12 +18,15 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"opendata/app"
+	"opendata/audit"
 	"opendata/auth"
+	"opendata/calendar"
 	"opendata/catalog"
 	"opendata/config"
 	"opendata/demo"
@@ -46,6 +49,8 @@ Usage:
   opendata ingest --resource CODE FILE
                                       turn a file into a new version of a resource
   opendata reindex                    rebuild the search index from the database
+  opendata audit verify|export        check the audit log's hash chain; export it as CSV
+  opendata calendar seed|import|show  working-day calendar (holidays, make-up days)
   opendata config                     list every configuration option
 
 Configuration comes from OPENDATA_* environment variables and an optional
@@ -105,6 +110,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fn = cmdIngest
 	case "reindex":
 		fn = cmdReindex
+	case "audit":
+		fn = cmdAudit
+	case "calendar":
+		fn = cmdCalendar
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -566,5 +575,104 @@ func cmdReindex(ctx context.Context, cfg config.Config, args []string, stdout, s
 		return err
 	}
 	fmt.Fprintf(stdout, "search index rebuilt: %d public resources\n", n)
+	return nil
+}
+
+func cmdAudit(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
+		return usageError{"usage: opendata audit verify | opendata audit export > audit.csv"}
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if args[0] == "export" {
+		evs, err := a.Audit.List(ctx, audit.Filter{Limit: 10000})
+		if err != nil {
+			return err
+		}
+		return audit.WriteCSV(stdout, evs)
+	}
+	p, n, err := a.Audit.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		return fmt.Errorf("audit log NOT intact after checking %d events: %w", n, p)
+	}
+	fmt.Fprintf(stdout, "audit log intact: %d events, hash chain verified\n", n)
+	return nil
+}
+
+func cmdCalendar(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	const u = "usage: opendata calendar seed [--from Y --to Y] | import FILE.csv | show YEAR"
+	if len(args) == 0 {
+		return usageError{u}
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	store := &calendar.Store{DB: a.DB}
+	switch args[0] {
+	case "seed":
+		fs := flag.NewFlagSet("calendar seed", flag.ContinueOnError)
+		now := time.Now().Year()
+		from := fs.Int("from", now-3, "first year")
+		to := fs.Int("to", now+1, "last year")
+		if err := fs.Parse(args[1:]); err != nil {
+			return usageError{err.Error()}
+		}
+		loaded, err := store.Seed(ctx, *from, *to)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "loaded holidays for %v\n", loaded)
+		c, _ := store.Load(ctx, cfg.Location())
+		if m := c.MissingYears(*from, *to); len(m) > 0 {
+			fmt.Fprintf(stderr, "warning: no holiday data for %v: deadlines in those years count plain weekdays; import the State Council notice with \"opendata calendar import\"\n", m)
+		}
+	case "import":
+		if len(args) < 2 {
+			return usageError{u}
+		}
+		f, err := os.Open(args[1])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		years, err := calendar.ParseCSV(f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", args[1], err)
+		}
+		for y, days := range years {
+			if err := store.ReplaceYear(ctx, y, days, filepath.Base(args[1])); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%d: %d days imported\n", y, len(days))
+		}
+	case "show":
+		if len(args) < 2 {
+			return usageError{u}
+		}
+		y, err := strconv.Atoi(args[1])
+		if err != nil {
+			return usageError{u}
+		}
+		c, err := store.Load(ctx, cfg.Location())
+		if err != nil {
+			return err
+		}
+		if len(c.MissingYears(y, y)) > 0 {
+			fmt.Fprintf(stderr, "warning: no holiday data for %d\n", y)
+		}
+		for _, d := range calendar.FromLunar(y) {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\n", d.Date, d.Kind, d.Name)
+		}
+	default:
+		return usageError{u}
+	}
 	return nil
 }

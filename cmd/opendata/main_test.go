@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"opendata/db"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -124,5 +127,26 @@ func TestCLIDemo(t *testing.T) {
 	}
 	if code, out, _ := runCLI(t, "demo"); code != 0 || !strings.Contains(out, "already has departments") {
 		t.Fatalf("second demo: %s", out)
+	}
+
+	// The demo's ingests and publications are in the audit log, intact.
+	code, out, errs = runCLI(t, "audit", "verify")
+	if code != 0 || !strings.Contains(out, "audit log intact") {
+		t.Fatalf("verify: %d %s %s", code, out, errs)
+	}
+	// Change one row directly in the database: verify names it.
+	d, err := db.Open(context.Background(), "", filepath.Join(os.Getenv("OPENDATA_DATA_DIR"), "opendata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Exec(context.Background(), "UPDATE audit_events SET actor_name = 'someone-else' WHERE id = 5")
+	d.Close()
+	code, _, errs = runCLI(t, "audit", "verify")
+	if code != 1 || !strings.Contains(errs, "audit event 5: altered") {
+		t.Fatalf("tampered verify: %d %s", code, errs)
+	}
+	code, out, _ = runCLI(t, "audit", "export")
+	if code != 0 || !strings.Contains(out, "publication.published") || !strings.Contains(out, "version.ingested") {
+		t.Fatalf("export: %s", out[:min(len(out), 300)])
 	}
 }

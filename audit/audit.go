@@ -1,0 +1,215 @@
+// Package audit is the append-only log of internal access and of every
+// grant, approval, refusal, publication and key event. Each event holds the
+// hash of the one before it, and a head row holds the count and the last
+// hash, so `opendata audit verify` finds the first event that was altered
+// or removed.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"opendata/db"
+	"opendata/errs"
+)
+
+// Event is one audited action.
+type Event struct {
+	ID           int64     `json:"id"`
+	At           time.Time `json:"at"`
+	ActorID      int64     `json:"actor_id,omitempty"`
+	ActorName    string    `json:"actor"`
+	DepartmentID int64     `json:"department_id,omitempty"`
+	Action       string    `json:"action"`
+	ResourceID   int64     `json:"resource_id,omitempty"`
+	Version      int       `json:"version,omitempty"`
+	Purpose      string    `json:"purpose,omitempty"`
+	Detail       string    `json:"detail,omitempty"`
+	Remote       string    `json:"remote,omitempty"`
+	PrevHash     string    `json:"prev_hash"`
+	Hash         string    `json:"hash"`
+}
+
+// genesis is the previous hash of the first event.
+const genesis = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// digest hashes an event's content and its predecessor's hash; every field
+// is length-prefixed so no two events can collide by shifting text.
+func digest(e Event) string {
+	h := sha256.New()
+	for _, f := range []string{e.PrevHash, strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), strconv.FormatInt(e.ActorID, 10),
+		e.ActorName, strconv.FormatInt(e.DepartmentID, 10), e.Action, strconv.FormatInt(e.ResourceID, 10), strconv.Itoa(e.Version),
+		e.Purpose, e.Detail, e.Remote} {
+		fmt.Fprintf(h, "%d:%s|", len(f), f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Log appends and verifies events.
+type Log struct{ DB *db.DB }
+
+func nullable(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+// Append records e (ID, At and the hashes are set here). Appends are
+// serialised so the chain has no forks, also across server instances.
+func (l *Log) Append(ctx context.Context, e Event) (Event, error) {
+	err := l.DB.Tx(ctx, func(q db.Querier) error {
+		if q.Dialect() == db.Postgres {
+			if _, err := q.Exec(ctx, "SELECT pg_advisory_xact_lock(7427168)"); err != nil {
+				return err
+			}
+		}
+		var count int64
+		prev := genesis
+		err := q.QueryRow(ctx, "SELECT count, hash FROM audit_head WHERE id = 1").Scan(&count, &prev)
+		if err != nil && !errors.Is(db.MapErr(err), errs.NotFound) {
+			return err
+		}
+		var last int64
+		if err := q.QueryRow(ctx, "SELECT COALESCE(MAX(id), 0) FROM audit_events").Scan(&last); err != nil {
+			return err
+		}
+		e.ID, e.At, e.PrevHash = last+1, db.Now(), prev
+		e.Hash = digest(e)
+		if _, err := q.Exec(ctx, `INSERT INTO audit_events (id, at, actor_id, actor_name, department_id, action, resource_id, version_number,
+			purpose, detail, remote, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.At, nullable(e.ActorID), e.ActorName, nullable(e.DepartmentID), e.Action, nullable(e.ResourceID), e.Version,
+			e.Purpose, e.Detail, e.Remote, e.PrevHash, e.Hash); err != nil {
+			return err
+		}
+		if count == 0 && prev == genesis {
+			_, err = q.Exec(ctx, "INSERT INTO audit_head (id, count, hash) VALUES (1, ?, ?)", count+1, e.Hash)
+		} else {
+			_, err = q.Exec(ctx, "UPDATE audit_head SET count = ?, hash = ? WHERE id = 1", count+1, e.Hash)
+		}
+		return err
+	})
+	return e, err
+}
+
+const cols = "id, at, actor_id, actor_name, department_id, action, resource_id, version_number, purpose, detail, remote, prev_hash, hash"
+
+func scan(rows *sql.Rows) (Event, error) {
+	var e Event
+	var actor, dept, res sql.NullInt64
+	if err := rows.Scan(&e.ID, &e.At, &actor, &e.ActorName, &dept, &e.Action, &res, &e.Version, &e.Purpose, &e.Detail, &e.Remote, &e.PrevHash, &e.Hash); err != nil {
+		return e, err
+	}
+	e.ActorID, e.DepartmentID, e.ResourceID = actor.Int64, dept.Int64, res.Int64
+	return e, nil
+}
+
+// Problem is what verification found.
+type Problem struct {
+	EventID int64  `json:"event_id"`
+	Reason  string `json:"reason"`
+}
+
+func (p *Problem) Error() string { return fmt.Sprintf("audit event %d: %s", p.EventID, p.Reason) }
+
+// Verify walks the chain and returns the first event that was altered or
+// removed (nil when the log is intact), and how many events it checked.
+func (l *Log) Verify(ctx context.Context) (*Problem, int64, error) {
+	rows, err := l.DB.Query(ctx, "SELECT "+cols+" FROM audit_events ORDER BY id")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	prev, want := genesis, int64(1)
+	var n int64
+	for rows.Next() {
+		e, err := scan(rows)
+		if err != nil {
+			return nil, n, err
+		}
+		n++
+		switch {
+		case e.ID != want:
+			return &Problem{want, fmt.Sprintf("removed (the log jumps from %d to %d)", want-1, e.ID)}, n, nil
+		case e.PrevHash != prev:
+			return &Problem{e.ID, "its link to the previous event was changed"}, n, nil
+		case digest(e) != e.Hash:
+			return &Problem{e.ID, "altered (its content no longer matches its hash)"}, n, nil
+		}
+		prev, want = e.Hash, e.ID+1
+	}
+	if err := rows.Err(); err != nil {
+		return nil, n, err
+	}
+	var count int64
+	head := genesis
+	l.DB.QueryRow(ctx, "SELECT count, hash FROM audit_head WHERE id = 1").Scan(&count, &head)
+	if count != n || head != prev {
+		return &Problem{n + 1, fmt.Sprintf("removed: the log ends at %d but %d events were written", n, count)}, n, nil
+	}
+	return nil, n, nil
+}
+
+// Filter selects events to browse or export.
+type Filter struct {
+	ResourceIDs []int64 // events on these resources (a provider's own)
+	Action      string
+	Limit       int
+}
+
+// List returns events newest first.
+func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
+	q, args := "SELECT "+cols+" FROM audit_events WHERE 1=1", []any{}
+	if f.ResourceIDs != nil {
+		if len(f.ResourceIDs) == 0 {
+			return []Event{}, nil
+		}
+		q += " AND resource_id IN (" + strings.TrimSuffix(strings.Repeat("?,", len(f.ResourceIDs)), ",") + ")"
+		for _, id := range f.ResourceIDs {
+			args = append(args, id)
+		}
+	}
+	if f.Action != "" {
+		q += " AND action = ?"
+		args = append(args, f.Action)
+	}
+	if f.Limit <= 0 || f.Limit > 10000 {
+		f.Limit = 1000
+	}
+	rows, err := l.DB.Query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Event{}
+	for rows.Next() {
+		e, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// WriteCSV exports events (UTF-8 with BOM for Excel).
+func WriteCSV(w io.Writer, events []Event) error {
+	io.WriteString(w, "\uFEFF")
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"id", "at", "actor", "department_id", "action", "resource_id", "version", "purpose", "detail", "remote", "hash"})
+	for _, e := range events {
+		cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), e.ActorName, strconv.FormatInt(e.DepartmentID, 10), e.Action,
+			strconv.FormatInt(e.ResourceID, 10), strconv.Itoa(e.Version), e.Purpose, e.Detail, e.Remote, e.Hash})
+	}
+	cw.Flush()
+	return cw.Error()
+}
