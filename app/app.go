@@ -23,6 +23,7 @@ import (
 	"opendata/jobs"
 	"opendata/publish"
 	"opendata/search"
+	"opendata/sharing"
 )
 
 // App holds the backends and services.
@@ -41,6 +42,7 @@ type App struct {
 	Audit   *audit.Log
 	// Calendar counts working days for every deadline.
 	Calendar *calendar.Calendar
+	Sharing  *sharing.Service
 }
 
 // NewLogger builds the structured logger the config asks for.
@@ -128,6 +130,7 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	if a.Calendar, err = cal.Load(context.Background(), cfg.Location()); err != nil {
 		return nil, err
 	}
+	a.Sharing = &sharing.Service{DB: d, Catalog: cat, Audit: a.Audit, Calendar: a.Calendar, Log: log}
 	if missing := a.Calendar.MissingYears(year, year+1); len(missing) > 0 {
 		log.Warn("no holiday data for these years: deadlines count plain weekdays until the bureau imports the State Council notice (opendata calendar import)", "years", missing)
 	}

@@ -229,4 +229,50 @@ CREATE TABLE audit_head (
 	count {{BIGINT}} NOT NULL,
 	hash TEXT NOT NULL
 )`},
+	{4, "internal sharing", `
+CREATE TABLE share_requests (
+	id {{ID}},
+	resource_id {{BIGINT}} NOT NULL REFERENCES resources(id),
+	department_id {{BIGINT}} NOT NULL REFERENCES departments(id),
+	requester_id {{BIGINT}} REFERENCES users(id),
+	requester_name TEXT NOT NULL,
+	purpose TEXT NOT NULL,
+	legal_duty TEXT NOT NULL,
+	columns TEXT NOT NULL DEFAULT '[]',
+	term_days INTEGER NOT NULL,
+	status TEXT NOT NULL,
+	deadline {{TS}} NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	created_at {{TS}} NOT NULL,
+	updated_at {{TS}} NOT NULL
+);
+CREATE INDEX share_requests_resource ON share_requests(resource_id);
+CREATE TABLE share_request_events (
+	id {{ID}},
+	request_id {{BIGINT}} NOT NULL REFERENCES share_requests(id),
+	action TEXT NOT NULL,
+	actor_name TEXT NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	at {{TS}} NOT NULL
+);
+CREATE TABLE share_grants (
+	id {{ID}},
+	resource_id {{BIGINT}} NOT NULL REFERENCES resources(id),
+	department_id {{BIGINT}} NOT NULL REFERENCES departments(id),
+	columns TEXT NOT NULL DEFAULT '[]',
+	request_id {{BIGINT}} REFERENCES share_requests(id),
+	expires_at {{TS}} NOT NULL,
+	revoked_at {{TS}},
+	created_at {{TS}} NOT NULL
+);
+CREATE INDEX share_grants_lookup ON share_grants(resource_id, department_id);
+CREATE TABLE dept_credentials (
+	id {{ID}},
+	department_id {{BIGINT}} NOT NULL REFERENCES departments(id),
+	system_name TEXT NOT NULL,
+	token_hash TEXT NOT NULL UNIQUE,
+	created_at {{TS}} NOT NULL,
+	revoked_at {{TS}},
+	last_used_at {{TS}}
+)`},
 }

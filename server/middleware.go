@@ -18,6 +18,7 @@ const (
 	csrfHeader    = "X-CSRF-Token"
 	ctxUser       = "user"
 	ctxViaCookie  = "via_cookie"
+	ctxSystem     = "system_principal"
 )
 
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
@@ -54,7 +55,14 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		token, viaCookie := "", false
-		if h := c.Request().Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ods_") {
+		if h := c.Request().Header.Get("Authorization"); strings.HasPrefix(h, "Bearer odc_") {
+			p, err := s.app.Sharing.Authenticate(c.Request().Context(), strings.TrimPrefix(h, "Bearer "))
+			if err != nil {
+				return err
+			}
+			c.Set(ctxSystem, p)
+			return next(c)
+		} else if strings.HasPrefix(h, "Bearer ods_") {
 			token = strings.TrimPrefix(h, "Bearer ")
 		} else if ck, err := c.Cookie(sessionCookie); err == nil && ck.Value != "" {
 			token, viaCookie = ck.Value, true

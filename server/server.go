@@ -63,6 +63,7 @@ func New(a *app.App) *Server {
 	s.bindPublish(v1)
 	s.bindPublic(v1)
 	s.bindAudit(v1)
+	s.bindSharing(v1)
 	s.bindPortal(e)
 
 	host, _ := os.Hostname()
@@ -165,6 +166,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 		if n, err := s.app.Jobs.Requeue(ctx, 3*time.Minute); err == nil && n > 0 {
 			s.log.Warn("requeued jobs of a silent worker", "count", n)
 			s.runner.Wake()
+		}
+		if n, err := s.app.Sharing.EscalateOverdue(ctx); err == nil && n > 0 {
+			s.log.Warn("overdue share requests escalated to the leading-group office", "count", n)
 		}
 		if n, err := s.app.Ingest.CleanStale(ctx, time.Hour); err == nil && n > 0 {
 			s.log.Warn("removed versions left pending by a crash", "count", n)

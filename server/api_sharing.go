@@ -1,0 +1,436 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/labstack/echo/v4"
+
+	"opendata/auth"
+	"opendata/catalog"
+	"opendata/errs"
+	"opendata/sharing"
+)
+
+func (s *Server) bindSharing(g *echo.Group) {
+	g.GET("/share/resources", s.shareCatalog)
+	g.GET("/share/resources/:id/data", s.shareData)
+	g.POST("/share/requests", s.shareFile)
+	g.GET("/share/requests", s.shareList)
+	g.GET("/share/requests/:id", s.shareGet)
+	g.POST("/share/requests/:id/approve", s.shareApprove)
+	g.POST("/share/requests/:id/refuse", s.shareRefuse)
+	g.POST("/share/requests/:id/escalate", s.shareEscalate)
+	g.POST("/share/requests/:id/settle", s.shareSettle)
+	g.POST("/share/grants/:id/revoke", s.shareRevoke)
+	g.GET("/credentials", s.credList)
+	g.POST("/credentials", s.credCreate)
+	g.POST("/credentials/:id/rotate", s.credRotate)
+	g.POST("/credentials/:id/revoke", s.credRevoke)
+}
+
+// principal is the department identity of a staff member or a system.
+func principal(c echo.Context) (sharing.Principal, error) {
+	if p, ok := c.Get(ctxSystem).(sharing.Principal); ok {
+		return p, nil
+	}
+	u, err := currentUser(c)
+	if err != nil {
+		return sharing.Principal{}, err
+	}
+	return sharing.FromActor(u.Actor()), nil
+}
+
+func staffPrincipal(c echo.Context) (sharing.Principal, error) {
+	p, err := principal(c)
+	if err == nil && p.System {
+		return p, errs.Forbiddenf("this route is for staff, not system credentials")
+	}
+	return p, err
+}
+
+// shareCatalog lists every resource with how the caller can get it:
+// direct, granted, request, closed (with the basis), or own.
+func (s *Server) shareCatalog(c echo.Context) error {
+	p, err := principal(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{Limit: 1000})
+	if err != nil {
+		return err
+	}
+	type row struct {
+		ID             int64  `json:"id"`
+		Code           string `json:"code"`
+		Name           string `json:"name"`
+		DepartmentID   int64  `json:"department_id"`
+		ShareType      string `json:"share_type"`
+		ShareCondition string `json:"share_condition,omitempty"`
+		ShareBasis     string `json:"share_basis,omitempty"`
+		UpdatePeriod   string `json:"update_period"`
+		LatestVersion  int    `json:"latest_version"`
+		Access         string `json:"access"`
+	}
+	out := []row{}
+	for _, r := range rs {
+		d, err := s.app.Sharing.Decide(ctx, p, r)
+		if err != nil {
+			return err
+		}
+		access := "request"
+		switch {
+		case p.DepartmentID == r.DepartmentID && p.DepartmentID != 0:
+			access = "own"
+		case d.Allowed && d.GrantID != 0:
+			access = "granted"
+		case d.Allowed:
+			access = "direct"
+		case r.ShareType == "none" || p.DepartmentID == 0:
+			access = "closed"
+		}
+		out = append(out, row{r.ID, r.Code, r.Name, r.DepartmentID, r.ShareType, r.ShareCondition, r.ShareBasis, r.UpdatePeriod, r.LatestVersion, access})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"resources": out})
+}
+
+// shareData streams the full variant of the latest version as CSV, limited
+// to the columns the caller may read; it needs a purpose and is audited.
+func (s *Server) shareData(c echo.Context) error {
+	p, err := principal(c)
+	if err != nil {
+		return err
+	}
+	purpose := c.Request().Header.Get("X-Purpose")
+	if purpose == "" {
+		purpose = c.QueryParam("purpose")
+	}
+	if purpose, err = sharing.CheckPurpose(purpose); err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	r, err := s.app.Catalog.GetResource(ctx, id)
+	if err != nil {
+		return err
+	}
+	d, err := s.app.Sharing.Decide(ctx, p, r)
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return errs.Forbiddenf("%s: %s", r.Code, d.Reason)
+	}
+	if r.LatestVersion == 0 {
+		return errs.NotFoundf("%s has no data yet", r.Code)
+	}
+	v, err := s.app.Catalog.GetVersion(ctx, r.ID, r.LatestVersion)
+	if err != nil {
+		return err
+	}
+	s.app.Sharing.RecordAccess(ctx, p, r.ID, v.Number, purpose, c.RealIP(), fmt.Sprintf("columns %v", d.Columns))
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", contentDisposition(fmt.Sprintf("%s-v%d-full.csv", r.Code, v.Number), fmt.Sprintf("%s-v%d-共享.csv", r.Name, v.Number)))
+	h.Set("Cache-Control", "no-store")
+	return s.writeParquetCSV(ctx, c.Response(), v.Prefix()+"full.parquet", d.Columns)
+}
+
+// writeParquetCSV converts a stored Parquet file to CSV, keeping only cols
+// (all when nil), batch by batch.
+func (s *Server) writeParquetCSV(ctx context.Context, w *echo.Response, key string, cols []string) error {
+	rc, _, err := s.app.Blobs.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	src, ok := rc.(parquet.ReaderAtSeeker)
+	if !ok {
+		tmp, err := os.CreateTemp(s.app.Ingest.Limits.TempDir, "share-*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		if _, err := io.Copy(tmp, rc); err != nil {
+			return err
+		}
+		src = tmp
+	}
+	pf, err := file.NewParquetReader(src)
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 16384}, memory.DefaultAllocator)
+	if err != nil {
+		return err
+	}
+	schema, err := fr.Schema()
+	if err != nil {
+		return err
+	}
+	var idx []int
+	if cols == nil {
+		for i := range schema.Fields() {
+			idx = append(idx, i)
+		}
+	} else {
+		for _, name := range cols {
+			if is := schema.FieldIndices(name); len(is) > 0 {
+				idx = append(idx, is[0])
+			}
+		}
+	}
+	rr, err := fr.GetRecordReader(ctx, idx, nil)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString("\uFEFF")
+	cw := csv.NewWriter(bw)
+	head := make([]string, len(idx))
+	for i, f := range rr.Schema().Fields() {
+		head[i] = f.Name
+	}
+	cw.Write(head)
+	row := make([]string, len(idx))
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		for r := 0; r < int(rec.NumRows()); r++ {
+			for c := 0; c < int(rec.NumCols()); c++ {
+				col := rec.Column(c)
+				if col.IsNull(r) {
+					row[c] = ""
+				} else if ts, ok := col.(*array.Timestamp); ok {
+					row[c] = time.UnixMicro(int64(ts.Value(r))).In(s.app.Config.Location()).Format("2006-01-02 15:04:05")
+				} else {
+					row[c] = col.ValueStr(r)
+				}
+			}
+			cw.Write(row)
+		}
+	}
+	cw.Flush()
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return bw.Flush()
+}
+
+func (s *Server) shareFile(c echo.Context) error {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return err
+	}
+	var in sharing.NewRequest
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	r, err := s.app.Sharing.File(c.Request().Context(), p, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, r)
+}
+
+func (s *Server) shareList(c echo.Context) error {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return err
+	}
+	rs, err := s.app.Sharing.List(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"requests": rs})
+}
+
+// shareVisible loads a request the caller may see.
+func (s *Server) shareVisible(c echo.Context) (sharing.Request, sharing.Principal, error) {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return sharing.Request{}, p, err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return sharing.Request{}, p, err
+	}
+	req, err := s.app.Sharing.Get(c.Request().Context(), id)
+	if err != nil {
+		return req, p, err
+	}
+	if p.Role != auth.RoleBureauAdmin && p.Role != auth.RoleOffice && p.DepartmentID != req.DepartmentID {
+		res, err := s.app.Catalog.GetResource(c.Request().Context(), req.ResourceID)
+		if err != nil || res.DepartmentID != p.DepartmentID {
+			return req, p, errs.NotFoundf("share request %d", id)
+		}
+	}
+	return req, p, nil
+}
+
+func (s *Server) shareGet(c echo.Context) error {
+	req, _, err := s.shareVisible(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, req)
+}
+
+type decisionBody struct {
+	Approve  bool     `json:"approve"`
+	Reason   string   `json:"reason"`
+	Columns  []string `json:"columns"`
+	TermDays int      `json:"term_days"`
+}
+
+func (s *Server) shareDecision(c echo.Context, fn func(ctx context.Context, p sharing.Principal, id int64, in decisionBody) (sharing.Request, error)) error {
+	req, p, err := s.shareVisible(c)
+	if err != nil {
+		return err
+	}
+	var in decisionBody
+	if c.Request().ContentLength != 0 {
+		if err := bindJSON(c, &in); err != nil {
+			return err
+		}
+	}
+	out, err := fn(c.Request().Context(), p, req.ID, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) shareApprove(c echo.Context) error {
+	return s.shareDecision(c, func(ctx context.Context, p sharing.Principal, id int64, in decisionBody) (sharing.Request, error) {
+		return s.app.Sharing.Approve(ctx, p, id, in.Columns, in.TermDays)
+	})
+}
+
+func (s *Server) shareRefuse(c echo.Context) error {
+	return s.shareDecision(c, func(ctx context.Context, p sharing.Principal, id int64, in decisionBody) (sharing.Request, error) {
+		return s.app.Sharing.Refuse(ctx, p, id, in.Reason)
+	})
+}
+
+func (s *Server) shareEscalate(c echo.Context) error {
+	return s.shareDecision(c, func(ctx context.Context, p sharing.Principal, id int64, in decisionBody) (sharing.Request, error) {
+		return s.app.Sharing.Escalate(ctx, p, id, in.Reason)
+	})
+}
+
+func (s *Server) shareSettle(c echo.Context) error {
+	return s.shareDecision(c, func(ctx context.Context, p sharing.Principal, id int64, in decisionBody) (sharing.Request, error) {
+		return s.app.Sharing.Settle(ctx, p, id, in.Approve, in.Reason, in.Columns, in.TermDays)
+	})
+}
+
+func (s *Server) shareRevoke(c echo.Context) error {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.app.Sharing.RevokeGrant(c.Request().Context(), p, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) credList(c echo.Context) error {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return err
+	}
+	dept := p.DepartmentID
+	if v := c.QueryParam("department_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return errs.Invalidf("department_id: a number")
+		}
+		dept = n
+	}
+	cs, err := s.app.Sharing.Credentials(c.Request().Context(), p, dept)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"credentials": cs})
+}
+
+func (s *Server) credCreate(c echo.Context) error {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		SystemName   string `json:"system_name"`
+		DepartmentID int64  `json:"department_id"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if in.DepartmentID == 0 {
+		in.DepartmentID = p.DepartmentID
+	}
+	cr, err := s.app.Sharing.CreateCredential(c.Request().Context(), p, in.DepartmentID, in.SystemName)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusCreated, cr)
+}
+
+func (s *Server) credRotate(c echo.Context) error {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	cr, err := s.app.Sharing.RotateCredential(c.Request().Context(), p, id)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusCreated, cr)
+}
+
+func (s *Server) credRevoke(c echo.Context) error {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.app.Sharing.RevokeCredential(c.Request().Context(), p, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}

@@ -1,0 +1,129 @@
+package sharing
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"opendata/auth"
+	"opendata/db"
+	"opendata/errs"
+)
+
+// Credential is a department system's machine credential (the token itself
+// is shown once, at creation or rotation, and stored only as a hash).
+type Credential struct {
+	ID           int64      `json:"id"`
+	DepartmentID int64      `json:"department_id"`
+	SystemName   string     `json:"system_name"`
+	CreatedAt    time.Time  `json:"created_at"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
+	Token        string     `json:"token,omitempty"` // only in the create/rotate answer
+}
+
+func mayManage(p Principal, dept int64) bool {
+	return !p.System && (p.Role == auth.RoleBureauAdmin || (p.Role == auth.RoleDeptAdmin && p.DepartmentID == dept))
+}
+
+// CreateCredential issues a credential for a department's system.
+func (s *Service) CreateCredential(ctx context.Context, p Principal, dept int64, system string) (Credential, error) {
+	if !mayManage(p, dept) {
+		return Credential{}, errs.Forbiddenf("a department admin issues credentials for their own department")
+	}
+	system = strings.TrimSpace(system)
+	if n := utf8.RuneCountInString(system); n < 2 || n > 100 {
+		return Credential{}, errs.FieldErrors{"system_name": "2–100 characters naming the system"}
+	}
+	token, hash := auth.NewToken("odc_")
+	id, err := s.DB.InsertID(ctx, "INSERT INTO dept_credentials (department_id, system_name, token_hash, created_at) VALUES (?, ?, ?, ?)", dept, system, hash, s.now())
+	if err != nil {
+		return Credential{}, err
+	}
+	s.audit(ctx, p, "credential.created", 0, "", fmt.Sprintf("credential %d for %s (department %d)", id, system, dept))
+	c, err := s.credential(ctx, id)
+	c.Token = token
+	return c, err
+}
+
+func (s *Service) credential(ctx context.Context, id int64) (Credential, error) {
+	var c Credential
+	err := s.DB.QueryRow(ctx, "SELECT id, department_id, system_name, created_at, revoked_at, last_used_at FROM dept_credentials WHERE id = ?", id).
+		Scan(&c.ID, &c.DepartmentID, &c.SystemName, &c.CreatedAt, &c.RevokedAt, &c.LastUsedAt)
+	if err != nil {
+		return c, fmt.Errorf("credential %d: %w", id, db.MapErr(err))
+	}
+	return c, nil
+}
+
+// Credentials lists a department's credentials (never the tokens).
+func (s *Service) Credentials(ctx context.Context, p Principal, dept int64) ([]Credential, error) {
+	if !mayManage(p, dept) {
+		return nil, errs.Forbiddenf("not allowed")
+	}
+	rows, err := s.DB.Query(ctx, "SELECT id FROM dept_credentials WHERE department_id = ? ORDER BY id", dept)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	out := []Credential{}
+	for _, id := range ids {
+		c, err := s.credential(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// RevokeCredential ends a credential at once.
+func (s *Service) RevokeCredential(ctx context.Context, p Principal, id int64) error {
+	c, err := s.credential(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !mayManage(p, c.DepartmentID) {
+		return errs.Forbiddenf("not allowed")
+	}
+	if _, err := s.DB.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id); err != nil {
+		return err
+	}
+	s.audit(ctx, p, "credential.revoked", 0, "", fmt.Sprintf("credential %d (%s)", id, c.SystemName))
+	return nil
+}
+
+// RotateCredential revokes a credential and issues a new one for the same
+// system.
+func (s *Service) RotateCredential(ctx context.Context, p Principal, id int64) (Credential, error) {
+	c, err := s.credential(ctx, id)
+	if err != nil {
+		return c, err
+	}
+	if err := s.RevokeCredential(ctx, p, id); err != nil {
+		return c, err
+	}
+	return s.CreateCredential(ctx, p, c.DepartmentID, c.SystemName)
+}
+
+// Authenticate resolves a system token to its department principal.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	var id, dept int64
+	var name string
+	var revoked *time.Time
+	err := s.DB.QueryRow(ctx, "SELECT id, department_id, system_name, revoked_at FROM dept_credentials WHERE token_hash = ?", auth.HashToken(token)).
+		Scan(&id, &dept, &name, &revoked)
+	if err != nil || revoked != nil {
+		return Principal{}, fmt.Errorf("%w: unknown or revoked credential", errs.Unauthenticated)
+	}
+	s.DB.Exec(ctx, "UPDATE dept_credentials SET last_used_at = ? WHERE id = ?", s.now(), id)
+	return Principal{Name: "system:" + name, DepartmentID: dept, System: true}, nil
+}

@@ -1,0 +1,455 @@
+// Package sharing carries data between departments as the regulation sets
+// it (A-15 … A-19): unconditionally shared resources are taken directly
+// with a stated purpose; conditionally shared ones need a share request that
+// the provider answers within 5 working days (overdue requests escalate to
+// the leading-group office, whose decision can go on to the leading group);
+// not-shared resources are closed, with the recorded legal basis.
+package sharing
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"opendata/audit"
+	"opendata/auth"
+	"opendata/calendar"
+	"opendata/catalog"
+	"opendata/db"
+	"opendata/errs"
+)
+
+// ResponseDays is the provider's deadline (A-16).
+const ResponseDays = 5
+
+// Request statuses.
+const (
+	Pending         = "pending"          // waiting for the provider
+	Approved        = "approved"         // a grant exists
+	Refused         = "refused"          // the provider said no
+	EscalatedOffice = "escalated_office" // the leading-group office coordinates
+	OfficeRefused   = "office_refused"
+	EscalatedGroup  = "escalated_group" // the leading group decides
+	GroupRefused    = "group_refused"
+)
+
+// Principal is who asks for data: a staff member or a department's system.
+type Principal struct {
+	UserID       int64
+	Name         string
+	Role         auth.Role
+	DepartmentID int64
+	System       bool // a department system credential
+}
+
+// FromActor turns a staff actor into a principal.
+func FromActor(a auth.Actor) Principal {
+	return Principal{UserID: a.ID, Name: a.Name, Role: a.Role, DepartmentID: a.DepartmentID}
+}
+
+// Decision says whether a principal reads a resource's full variant.
+type Decision struct {
+	Allowed bool
+	Columns []string // nil: every column
+	GrantID int64
+	Reason  string // why not, for the error message
+}
+
+// Service runs sharing.
+type Service struct {
+	DB       *db.DB
+	Catalog  *catalog.Store
+	Audit    *audit.Log
+	Calendar *calendar.Calendar
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return db.Now()
+}
+
+// Decide applies the share type to a principal (design.md §5). The
+// providing department always reads its own data; the bureau and the office
+// supervise catalogs and logs but read no department's data by role alone.
+func (s *Service) Decide(ctx context.Context, p Principal, r catalog.Resource) (Decision, error) {
+	if p.DepartmentID == 0 {
+		return Decision{Reason: "only departments read shared data; the bureau and the office supervise through the catalog and the audit log"}, nil
+	}
+	if p.DepartmentID == r.DepartmentID {
+		return Decision{Allowed: true}, nil
+	}
+	switch r.ShareType {
+	case "unconditional":
+		return Decision{Allowed: true}, nil
+	case "none":
+		return Decision{Reason: "not shared: " + r.ShareBasis}, nil
+	}
+	var id int64
+	var cols string
+	err := s.DB.QueryRow(ctx, `SELECT id, columns FROM share_grants WHERE resource_id = ? AND department_id = ? AND revoked_at IS NULL AND expires_at > ?
+		ORDER BY expires_at DESC LIMIT 1`, r.ID, p.DepartmentID, s.now()).Scan(&id, &cols)
+	if err != nil {
+		return Decision{Reason: "conditionally shared (" + r.ShareCondition + "): file a share request"}, nil
+	}
+	d := Decision{Allowed: true, GrantID: id}
+	json.Unmarshal([]byte(cols), &d.Columns)
+	if len(d.Columns) == 0 {
+		d.Columns = nil
+	}
+	return d, nil
+}
+
+// CheckPurpose requires a stated purpose for every internal access (A-17).
+func CheckPurpose(purpose string) (string, error) {
+	purpose = strings.TrimSpace(purpose)
+	if utf8.RuneCountInString(purpose) < 4 {
+		return "", errs.FieldErrors{"purpose": "state the duty this access serves (at least 4 characters; header X-Purpose or parameter purpose)"}
+	}
+	if utf8.RuneCountInString(purpose) > 500 {
+		return "", errs.FieldErrors{"purpose": "at most 500 characters"}
+	}
+	return purpose, nil
+}
+
+// Request is a share request.
+type Request struct {
+	ID            int64          `json:"id"`
+	ResourceID    int64          `json:"resource_id"`
+	DepartmentID  int64          `json:"department_id"`
+	RequesterName string         `json:"requester"`
+	Purpose       string         `json:"purpose"`
+	LegalDuty     string         `json:"legal_duty"`
+	Columns       []string       `json:"columns"`
+	TermDays      int            `json:"term_days"`
+	Status        string         `json:"status"`
+	Deadline      time.Time      `json:"deadline"`
+	Reason        string         `json:"reason,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+	Left          *calendar.Left `json:"time_left,omitempty"`
+	Events        []Event        `json:"events,omitempty"`
+}
+
+// Event is a step of a request.
+type Event struct {
+	Action string    `json:"action"`
+	Actor  string    `json:"actor"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// NewRequest is what a requester files.
+type NewRequest struct {
+	ResourceID int64    `json:"resource_id"`
+	Purpose    string   `json:"purpose"`
+	LegalDuty  string   `json:"legal_duty"`
+	Columns    []string `json:"columns"`
+	TermDays   int      `json:"term_days"`
+}
+
+func (s *Service) audit(ctx context.Context, p Principal, action string, rid int64, purpose, detail string) {
+	if s.Audit == nil {
+		return
+	}
+	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: p.UserID, ActorName: p.Name, DepartmentID: p.DepartmentID, Action: action,
+		ResourceID: rid, Purpose: purpose, Detail: detail}); err != nil && s.Log != nil {
+		s.Log.Error("audit append failed", "action", action, "err", err)
+	}
+}
+
+func (s *Service) event(ctx context.Context, q db.Querier, id int64, action, actor, reason string) error {
+	_, err := q.Exec(ctx, "INSERT INTO share_request_events (request_id, action, actor_name, reason, at) VALUES (?, ?, ?, ?, ?)", id, action, actor, reason, s.now())
+	return err
+}
+
+// File records a share request; the provider's deadline is 5 working days.
+func (s *Service) File(ctx context.Context, p Principal, n NewRequest) (Request, error) {
+	if p.DepartmentID == 0 || p.System {
+		return Request{}, errs.Forbiddenf("share requests are filed by department staff")
+	}
+	r, err := s.Catalog.GetResource(ctx, n.ResourceID)
+	if err != nil {
+		return Request{}, err
+	}
+	if r.DepartmentID == p.DepartmentID {
+		return Request{}, fmt.Errorf("%w: this is your own department's resource", errs.Conflict)
+	}
+	switch r.ShareType {
+	case "unconditional":
+		return Request{}, fmt.Errorf("%w: %s is shared unconditionally: take it directly, stating your purpose", errs.Conflict, r.Code)
+	case "none":
+		return Request{}, errs.Forbiddenf("%s is not shared: %s", r.Code, r.ShareBasis)
+	}
+	fe := errs.FieldErrors{}
+	purpose, err := CheckPurpose(n.Purpose)
+	if err != nil {
+		fe["purpose"] = err.(errs.FieldErrors)["purpose"]
+	}
+	if utf8.RuneCountInString(strings.TrimSpace(n.LegalDuty)) < 4 {
+		fe["legal_duty"] = "name the legal duty the data serves (A-17)"
+	}
+	if n.TermDays < 1 || n.TermDays > 3*365 {
+		fe["term_days"] = "from 1 to 1095 days"
+	}
+	for _, c := range n.Columns {
+		if _, ok := r.ItemByName(c); !ok {
+			fe["columns"] = "no data item " + c
+		}
+	}
+	if err := fe.Err(); err != nil {
+		return Request{}, err
+	}
+	cols, _ := json.Marshal(n.Columns)
+	now := s.now()
+	deadline := s.Calendar.AddWorkingDays(now, ResponseDays).UTC() // stored in UTC like every time
+	var id int64
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		var uid any
+		if p.UserID != 0 {
+			uid = p.UserID
+		}
+		id, err = q.InsertID(ctx, `INSERT INTO share_requests (resource_id, department_id, requester_id, requester_name, purpose, legal_duty, columns,
+			term_days, status, deadline, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, p.DepartmentID, uid, p.Name, purpose, strings.TrimSpace(n.LegalDuty), string(cols), n.TermDays, Pending, deadline, now, now)
+		if err != nil {
+			return err
+		}
+		return s.event(ctx, q, id, "filed", p.Name, "")
+	})
+	if err != nil {
+		return Request{}, err
+	}
+	s.audit(ctx, p, "share.request_filed", r.ID, purpose, fmt.Sprintf("request %d, deadline %s", id, deadline.Format("2006-01-02")))
+	return s.Get(ctx, id)
+}
+
+// Get returns a request with its steps and time left.
+func (s *Service) Get(ctx context.Context, id int64) (Request, error) {
+	var r Request
+	var cols string
+	err := s.DB.QueryRow(ctx, `SELECT id, resource_id, department_id, requester_name, purpose, legal_duty, columns, term_days, status, deadline, reason, created_at
+		FROM share_requests WHERE id = ?`, id).Scan(&r.ID, &r.ResourceID, &r.DepartmentID, &r.RequesterName, &r.Purpose, &r.LegalDuty, &cols, &r.TermDays,
+		&r.Status, &r.Deadline, &r.Reason, &r.CreatedAt)
+	if err != nil {
+		return r, fmt.Errorf("share request %d: %w", id, db.MapErr(err))
+	}
+	json.Unmarshal([]byte(cols), &r.Columns)
+	if r.Status == Pending {
+		l := s.Calendar.TimeLeft(s.now(), r.Deadline)
+		r.Left = &l
+	}
+	rows, err := s.DB.Query(ctx, "SELECT action, actor_name, reason, at FROM share_request_events WHERE request_id = ? ORDER BY id", id)
+	if err != nil {
+		return r, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Event
+		if err := rows.Scan(&e.Action, &e.Actor, &e.Reason, &e.At); err != nil {
+			return r, err
+		}
+		r.Events = append(r.Events, e)
+	}
+	return r, rows.Err()
+}
+
+// List returns the requests a principal sees: its department's (filed or
+// received); the bureau and the office see all.
+func (s *Service) List(ctx context.Context, p Principal) ([]Request, error) {
+	q, args := "SELECT r.id FROM share_requests r JOIN resources res ON res.id = r.resource_id", []any{}
+	if p.Role != auth.RoleBureauAdmin && p.Role != auth.RoleOffice {
+		q += " WHERE r.department_id = ? OR res.department_id = ?"
+		args = append(args, p.DepartmentID, p.DepartmentID)
+	}
+	rows, err := s.DB.Query(ctx, q+" ORDER BY r.id DESC LIMIT 500", args...)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	out := []Request{}
+	for _, id := range ids {
+		r, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// transition moves a request between states after checking who may.
+func (s *Service) transition(ctx context.Context, p Principal, id int64, from []string, to, action, reason string, may func(req Request, res catalog.Resource) bool, grant bool, cols []string, termDays int) (Request, error) {
+	req, err := s.Get(ctx, id)
+	if err != nil {
+		return req, err
+	}
+	res, err := s.Catalog.GetResource(ctx, req.ResourceID)
+	if err != nil {
+		return req, err
+	}
+	if !may(req, res) {
+		return req, errs.Forbiddenf("you may not %s share request %d", action, id)
+	}
+	ok := false
+	for _, f := range from {
+		ok = ok || req.Status == f
+	}
+	if !ok {
+		return req, fmt.Errorf("%w: share request %d is %s", errs.Conflict, id, req.Status)
+	}
+	if (to == Refused || to == OfficeRefused || to == GroupRefused || to == EscalatedOffice || to == EscalatedGroup) && utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
+		return req, errs.FieldErrors{"reason": "give the reasons (A-16)"}
+	}
+	if grant {
+		if cols == nil {
+			cols = req.Columns
+		}
+		for _, c := range cols {
+			if _, ok := res.ItemByName(c); !ok {
+				return req, errs.FieldErrors{"columns": "no data item " + c}
+			}
+		}
+		if termDays <= 0 {
+			termDays = req.TermDays
+		}
+	}
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		if _, err := q.Exec(ctx, "UPDATE share_requests SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?", to, strings.TrimSpace(reason), s.now(), id, req.Status); err != nil {
+			return err
+		}
+		if grant {
+			c, _ := json.Marshal(cols)
+			if _, err := q.Exec(ctx, "INSERT INTO share_grants (resource_id, department_id, columns, request_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+				req.ResourceID, req.DepartmentID, string(c), id, s.now().Add(time.Duration(termDays)*24*time.Hour), s.now()); err != nil {
+				return err
+			}
+		}
+		return s.event(ctx, q, id, action, p.Name, strings.TrimSpace(reason))
+	})
+	if err != nil {
+		return req, err
+	}
+	s.audit(ctx, p, "share."+action, req.ResourceID, req.Purpose, fmt.Sprintf("request %d → %s %s", id, to, strings.TrimSpace(reason)))
+	return s.Get(ctx, id)
+}
+
+func provider(p Principal) func(Request, catalog.Resource) bool {
+	return func(_ Request, res catalog.Resource) bool {
+		return !p.System && p.DepartmentID == res.DepartmentID && p.DepartmentID != 0
+	}
+}
+
+// Approve grants the request (provider), optionally narrowing the columns
+// and the term.
+func (s *Service) Approve(ctx context.Context, p Principal, id int64, cols []string, termDays int) (Request, error) {
+	return s.transition(ctx, p, id, []string{Pending}, Approved, "approved", "", provider(p), true, cols, termDays)
+}
+
+// Refuse declines the request with reasons (provider).
+func (s *Service) Refuse(ctx context.Context, p Principal, id int64, reason string) (Request, error) {
+	return s.transition(ctx, p, id, []string{Pending}, Refused, "refused", reason, provider(p), false, nil, 0)
+}
+
+// Escalate takes a disagreement up the chain (A-16): a refused request to
+// the leading-group office, an office refusal to the leading group. The
+// requesting department escalates.
+func (s *Service) Escalate(ctx context.Context, p Principal, id int64, reason string) (Request, error) {
+	req, err := s.Get(ctx, id)
+	if err != nil {
+		return req, err
+	}
+	requester := func(r Request, _ catalog.Resource) bool { return !p.System && p.DepartmentID == r.DepartmentID }
+	if req.Status == OfficeRefused {
+		return s.transition(ctx, p, id, []string{OfficeRefused}, EscalatedGroup, "escalated_to_group", reason, requester, false, nil, 0)
+	}
+	return s.transition(ctx, p, id, []string{Refused}, EscalatedOffice, "escalated_to_office", reason, requester, false, nil, 0)
+}
+
+// Decide settles an escalated request: the office for escalated_office;
+// the leading group (recorded by the bureau, its secretariat) for
+// escalated_group.
+func (s *Service) Settle(ctx context.Context, p Principal, id int64, approve bool, reason string, cols []string, termDays int) (Request, error) {
+	req, err := s.Get(ctx, id)
+	if err != nil {
+		return req, err
+	}
+	switch req.Status {
+	case EscalatedOffice:
+		office := func(Request, catalog.Resource) bool { return p.Role == auth.RoleOffice }
+		if approve {
+			return s.transition(ctx, p, id, []string{EscalatedOffice}, Approved, "office_approved", reason, office, true, cols, termDays)
+		}
+		return s.transition(ctx, p, id, []string{EscalatedOffice}, OfficeRefused, "office_refused", reason, office, false, nil, 0)
+	case EscalatedGroup:
+		group := func(Request, catalog.Resource) bool { return p.Role == auth.RoleBureauAdmin }
+		if approve {
+			return s.transition(ctx, p, id, []string{EscalatedGroup}, Approved, "group_approved", reason, group, true, cols, termDays)
+		}
+		return s.transition(ctx, p, id, []string{EscalatedGroup}, GroupRefused, "group_refused", reason, group, false, nil, 0)
+	}
+	return req, fmt.Errorf("%w: share request %d is %s, not escalated", errs.Conflict, id, req.Status)
+}
+
+// EscalateOverdue sends pending requests past their deadline to the office
+// (run by the server's housekeeping); it returns how many moved.
+func (s *Service) EscalateOverdue(ctx context.Context) (int, error) {
+	rows, err := s.DB.Query(ctx, "SELECT id FROM share_requests WHERE status = ? AND deadline < ?", Pending, s.now())
+	if err != nil {
+		return 0, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	system := Principal{Name: "system"}
+	for _, id := range ids {
+		if _, err := s.transition(ctx, system, id, []string{Pending}, EscalatedOffice, "overdue_escalated", "provider did not answer within 5 working days",
+			func(Request, catalog.Resource) bool { return true }, false, nil, 0); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
+
+// RevokeGrant ends a grant at once (provider or bureau).
+func (s *Service) RevokeGrant(ctx context.Context, p Principal, grantID int64) error {
+	var rid, dept int64
+	if err := s.DB.QueryRow(ctx, "SELECT g.resource_id, r.department_id FROM share_grants g JOIN resources r ON r.id = g.resource_id WHERE g.id = ?", grantID).Scan(&rid, &dept); err != nil {
+		return fmt.Errorf("grant %d: %w", grantID, db.MapErr(err))
+	}
+	if p.Role != auth.RoleBureauAdmin && p.DepartmentID != dept {
+		return errs.Forbiddenf("only the provider or the bureau revokes a grant")
+	}
+	if _, err := s.DB.Exec(ctx, "UPDATE share_grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), grantID); err != nil {
+		return err
+	}
+	s.audit(ctx, p, "share.grant_revoked", rid, "", fmt.Sprintf("grant %d", grantID))
+	return nil
+}
+
+// RecordAccess audits one read of shared data.
+func (s *Service) RecordAccess(ctx context.Context, p Principal, rid int64, version int, purpose, remote, detail string) {
+	if s.Audit == nil {
+		return
+	}
+	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: p.UserID, ActorName: p.Name, DepartmentID: p.DepartmentID, Action: "share.read",
+		ResourceID: rid, Version: version, Purpose: purpose, Remote: remote, Detail: detail}); err != nil && s.Log != nil {
+		s.Log.Error("audit append failed", "err", err)
+	}
+}
