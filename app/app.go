@@ -121,6 +121,9 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	a.Publish = &publish.Service{DB: d, Catalog: cat, Index: idx, Log: log, Approver: cfg.Approver,
 		MinNotice: time.Duration(cfg.MinNoticeDays) * 24 * time.Hour}
 	a.Counter = publish.NewCounter(cfg.Location())
+	a.Audit = &audit.Log{DB: d}
+	a.Publish.Audit = a.Audit
+	a.Ingest.Audit = a.Audit
 	cal := &calendar.Store{DB: d}
 	year := time.Now().In(cfg.Location()).Year()
 	if _, err := cal.Seed(context.Background(), year-3, year+1); err != nil {
@@ -134,9 +137,7 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	if missing := a.Calendar.MissingYears(year, year+1); len(missing) > 0 {
 		log.Warn("no holiday data for these years: deadlines count plain weekdays until the bureau imports the State Council notice (opendata calendar import)", "years", missing)
 	}
-	a.Audit = &audit.Log{DB: d}
-	a.Publish.Audit = a.Audit
-	a.Ingest.Audit = a.Audit
+
 	return a, nil
 }
 
