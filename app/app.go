@@ -21,6 +21,7 @@ import (
 	"opendata/errs"
 	"opendata/ingest"
 	"opendata/jobs"
+	"opendata/notify"
 	"opendata/publish"
 	"opendata/search"
 	"opendata/sharing"
@@ -43,6 +44,8 @@ type App struct {
 	// Calendar counts working days for every deadline.
 	Calendar *calendar.Calendar
 	Sharing  *sharing.Service
+	Notify   *notify.Notifier
+	CalStore *calendar.Store
 }
 
 // NewLogger builds the structured logger the config asks for.
@@ -133,7 +136,12 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	if a.Calendar, err = cal.Load(context.Background(), cfg.Location()); err != nil {
 		return nil, err
 	}
-	a.Sharing = &sharing.Service{DB: d, Catalog: cat, Audit: a.Audit, Calendar: a.Calendar, Log: log}
+	a.Notify = &notify.Notifier{DB: d, Log: log}
+	if cfg.SMTPAddr != "" {
+		a.Notify.Mail = &notify.Mailer{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, User: cfg.SMTPUser, Password: cfg.SMTPPassword}
+	}
+	a.CalStore = cal
+	a.Sharing = &sharing.Service{DB: d, Catalog: cat, Audit: a.Audit, Calendar: a.Calendar, Log: log, Notify: a.Notify}
 	if missing := a.Calendar.MissingYears(year, year+1); len(missing) > 0 {
 		log.Warn("no holiday data for these years: deadlines count plain weekdays until the bureau imports the State Council notice (opendata calendar import)", "years", missing)
 	}

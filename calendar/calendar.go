@@ -54,6 +54,9 @@ func New(loc *time.Location, days []Day, years []int) *Calendar {
 	return c
 }
 
+// Location is the calendar's time zone.
+func (c *Calendar) Location() *time.Location { return c.loc }
+
 // IsWorkingDay reports whether t's date (in the calendar's zone) is a
 // working day.
 func (c *Calendar) IsWorkingDay(t time.Time) bool {

@@ -46,6 +46,10 @@ type Config struct {
 	MeiliIndex      string
 	Approver        string
 	MinNoticeDays   int
+	SMTPAddr        string
+	SMTPFrom        string
+	SMTPUser        string
+	SMTPPassword    string
 }
 
 // Option describes one setting.
@@ -137,6 +141,10 @@ var Options = []Option{
 	{"meilisearch_index", "opendata_resources", "Meilisearch index name", str(func(c *Config) *string { return &c.MeiliIndex })},
 	{"publish_approver", "dept_admin", "who approves publications: dept_admin (the department's admin, or the bureau) or bureau", oneOf(func(c *Config) *string { return &c.Approver }, "dept_admin", "bureau")},
 	{"withdraw_notice_days", "30", "shortest notice before a published resource is withdrawn (A-19)", intRange(func(c *Config) *int { return &c.MinNoticeDays }, 0, 365)},
+	{"smtp_addr", "", "SMTP server host:port for e-mail notifications (empty: in-app only)", str(func(c *Config) *string { return &c.SMTPAddr })},
+	{"smtp_from", "opendata@localhost", "sender address of notification e-mails", str(func(c *Config) *string { return &c.SMTPFrom })},
+	{"smtp_user", "", "SMTP user (PLAIN auth)", str(func(c *Config) *string { return &c.SMTPUser })},
+	{"smtp_password", "", "SMTP password", str(func(c *Config) *string { return &c.SMTPPassword })},
 	{"demo", "false", "load demo data on serve if the database is empty", boolean(func(c *Config) *bool { return &c.Demo })},
 }
 

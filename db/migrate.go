@@ -275,4 +275,43 @@ CREATE TABLE dept_credentials (
 	revoked_at {{TS}},
 	last_used_at {{TS}}
 )`},
+	{5, "notifications, disputes, stop sharing", `
+ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
+ALTER TABLE share_requests ADD COLUMN reminded_at {{TS}};
+CREATE TABLE notifications (
+	id {{ID}},
+	department_id {{BIGINT}},
+	role TEXT NOT NULL DEFAULT '',
+	kind TEXT NOT NULL,
+	params TEXT NOT NULL DEFAULT '{}',
+	link TEXT NOT NULL DEFAULT '',
+	created_at {{TS}} NOT NULL,
+	read_at {{TS}}
+);
+CREATE INDEX notifications_dept ON notifications(department_id, id);
+CREATE TABLE disputes (
+	id {{ID}},
+	resource_id {{BIGINT}} NOT NULL REFERENCES resources(id),
+	version_number INTEGER NOT NULL,
+	reporter_department {{BIGINT}},
+	reporter_name TEXT NOT NULL,
+	row_key TEXT NOT NULL,
+	column_name TEXT NOT NULL,
+	problem TEXT NOT NULL,
+	evidence TEXT NOT NULL DEFAULT '',
+	status TEXT NOT NULL,
+	answer TEXT NOT NULL DEFAULT '',
+	fixed_in_version INTEGER NOT NULL DEFAULT 0,
+	deadline {{TS}} NOT NULL,
+	created_at {{TS}} NOT NULL,
+	answered_at {{TS}}
+);
+CREATE INDEX disputes_resource ON disputes(resource_id);
+CREATE TABLE share_stops (
+	resource_id {{BIGINT}} PRIMARY KEY REFERENCES resources(id),
+	reason TEXT NOT NULL,
+	effective_at {{TS}} NOT NULL,
+	filed_by TEXT NOT NULL,
+	filed_at {{TS}} NOT NULL
+)`},
 }

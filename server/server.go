@@ -64,6 +64,7 @@ func New(a *app.App) *Server {
 	s.bindPublic(v1)
 	s.bindAudit(v1)
 	s.bindSharing(v1)
+	s.bindSupervision(v1)
 	s.bindPortal(e)
 
 	host, _ := os.Hostname()
@@ -166,6 +167,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 		if n, err := s.app.Jobs.Requeue(ctx, 3*time.Minute); err == nil && n > 0 {
 			s.log.Warn("requeued jobs of a silent worker", "count", n)
 			s.runner.Wake()
+		}
+		if n, err := s.app.Sharing.RemindDue(ctx); err == nil && n > 0 {
+			s.log.Info("reminded providers of share requests due within a working day", "count", n)
 		}
 		if n, err := s.app.Sharing.EscalateOverdue(ctx); err == nil && n > 0 {
 			s.log.Warn("overdue share requests escalated to the leading-group office", "count", n)

@@ -21,6 +21,7 @@ import (
 	"opendata/catalog"
 	"opendata/db"
 	"opendata/errs"
+	"opendata/notify"
 )
 
 // ResponseDays is the provider's deadline (A-16).
@@ -66,6 +67,7 @@ type Service struct {
 	Audit    *audit.Log
 	Calendar *calendar.Calendar
 	Log      *slog.Logger
+	Notify   *notify.Notifier
 	Now      func() time.Time
 }
 
@@ -85,6 +87,9 @@ func (s *Service) Decide(ctx context.Context, p Principal, r catalog.Resource) (
 	}
 	if p.DepartmentID == r.DepartmentID {
 		return Decision{Allowed: true}, nil
+	}
+	if at := s.stoppedAt(ctx, r.ID); !at.IsZero() && !s.now().Before(at) {
+		return Decision{Reason: "sharing stopped on " + at.In(s.Calendar.Location()).Format("2006-01-02")}, nil
 	}
 	switch r.ShareType {
 	case "unconditional":
@@ -227,6 +232,8 @@ func (s *Service) File(ctx context.Context, p Principal, n NewRequest) (Request,
 		return Request{}, err
 	}
 	s.audit(ctx, p, "share.request_filed", r.ID, purpose, fmt.Sprintf("request %d, deadline %s", id, deadline.Format("2006-01-02")))
+	s.Notify.Send(ctx, "share_request_new", notify.Params("id", id, "code", r.Code, "name", r.Name, "requester", p.Name,
+		"deadline", deadline.In(s.Calendar.Location()).Format("2006-01-02")), fmt.Sprintf("/api/v1/share/requests/%d", id), notify.To{DepartmentID: r.DepartmentID})
 	return s.Get(ctx, id)
 }
 
@@ -343,6 +350,16 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 		return req, err
 	}
 	s.audit(ctx, p, "share."+action, req.ResourceID, req.Purpose, fmt.Sprintf("request %d → %s %s", id, to, strings.TrimSpace(reason)))
+	params := notify.Params("id", id, "code", res.Code, "name", res.Name, "status", to, "reason", strings.TrimSpace(reason))
+	link := fmt.Sprintf("/api/v1/share/requests/%d", id)
+	switch to {
+	case EscalatedOffice:
+		s.Notify.Send(ctx, "share_request_escalated", params, link, notify.To{Role: string(auth.RoleOffice)}, notify.To{DepartmentID: res.DepartmentID})
+	case EscalatedGroup:
+		s.Notify.Send(ctx, "share_request_escalated", params, link, notify.To{Role: string(auth.RoleBureauAdmin)}, notify.To{DepartmentID: res.DepartmentID})
+	default:
+		s.Notify.Send(ctx, "share_request_decided", params, link, notify.To{DepartmentID: req.DepartmentID})
+	}
 	return s.Get(ctx, id)
 }
 
@@ -425,6 +442,45 @@ func (s *Service) EscalateOverdue(ctx context.Context) (int, error) {
 		}
 	}
 	return len(ids), nil
+}
+
+// RemindDue tells providers whose answer is due within one working day
+// (once per request); it returns how many were reminded.
+func (s *Service) RemindDue(ctx context.Context) (int, error) {
+	rows, err := s.DB.Query(ctx, `SELECT q.id, q.deadline, r.code, r.name, r.department_id FROM share_requests q JOIN resources r ON r.id = q.resource_id
+		WHERE q.status = ? AND q.reminded_at IS NULL`, Pending)
+	if err != nil {
+		return 0, err
+	}
+	type due struct {
+		id, dept   int64
+		deadline   time.Time
+		code, name string
+	}
+	var all []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.deadline, &d.code, &d.name, &d.dept); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		all = append(all, d)
+	}
+	rows.Close()
+	n := 0
+	for _, d := range all {
+		left := s.Calendar.TimeLeft(s.now(), d.deadline)
+		if left.Overdue || left.WorkingDays > 1 {
+			continue
+		}
+		if _, err := s.DB.Exec(ctx, "UPDATE share_requests SET reminded_at = ? WHERE id = ?", s.now(), d.id); err != nil {
+			return n, err
+		}
+		s.Notify.Send(ctx, "share_request_due", notify.Params("id", d.id, "code", d.code, "name", d.name,
+			"deadline", d.deadline.In(s.Calendar.Location()).Format("2006-01-02")), fmt.Sprintf("/api/v1/share/requests/%d", d.id), notify.To{DepartmentID: d.dept})
+		n++
+	}
+	return n, nil
 }
 
 // RevokeGrant ends a grant at once (provider or bureau).

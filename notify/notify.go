@@ -1,0 +1,144 @@
+// Package notify tells people about steps with deadlines: an in-app inbox
+// per department (and per role for the bureau and the office), and e-mail
+// to the department's staff when an SMTP server is configured.
+package notify
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/smtp"
+	"strings"
+	"time"
+
+	"opendata/db"
+	"opendata/i18n"
+)
+
+// Notice is one message in an inbox.
+type Notice struct {
+	ID        int64             `json:"id"`
+	Kind      string            `json:"kind"`
+	Params    map[string]string `json:"params"`
+	Text      string            `json:"text"`
+	Link      string            `json:"link,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	Read      bool              `json:"read"`
+}
+
+// Mailer sends e-mail through an SMTP server.
+type Mailer struct {
+	Addr, From, User, Password string
+}
+
+// Send delivers one message (UTF-8, base64 subject).
+func (m *Mailer) Send(to []string, subject, body string) error {
+	var auth smtp.Auth
+	if m.User != "" {
+		host, _, _ := strings.Cut(m.Addr, ":")
+		auth = smtp.PlainAuth("", m.User, m.Password, host)
+	}
+	msg := "From: " + m.From + "\r\nTo: " + strings.Join(to, ", ") + "\r\nSubject: =?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte(subject)) + "?=\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" + body + "\r\n"
+	return smtp.SendMail(m.Addr, auth, m.From, to, []byte(msg))
+}
+
+// Notifier writes notices.
+type Notifier struct {
+	DB   *db.DB
+	Mail *Mailer // nil: in-app only
+	Log  *slog.Logger
+}
+
+// To addresses a notice: a department's inbox, or a role's (bureau, office).
+type To struct {
+	DepartmentID int64
+	Role         string
+}
+
+// Send records a notice for each recipient and e-mails their staff.
+func (n *Notifier) Send(ctx context.Context, kind string, params map[string]string, link string, to ...To) {
+	if n == nil {
+		return
+	}
+	p, _ := json.Marshal(params)
+	for _, t := range to {
+		var dept any
+		if t.DepartmentID != 0 {
+			dept = t.DepartmentID
+		}
+		if _, err := n.DB.Exec(ctx, "INSERT INTO notifications (department_id, role, kind, params, link, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			dept, t.Role, kind, string(p), link, db.Now()); err != nil && n.Log != nil {
+			n.Log.Error("notification not stored", "kind", kind, "err", err)
+		}
+		if n.Mail != nil {
+			n.mail(ctx, kind, params, link, t)
+		}
+	}
+}
+
+func (n *Notifier) mail(ctx context.Context, kind string, params map[string]string, link string, t To) {
+	q, args := "SELECT email FROM users WHERE active = 1 AND email <> '' AND department_id = ?", []any{t.DepartmentID}
+	if t.DepartmentID == 0 {
+		q, args = "SELECT email FROM users WHERE active = 1 AND email <> '' AND role = ?", []any{t.Role}
+	}
+	rows, err := n.DB.Query(ctx, q, args...)
+	if err != nil {
+		return
+	}
+	var to []string
+	for rows.Next() {
+		var e string
+		rows.Scan(&e)
+		to = append(to, e)
+	}
+	rows.Close()
+	if len(to) == 0 {
+		return
+	}
+	text := i18n.T(i18n.ZH, "notify."+kind, params)
+	if err := n.Mail.Send(to, text, text+"\n\n"+link); err != nil && n.Log != nil {
+		n.Log.Warn("notification e-mail failed", "kind", kind, "err", err)
+	}
+}
+
+// Inbox returns the newest notices for a department and a role.
+func (n *Notifier) Inbox(ctx context.Context, dept int64, role, lang string) ([]Notice, error) {
+	rows, err := n.DB.Query(ctx, `SELECT id, kind, params, link, created_at, read_at FROM notifications
+		WHERE (department_id = ? AND ? <> 0) OR (role <> '' AND role = ?) ORDER BY id DESC LIMIT 200`, dept, dept, role)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Notice{}
+	for rows.Next() {
+		var x Notice
+		var p string
+		var read *time.Time
+		if err := rows.Scan(&x.ID, &x.Kind, &p, &x.Link, &x.CreatedAt, &read); err != nil {
+			return nil, err
+		}
+		json.Unmarshal([]byte(p), &x.Params)
+		x.Read = read != nil
+		x.Text = i18n.T(lang, "notify."+x.Kind, x.Params)
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// MarkRead marks a notice of this inbox as read.
+func (n *Notifier) MarkRead(ctx context.Context, id, dept int64, role string) error {
+	_, err := n.DB.Exec(ctx, "UPDATE notifications SET read_at = ? WHERE id = ? AND ((department_id = ? AND ? <> 0) OR (role <> '' AND role = ?))", db.Now(), id, dept, dept, role)
+	return err
+}
+
+// Params is a small helper for building notice parameters.
+func Params(kv ...any) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[fmt.Sprint(kv[i])] = fmt.Sprint(kv[i+1])
+	}
+	return m
+}

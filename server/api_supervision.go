@@ -1,0 +1,277 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"opendata/auth"
+	"opendata/calendar"
+	"opendata/errs"
+	"opendata/i18n"
+	"opendata/sharing"
+)
+
+// Notifications, disputes, stopping a share and the working-day calendar.
+func (s *Server) bindSupervision(g *echo.Group) {
+	g.GET("/notifications", s.notifications)
+	g.POST("/notifications/:id/read", s.notificationRead)
+	g.GET("/share/resources/:id/disputes", s.disputeList)
+	g.POST("/share/resources/:id/disputes", s.disputeReport)
+	g.POST("/disputes/:id/answer", s.disputeAnswer)
+	g.GET("/resources/:id/disputes", s.publicDisputes)
+	g.POST("/share/resources/:id/stop", s.shareStop)
+	g.GET("/calendar/:year", s.calendarYear)
+	g.PUT("/calendar/:year", s.calendarPut)
+	g.POST("/calendar/import", s.calendarImport)
+}
+
+func (s *Server) notifications(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	role := ""
+	if u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice {
+		role = string(u.Role)
+	}
+	ns, err := s.app.Notify.Inbox(c.Request().Context(), u.DepartmentID, role, i18n.Lang(c.Request().Header.Get("Accept-Language")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"notifications": ns})
+}
+
+func (s *Server) notificationRead(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	role := ""
+	if u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice {
+		role = string(u.Role)
+	}
+	if err := s.app.Notify.MarkRead(c.Request().Context(), id, u.DepartmentID, role); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) disputeList(c echo.Context) error {
+	if _, err := staffPrincipal(c); err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ds, err := s.app.Sharing.Disputes(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"disputes": ds})
+}
+
+func (s *Server) disputeReport(c echo.Context) error {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	r, err := s.app.Catalog.GetResource(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	var in sharing.NewDispute
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.Sharing.ReportDispute(c.Request().Context(), p, r, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, d)
+}
+
+func (s *Server) disputeAnswer(c echo.Context) error {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Confirmed      bool   `json:"confirmed"`
+		Answer         string `json:"answer"`
+		FixedInVersion int    `json:"fixed_in_version"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.Sharing.AnswerDispute(c.Request().Context(), p, id, in.Confirmed, in.Answer, in.FixedInVersion)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, d)
+}
+
+// publicDisputes shows an open dataset's disputes (without the reporters'
+// evidence) on its public side.
+func (s *Server) publicDisputes(c echo.Context) error {
+	r, err := s.publicResource(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	ds, err := s.app.Sharing.Disputes(c.Request().Context(), r.ID)
+	if err != nil {
+		return err
+	}
+	for i := range ds {
+		ds[i].Evidence, ds[i].Reporter = "", ""
+	}
+	return c.JSON(http.StatusOK, map[string]any{"disputes": ds})
+}
+
+func (s *Server) shareStop(c echo.Context) error {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Reason     string `json:"reason"`
+		NoticeDays int    `json:"notice_days"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	at, err := s.app.Sharing.StopSharing(c.Request().Context(), p, id, in.Reason, in.NoticeDays, s.app.Config.MinNoticeDays)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"resource_id": id, "effective_at": at})
+}
+
+func yearParam(c echo.Context) (int, error) {
+	y, err := strconv.Atoi(c.Param("year"))
+	if err != nil || y < 2000 || y > 2100 {
+		return 0, errs.Invalidf("year: 2000 to 2100")
+	}
+	return y, nil
+}
+
+func (s *Server) calendarYear(c echo.Context) error {
+	if _, err := currentUser(c); err != nil {
+		return err
+	}
+	y, err := yearParam(c)
+	if err != nil {
+		return err
+	}
+	cal, err := s.app.CalStore.Load(c.Request().Context(), s.app.Config.Location())
+	if err != nil {
+		return err
+	}
+	days, err := s.calendarDays(c, y)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"year": y, "days": days, "loaded": len(cal.MissingYears(y, y)) == 0}
+	if len(cal.MissingYears(y, y)) > 0 {
+		out["warning"] = "no holiday data for this year: deadlines count plain weekdays until the bureau loads the State Council notice"
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) calendarDays(c echo.Context, y int) ([]calendar.Day, error) {
+	rows, err := s.app.DB.Query(c.Request().Context(), "SELECT day, kind, name FROM calendar_days WHERE day LIKE ? ORDER BY day", strconv.Itoa(y)+"-%")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []calendar.Day{}
+	for rows.Next() {
+		var d calendar.Day
+		if err := rows.Scan(&d.Date, &d.Kind, &d.Name); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// reloadCalendar puts an edited year into the live calendar.
+func (s *Server) reloadCalendar(c echo.Context, y int) error {
+	days, err := s.calendarDays(c, y)
+	if err != nil {
+		return err
+	}
+	s.app.Calendar.Set(y, days)
+	return nil
+}
+
+func (s *Server) calendarPut(c echo.Context) error {
+	u, err := requireRole(c, auth.RoleBureauAdmin)
+	if err != nil {
+		return err
+	}
+	y, err := yearParam(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Days []calendar.Day `json:"days"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	for i, d := range in.Days {
+		if d.Kind != calendar.Holiday && d.Kind != calendar.Workday {
+			return errs.FieldErrors{"days[" + strconv.Itoa(i) + "].kind": "holiday or workday"}
+		}
+	}
+	if err := s.app.CalStore.ReplaceYear(c.Request().Context(), y, in.Days, "edited by "+u.Username); err != nil {
+		return err
+	}
+	if err := s.reloadCalendar(c, y); err != nil {
+		return err
+	}
+	return s.calendarYear(c)
+}
+
+// calendarImport takes "date,kind,name" CSV (the bureau's file import).
+func (s *Server) calendarImport(c echo.Context) error {
+	u, err := requireRole(c, auth.RoleBureauAdmin)
+	if err != nil {
+		return err
+	}
+	years, err := calendar.ParseCSV(io.LimitReader(c.Request().Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	imported := map[string]int{}
+	for y, days := range years {
+		if err := s.app.CalStore.ReplaceYear(c.Request().Context(), y, days, "imported by "+u.Username); err != nil {
+			return err
+		}
+		if err := s.reloadCalendar(c, y); err != nil {
+			return err
+		}
+		imported[strconv.Itoa(y)] = len(days)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"imported": imported})
+}

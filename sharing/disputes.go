@@ -1,0 +1,221 @@
+package sharing
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"opendata/auth"
+	"opendata/catalog"
+	"opendata/db"
+	"opendata/errs"
+	"opendata/notify"
+)
+
+// DisputeDays is the provider's time to verify a reported error.
+const DisputeDays = 5
+
+// Dispute is a reported doubtful or wrong value (疑义/错误数据校核, A-20).
+type Dispute struct {
+	ID             int64      `json:"id"`
+	ResourceID     int64      `json:"resource_id"`
+	Version        int        `json:"version"`
+	Reporter       string     `json:"reporter"`
+	RowKey         string     `json:"row_key"`
+	Column         string     `json:"column"`
+	Problem        string     `json:"problem"`
+	Evidence       string     `json:"evidence,omitempty"`
+	Status         string     `json:"status"` // open, confirmed, rejected
+	Answer         string     `json:"answer,omitempty"`
+	FixedInVersion int        `json:"fixed_in_version,omitempty"`
+	Deadline       time.Time  `json:"deadline"`
+	CreatedAt      time.Time  `json:"created_at"`
+	AnsweredAt     *time.Time `json:"answered_at,omitempty"`
+}
+
+// NewDispute is what a user reports.
+type NewDispute struct {
+	Version  int    `json:"version"`
+	RowKey   string `json:"row_key"`
+	Column   string `json:"column"`
+	Problem  string `json:"problem"`
+	Evidence string `json:"evidence"`
+}
+
+// ReportDispute files a dispute on a version; the provider is told and the
+// bureau copied.
+func (s *Service) ReportDispute(ctx context.Context, p Principal, r catalog.Resource, n NewDispute) (Dispute, error) {
+	fe := errs.FieldErrors{}
+	if strings.TrimSpace(n.RowKey) == "" {
+		fe["row_key"] = "which record (its key or row number)"
+	}
+	if _, ok := r.ItemByName(n.Column); !ok {
+		fe["column"] = "a data item of the resource"
+	}
+	if utf8.RuneCountInString(strings.TrimSpace(n.Problem)) < 4 {
+		fe["problem"] = "say what is wrong"
+	}
+	if len(n.Evidence) > 4000 || len(n.Problem) > 2000 {
+		fe["evidence"] = "at most 4000 characters"
+	}
+	if _, err := s.Catalog.GetVersion(ctx, r.ID, n.Version); err != nil {
+		fe["version"] = "no such version"
+	}
+	if err := fe.Err(); err != nil {
+		return Dispute{}, err
+	}
+	now := s.now()
+	deadline := s.Calendar.AddWorkingDays(now, DisputeDays).UTC()
+	var dept any
+	if p.DepartmentID != 0 {
+		dept = p.DepartmentID
+	}
+	id, err := s.DB.InsertID(ctx, `INSERT INTO disputes (resource_id, version_number, reporter_department, reporter_name, row_key, column_name, problem, evidence, status, deadline, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`, r.ID, n.Version, dept, p.Name, strings.TrimSpace(n.RowKey), n.Column, strings.TrimSpace(n.Problem), strings.TrimSpace(n.Evidence), deadline, now)
+	if err != nil {
+		return Dispute{}, err
+	}
+	s.audit(ctx, p, "dispute.reported", r.ID, "", fmt.Sprintf("dispute %d on v%d, %s / %s", id, n.Version, n.RowKey, n.Column))
+	s.Notify.Send(ctx, "dispute_new", notify.Params("id", id, "name", r.Name, "reporter", p.Name, "version", n.Version,
+		"deadline", deadline.In(s.Calendar.Location()).Format("2006-01-02")), fmt.Sprintf("/datasets/%d", r.ID),
+		notify.To{DepartmentID: r.DepartmentID}, notify.To{Role: string(auth.RoleBureauAdmin)})
+	return s.GetDispute(ctx, id)
+}
+
+// GetDispute returns one dispute.
+func (s *Service) GetDispute(ctx context.Context, id int64) (Dispute, error) {
+	var d Dispute
+	err := s.DB.QueryRow(ctx, `SELECT id, resource_id, version_number, reporter_name, row_key, column_name, problem, evidence, status, answer, fixed_in_version,
+		deadline, created_at, answered_at FROM disputes WHERE id = ?`, id).Scan(&d.ID, &d.ResourceID, &d.Version, &d.Reporter, &d.RowKey, &d.Column,
+		&d.Problem, &d.Evidence, &d.Status, &d.Answer, &d.FixedInVersion, &d.Deadline, &d.CreatedAt, &d.AnsweredAt)
+	if err != nil {
+		return d, fmt.Errorf("dispute %d: %w", id, db.MapErr(err))
+	}
+	return d, nil
+}
+
+// Disputes lists a resource's disputes, newest first.
+func (s *Service) Disputes(ctx context.Context, rid int64) ([]Dispute, error) {
+	rows, err := s.DB.Query(ctx, "SELECT id FROM disputes WHERE resource_id = ? ORDER BY id DESC", rid)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	out := []Dispute{}
+	for _, id := range ids {
+		d, err := s.GetDispute(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// AnswerDispute records the provider's verification: confirmed (to be, or
+// already, fixed in a later version) or rejected with a reason.
+func (s *Service) AnswerDispute(ctx context.Context, p Principal, id int64, confirmed bool, answer string, fixedIn int) (Dispute, error) {
+	d, err := s.GetDispute(ctx, id)
+	if err != nil {
+		return d, err
+	}
+	r, err := s.Catalog.GetResource(ctx, d.ResourceID)
+	if err != nil {
+		return d, err
+	}
+	if p.System || p.DepartmentID != r.DepartmentID {
+		return d, errs.Forbiddenf("the providing department verifies and answers")
+	}
+	if d.Status != "open" {
+		return d, fmt.Errorf("%w: dispute %d is already %s", errs.Conflict, id, d.Status)
+	}
+	if utf8.RuneCountInString(strings.TrimSpace(answer)) < 2 {
+		return d, errs.FieldErrors{"answer": "say what was found"}
+	}
+	status := "rejected"
+	if confirmed {
+		status = "confirmed"
+		if fixedIn != 0 && fixedIn <= d.Version {
+			return d, errs.FieldErrors{"fixed_in_version": "a version after the disputed one"}
+		}
+	} else {
+		fixedIn = 0
+	}
+	if _, err := s.DB.Exec(ctx, "UPDATE disputes SET status = ?, answer = ?, fixed_in_version = ?, answered_at = ? WHERE id = ? AND status = 'open'",
+		status, strings.TrimSpace(answer), fixedIn, s.now(), id); err != nil {
+		return d, err
+	}
+	s.audit(ctx, p, "dispute."+status, r.ID, "", fmt.Sprintf("dispute %d: %s", id, strings.TrimSpace(answer)))
+	var reporterDept int64
+	s.DB.QueryRow(ctx, "SELECT COALESCE(reporter_department, 0) FROM disputes WHERE id = ?", id).Scan(&reporterDept)
+	to := []notify.To{{Role: string(auth.RoleBureauAdmin)}}
+	if reporterDept != 0 {
+		to = append(to, notify.To{DepartmentID: reporterDept})
+	}
+	s.Notify.Send(ctx, "dispute_answered", notify.Params("id", id, "name", r.Name, "status", status, "answer", strings.TrimSpace(answer)), fmt.Sprintf("/datasets/%d", r.ID), to...)
+	return s.GetDispute(ctx, id)
+}
+
+// StopSharing files the provider's decision to stop sharing a resource
+// with the bureau, with reasons and a notice period (A-19); grant holders
+// are told. Access continues until it takes effect.
+func (s *Service) StopSharing(ctx context.Context, p Principal, rid int64, reason string, noticeDays, minNotice int) (time.Time, error) {
+	r, err := s.Catalog.GetResource(ctx, rid)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if p.System || !(p.Role == auth.RoleBureauAdmin || (p.Role == auth.RoleDeptAdmin && p.DepartmentID == r.DepartmentID)) {
+		return time.Time{}, errs.Forbiddenf("the providing department's admin files a stop")
+	}
+	fe := errs.FieldErrors{}
+	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
+		fe["reason"] = "state why sharing stops (A-19)"
+	}
+	if noticeDays < minNotice {
+		fe["notice_days"] = fmt.Sprintf("at least %d days of notice", minNotice)
+	}
+	if r.ShareType == "none" {
+		fe["share_type"] = "the resource is not shared"
+	}
+	if err := fe.Err(); err != nil {
+		return time.Time{}, err
+	}
+	at := s.now().Add(time.Duration(noticeDays) * 24 * time.Hour)
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		q.Exec(ctx, "DELETE FROM share_stops WHERE resource_id = ?", rid)
+		_, err := q.Exec(ctx, "INSERT INTO share_stops (resource_id, reason, effective_at, filed_by, filed_at) VALUES (?, ?, ?, ?, ?)",
+			rid, strings.TrimSpace(reason), at, p.Name, s.now())
+		return err
+	})
+	if err != nil {
+		return at, err
+	}
+	s.audit(ctx, p, "share.stop_filed", rid, "", fmt.Sprintf("%s (effective %s)", strings.TrimSpace(reason), at.Format("2006-01-02")))
+	to := []notify.To{{Role: string(auth.RoleBureauAdmin)}}
+	rows, err := s.DB.Query(ctx, "SELECT DISTINCT department_id FROM share_grants WHERE resource_id = ? AND revoked_at IS NULL AND expires_at > ?", rid, s.now())
+	if err == nil {
+		for rows.Next() {
+			var d int64
+			rows.Scan(&d)
+			to = append(to, notify.To{DepartmentID: d})
+		}
+		rows.Close()
+	}
+	s.Notify.Send(ctx, "share_stop", notify.Params("code", r.Code, "name", r.Name, "date", at.In(s.Calendar.Location()).Format("2006-01-02"), "reason", strings.TrimSpace(reason)), "", to...)
+	return at, nil
+}
+
+// stoppedAt returns when sharing of rid stops (zero when not filed).
+func (s *Service) stoppedAt(ctx context.Context, rid int64) time.Time {
+	var at time.Time
+	s.DB.QueryRow(ctx, "SELECT effective_at FROM share_stops WHERE resource_id = ?", rid).Scan(&at)
+	return at
+}
