@@ -24,6 +24,7 @@ func (s *Server) bindConsole(e *echo.Echo) {
 	g.POST("/resources/:id/versions/:n/:action", s.consoleVersionAction)
 	g.POST("/resources/:id/withdraw", s.consoleWithdraw)
 	g.POST("/resources/:id/withdraw/cancel", s.consoleCancelWithdraw)
+	s.bindConsoleShare(g)
 }
 
 // requireLoginPage sends anonymous visitors to the login form.

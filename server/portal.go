@@ -535,6 +535,9 @@ func (s *Server) datasetPage(c echo.Context) error {
 		}
 	}
 	data["Versions"] = published
+	if ds, err := s.app.Sharing.Disputes(ctx, r.ID); err == nil && len(ds) > 0 {
+		data["Disputes"] = ds
+	}
 	if u, ok := c.Get(ctxUser).(auth.User); ok && (u.Actor().CanEditDepartment(r.DepartmentID) || u.Role == auth.RoleOffice) {
 		data["Events"], _ = s.app.Publish.Events(ctx, r.ID)
 	}

@@ -63,6 +63,16 @@ func TestSharingSupervision(t *testing.T) {
 		t.Fatalf("answer: %d %s", r.status, r.body)
 	}
 
+	// An open dataset's public page shows its disputes.
+	e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/versions/1/submit", id), staff, nil, nil)
+	e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/versions/1/approve", id), admin, nil, nil)
+	if r := e.do("GET", fmt.Sprintf("/datasets/%d", id), "", nil, nil); !strings.Contains(string(r.body), "数据疑义与更正") || !strings.Contains(string(r.body), "已确认") {
+		t.Fatalf("dataset page disputes: %d", r.status)
+	}
+	if r := e.do("GET", fmt.Sprintf("/api/v1/resources/%d/disputes", id), "", nil, nil); strings.Contains(string(r.body), "人工计数") || !strings.Contains(string(r.body), "confirmed") {
+		t.Fatalf("public disputes: %s", r.body)
+	}
+
 	// Stop sharing: filed with a reason; with zero notice it takes effect now.
 	if r := e.do("POST", fmt.Sprintf("/api/v1/share/resources/%d/stop", id), staff, map[string]any{"reason": "系统迁移", "notice_days": 0}, nil); r.status != 403 {
 		t.Fatalf("staff stops sharing: %d", r.status)

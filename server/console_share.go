@@ -1,0 +1,229 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"opendata/audit"
+	"opendata/auth"
+	"opendata/calendar"
+	"opendata/catalog"
+	"opendata/i18n"
+	"opendata/sharing"
+)
+
+func (s *Server) bindConsoleShare(g *echo.Group) {
+	g.GET("/share", s.consoleShare)
+	g.GET("/share/:id/data", s.shareData)
+	g.GET("/share/:id/request", s.consoleShareRequestForm)
+	g.POST("/share/:id/request", s.consoleShareRequest)
+	g.GET("/share/requests", s.consoleShareRequests)
+	g.POST("/share/requests/:id/:action", s.consoleShareDecision)
+	g.GET("/notifications", s.consoleNotifications)
+	g.GET("/audit", s.consoleAudit)
+	g.GET("/calendar", s.consoleCalendar)
+	g.POST("/calendar/import", s.consoleCalendarImport)
+}
+
+type shareRow struct {
+	ID            int64
+	Code, Name    string
+	ShareType     string
+	ShareBasis    string
+	Access        string
+	LatestVersion int
+}
+
+func (s *Server) consoleShare(c echo.Context) error {
+	u, _ := currentUser(c)
+	p := sharing.FromActor(u.Actor())
+	ctx := c.Request().Context()
+	rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{Limit: 1000})
+	if err != nil {
+		return err
+	}
+	var rows []shareRow
+	for _, r := range rs {
+		d, err := s.app.Sharing.Decide(ctx, p, r)
+		if err != nil {
+			return err
+		}
+		access := "request"
+		switch {
+		case p.DepartmentID != 0 && p.DepartmentID == r.DepartmentID:
+			access = "own"
+		case d.Allowed && d.GrantID != 0:
+			access = "granted"
+		case d.Allowed:
+			access = "direct"
+		case r.ShareType == "none" || p.DepartmentID == 0:
+			access = "closed"
+		}
+		rows = append(rows, shareRow{r.ID, r.Code, r.Name, r.ShareType, r.ShareBasis, access, r.LatestVersion})
+	}
+	return s.render(c, http.StatusOK, "share", s.newPage(c, i18n.T(lang(c), "share.title", nil), map[string]any{"Rows": rows}))
+}
+
+func (s *Server) consoleShareRequestForm(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	r, err := s.app.Catalog.GetResource(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "share_request", s.newPage(c, r.Name, map[string]any{"Resource": r}))
+}
+
+func (s *Server) consoleShareRequest(c echo.Context) error {
+	u, _ := currentUser(c)
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	term, _ := strconv.Atoi(c.FormValue("term_days"))
+	form, _ := c.FormParams()
+	_, err = s.app.Sharing.File(c.Request().Context(), sharing.FromActor(u.Actor()), sharing.NewRequest{ResourceID: id,
+		Purpose: c.FormValue("purpose"), LegalDuty: c.FormValue("legal_duty"), Columns: form["columns"], TermDays: term})
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/console/share/requests?done=1")
+}
+
+type requestRow struct {
+	Req                               sharing.Request
+	ResourceName                      string
+	CanDecide, CanEscalate, CanSettle bool
+}
+
+func (s *Server) consoleShareRequests(c echo.Context) error {
+	u, _ := currentUser(c)
+	p := sharing.FromActor(u.Actor())
+	ctx := c.Request().Context()
+	reqs, err := s.app.Sharing.List(ctx, p)
+	if err != nil {
+		return err
+	}
+	var rows []requestRow
+	for _, r := range reqs {
+		res, err := s.app.Catalog.GetResource(ctx, r.ResourceID)
+		if err != nil {
+			return err
+		}
+		row := requestRow{Req: r, ResourceName: res.Name}
+		row.CanDecide = r.Status == sharing.Pending && p.DepartmentID == res.DepartmentID
+		row.CanEscalate = (r.Status == sharing.Refused || r.Status == sharing.OfficeRefused) && p.DepartmentID == r.DepartmentID
+		row.CanSettle = (r.Status == sharing.EscalatedOffice && u.Role == auth.RoleOffice) || (r.Status == sharing.EscalatedGroup && u.Role == auth.RoleBureauAdmin)
+		rows = append(rows, row)
+	}
+	return s.render(c, http.StatusOK, "share_requests", s.newPage(c, i18n.T(lang(c), "share.requests", nil), map[string]any{"Rows": rows}))
+}
+
+func (s *Server) consoleShareDecision(c echo.Context) error {
+	u, _ := currentUser(c)
+	p := sharing.FromActor(u.Actor())
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx, reason := c.Request().Context(), c.FormValue("reason")
+	switch c.Param("action") {
+	case "approve":
+		_, err = s.app.Sharing.Approve(ctx, p, id, nil, 0)
+	case "refuse":
+		_, err = s.app.Sharing.Refuse(ctx, p, id, reason)
+	case "escalate":
+		_, err = s.app.Sharing.Escalate(ctx, p, id, reason)
+	case "settle":
+		_, err = s.app.Sharing.Settle(ctx, p, id, c.FormValue("approve") == "true", reason, nil, 0)
+	default:
+		return echo.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/console/share/requests?done=1")
+}
+
+func (s *Server) consoleNotifications(c echo.Context) error {
+	u, _ := currentUser(c)
+	role := ""
+	if u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice {
+		role = string(u.Role)
+	}
+	ns, err := s.app.Notify.Inbox(c.Request().Context(), u.DepartmentID, role, lang(c))
+	if err != nil {
+		return err
+	}
+	for _, n := range ns {
+		if !n.Read {
+			s.app.Notify.MarkRead(c.Request().Context(), n.ID, u.DepartmentID, role)
+		}
+	}
+	return s.render(c, http.StatusOK, "notifications", s.newPage(c, i18n.T(lang(c), "nav.notifications", nil), ns))
+}
+
+func (s *Server) consoleAudit(c echo.Context) error {
+	u, _ := currentUser(c)
+	ctx := c.Request().Context()
+	f := audit.Filter{Limit: 500}
+	if !u.Actor().IsBureau() && u.Role != auth.RoleOffice {
+		rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{DepartmentID: u.DepartmentID, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		f.ResourceIDs = []int64{}
+		for _, r := range rs {
+			f.ResourceIDs = append(f.ResourceIDs, r.ID)
+		}
+	}
+	evs, err := s.app.Audit.List(ctx, f)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "auditlog", s.newPage(c, i18n.T(lang(c), "nav.audit", nil), evs))
+}
+
+func (s *Server) consoleCalendar(c echo.Context) error {
+	u, _ := currentUser(c)
+	y := time.Now().In(s.app.Config.Location()).Year()
+	if v, err := strconv.Atoi(c.QueryParam("year")); err == nil && v >= 2000 && v <= 2100 {
+		y = v
+	}
+	days, err := s.calendarDays(c, y)
+	if err != nil {
+		return err
+	}
+	loaded := len(s.app.Calendar.MissingYears(y, y)) == 0
+	return s.render(c, http.StatusOK, "calendar", s.newPage(c, i18n.T(lang(c), "nav.calendar", nil),
+		map[string]any{"Year": y, "Days": days, "Loaded": loaded, "CanEdit": u.Role == auth.RoleBureauAdmin}))
+}
+
+func (s *Server) consoleCalendarImport(c echo.Context) error {
+	u, err := requireRole(c, auth.RoleBureauAdmin)
+	if err != nil {
+		return err
+	}
+	years, err := calendar.ParseCSV(strings.NewReader(c.FormValue("csv")))
+	if err != nil {
+		return err
+	}
+	first := 0
+	for y, days := range years {
+		if err := s.app.CalStore.ReplaceYear(c.Request().Context(), y, days, "imported by "+u.Username); err != nil {
+			return err
+		}
+		if err := s.reloadCalendar(c, y); err != nil {
+			return err
+		}
+		first = y
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/console/calendar?year=%d&done=1", first))
+}
