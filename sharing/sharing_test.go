@@ -175,6 +175,18 @@ func TestRequestLifecycle(t *testing.T) {
 		if got, _ := s.Get(ctx, req3.ID); got.Status != sharing.EscalatedOffice || got.Events[1].Action != "overdue_escalated" {
 			t.Fatalf("overdue %+v", got)
 		}
+		// The one-working-day reminder goes out once.
+		req4, _ := s.File(ctx, x.requester, sharing.NewRequest{ResourceID: x.cond.ID, Purpose: "核实低保对象的医师身份", LegalDuty: "《社会救助暂行办法》", TermDays: 30})
+		if n, _ := s.RemindDue(ctx); n != 0 {
+			t.Fatal("reminded too early")
+		}
+		x.now = req4.Deadline.Add(-30 * time.Hour) // the working day before the deadline
+		if n, err := s.RemindDue(ctx); n != 1 || err != nil {
+			t.Fatalf("reminder %d %v", n, err)
+		}
+		if n, _ := s.RemindDue(ctx); n != 0 {
+			t.Fatal("reminded twice")
+		}
 		if p, n, _ := (&audit.Log{DB: d}).Verify(ctx); p != nil || n < 8 {
 			t.Fatalf("audit %v %d", p, n)
 		}
