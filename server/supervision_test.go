@@ -121,3 +121,44 @@ func mustDate(s string) time.Time {
 	t, _ := time.ParseInLocation("2006-01-02 15:04", s+" 12:00", loc)
 	return t
 }
+
+func TestConsoleSharingForms(t *testing.T) {
+	e := sqliteEnv(t)
+	staff := e.login("jt_staff", "transport-pass-1")
+	other := e.login("wj_staff", "health-pass-123")
+	entry := busEntry(e.bus)
+	entry["share_type"], entry["share_condition"] = "conditional", "仅限履职需要"
+	r := e.do("POST", "/api/v1/catalog/resources", staff, entry, nil)
+	id := int64(r.json(t)["id"].(float64))
+	r = e.upload(staff, id, "stops.csv", gbk(busStopsGBK))
+	e.waitJob(staff, r.json(t)["job"].(map[string]any)["id"].(string))
+	form := func(token, path string, v url.Values, csrf bool) resp {
+		hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+		if csrf {
+			hdr["Cookie"] = "opendata_csrf=tok123"
+			v.Set("csrf_token", "tok123")
+		}
+		return e.do("POST", path, token, v.Encode(), hdr)
+	}
+	v := url.Values{"purpose": {"核对就医站点"}, "legal_duty": {"《突发公共卫生事件应急条例》"}, "columns": {"站点名称"}, "term_days": {"30"}}
+	if r := form(other, fmt.Sprintf("/console/share/%d/request", id), v, false); r.status != 403 || !strings.Contains(string(r.body), "CSRF") {
+		t.Fatalf("form without CSRF: %d", r.status)
+	}
+	r = form(other, fmt.Sprintf("/console/share/%d/request", id), v, true)
+	if r.status != 200 || !strings.Contains(string(r.body), "操作成功") || !strings.Contains(string(r.body), "待答复") {
+		t.Fatalf("request form: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/console/share/requests", staff, nil, nil); !strings.Contains(string(r.body), `/console/share/requests/1/approve`) || !strings.Contains(string(r.body), "剩余 5 个工作日") {
+		t.Fatalf("provider's list: %s", r.body)
+	}
+	if r := form(staff, "/console/share/requests/1/approve", url.Values{}, true); r.status != 200 || !strings.Contains(string(r.body), "已同意") {
+		t.Fatalf("approve form: %d", r.status)
+	}
+	r = e.do("GET", fmt.Sprintf("/console/share/%d/data?purpose=%s", id, url.QueryEscape("核对就医站点")), other, nil, nil)
+	if r.status != 200 || !strings.HasPrefix(string(r.body), "\uFEFF站点名称") || strings.Contains(string(r.body), "日均客流") {
+		t.Fatalf("data after approval: %d %q", r.status, r.body)
+	}
+	if r := e.do("GET", "/console/share", other, nil, nil); !strings.Contains(string(r.body), "已获授权") {
+		t.Fatal("share console does not show the grant")
+	}
+}
