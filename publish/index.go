@@ -113,3 +113,26 @@ func (s *Service) ReindexAll(ctx context.Context, progress func(done, total int)
 	}
 	return len(docs), nil
 }
+
+// RefreshCounts updates a public resource's search document after its
+// usage counts changed. Its facet values are unchanged, so a backend that
+// caches facet counts may keep them.
+func (s *Service) RefreshCounts(ctx context.Context, rid int64) error {
+	r, err := s.Catalog.GetResource(ctx, rid)
+	if err != nil {
+		return err
+	}
+	if !r.IsPublic(s.now()) {
+		return s.Reindex(ctx, rid)
+	}
+	d, err := s.Document(ctx, r)
+	if err != nil {
+		return err
+	}
+	if same, ok := s.Index.(interface {
+		IndexSameFacets(context.Context, ...search.Doc) error
+	}); ok {
+		return same.IndexSameFacets(ctx, d)
+	}
+	return s.Index.Index(ctx, d)
+}

@@ -85,8 +85,8 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	// Searched fields: "t" (title and keywords) and "b" (summary, data
 	// items, department), plus their one-character twins and the English
 	// title. Display fields are stored but not indexed.
-	doc.AddFieldMappingsAt("t", text("zh", false), uni("t1"))
-	doc.AddFieldMappingsAt("b", text("zh", false), uni("b1"))
+	doc.AddFieldMappingsAt("t", text("zh", false))
+	doc.AddFieldMappingsAt("all", text("zh", false), uni("all1"))
 	doc.AddFieldMappingsAt("title_en", text(en.AnalyzerName, true))
 	for _, f := range []string{"title", "summary", "keywords", "department_name"} {
 		m := bleve.NewTextFieldMapping()
@@ -142,9 +142,11 @@ func bleveDoc(d Doc) map[string]any {
 		facets = append(facets, "format\x1f"+f)
 	}
 	t := strings.Join(append([]string{d.Title}, d.Keywords...), " \n ")
-	body := strings.Join(append([]string{d.Summary, d.DepartmentName}, d.Items...), " \n ")
+	// One searched field holds everything; the title and keywords appear
+	// three times so that matching them weighs more in the score.
+	all := strings.Join(append([]string{t, t, t, d.TitleEn, d.TitleEn, d.Code, d.Summary, d.DepartmentName}, d.Items...), " \n ")
 	return map[string]any{
-		"t": t, "b": body, "facet": facets, "code": d.Code, "title": d.Title, "title_en": d.TitleEn, "summary": d.Summary, "keywords": d.Keywords,
+		"t": t, "all": all, "facet": facets, "code": d.Code, "title": d.Title, "title_en": d.TitleEn, "summary": d.Summary, "keywords": d.Keywords,
 		"department_name": d.DepartmentName, "department": d.Department, "domain": d.Domain, "format": d.Format,
 		"open_type": d.OpenType, "update_period": d.UpdatePeriod, "published": float64(d.Published.Unix()),
 		"downloads": float64(d.Downloads), "views": float64(d.Views), "rows": float64(d.Rows),
@@ -175,6 +177,16 @@ func (b *Bleve) storeFacets(key string, f map[string][]FacetValue) {
 
 func (b *Bleve) Index(ctx context.Context, docs ...Doc) error {
 	defer b.invalidate()
+	return b.index(docs)
+}
+
+// IndexSameFacets re-indexes documents whose facet values did not change
+// (a refresh of download counts), keeping the cached facet counts.
+func (b *Bleve) IndexSameFacets(ctx context.Context, docs ...Doc) error {
+	return b.index(docs)
+}
+
+func (b *Bleve) index(docs []Doc) error {
 	batch := b.idx.NewBatch()
 	for _, d := range docs {
 		if err := batch.Index(d.ID, bleveDoc(d)); err != nil {
@@ -211,31 +223,18 @@ func (b *Bleve) Ping(ctx context.Context) error {
 
 func (b *Bleve) Close() error { return b.idx.Close() }
 
-// termQuery matches one word in the searchable fields, requiring all of the
-// word's pieces (operator AND) so a word counts only when it is there whole.
-// A one-character word is looked up in the one-character fields.
+// termQuery requires one word: all of its pieces (operator AND) in the
+// combined field, so a word counts only when it is there whole. A
+// one-character word is looked up in the one-character field.
 func termQuery(term string) query.Query {
-	type field struct {
-		name  string
-		boost float64
-	}
-	fields := []field{{"t", 8}, {"title_en", 4}, {"b", 2}}
+	field := "all"
 	if utf8.RuneCountInString(term) == 1 {
-		fields = []field{{"t1", 8}, {"b1", 2}, {"title_en", 4}}
+		field = "all1"
 	}
-	var qs []query.Query
-	for _, f := range fields {
-		m := query.NewMatchQuery(term)
-		m.SetField(f.name)
-		m.SetOperator(query.MatchQueryOperatorAnd)
-		m.SetBoost(f.boost)
-		qs = append(qs, m)
-	}
-	code := query.NewTermQuery(strings.ToUpper(term))
-	code.SetField("code")
-	code.SetBoost(10)
-	qs = append(qs, code)
-	return query.NewDisjunctionQuery(qs)
+	m := query.NewMatchQuery(term)
+	m.SetField(field)
+	m.SetOperator(query.MatchQueryOperatorAnd)
+	return m
 }
 
 // looseQuery keeps partial matches of a long word in the results, ranked

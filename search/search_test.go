@@ -71,3 +71,43 @@ func TestMeiliConformance(t *testing.T) {
 	}
 	searchtest.Run(t, idx, nil)
 }
+
+// Facet counts are cached until a write that may change them.
+func TestFacetCache(t *testing.T) {
+	idx, _ := search.OpenBleve("")
+	defer idx.Close()
+	ctx := context.Background()
+	idx.Index(ctx, searchtest.Fixture...)
+	count := func() int {
+		r, err := idx.Search(ctx, search.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range r.Facets["department"] {
+			if f.Value == "JTJ" {
+				return f.Count
+			}
+		}
+		return 0
+	}
+	if count() != 3 {
+		t.Fatal("initial count")
+	}
+	d := searchtest.Fixture[0]
+	d.Downloads = 999
+	idx.IndexSameFacets(ctx, d) // a count refresh keeps the cache…
+	r, _ := idx.Search(ctx, search.Query{Sort: search.SortDownloads, PerPage: 1})
+	if r.Hits[0].ID != "1" {
+		t.Fatal("the refreshed document is not searchable with its new count")
+	}
+	idx.Delete(ctx, "2") // …a real change clears it
+	if count() != 2 {
+		t.Fatalf("facet count after delete: %d", count())
+	}
+	n := searchtest.Fixture[1]
+	n.ID = "99"
+	idx.Index(ctx, n)
+	if count() != 3 {
+		t.Fatalf("facet count after add: %d", count())
+	}
+}

@@ -147,8 +147,8 @@ func (s *Server) flushCounts(ctx context.Context) {
 		s.log.Warn("flush usage counts", "err", err)
 	}
 	for _, id := range changed {
-		if err := s.app.Publish.Reindex(ctx, id); err != nil {
-			s.log.Warn("reindex after counts", "resource", id, "err", err)
+		if err := s.app.Publish.RefreshCounts(ctx, id); err != nil {
+			s.log.Warn("refresh search counts", "resource", id, "err", err)
 		}
 	}
 }
