@@ -314,4 +314,7 @@ CREATE TABLE share_stops (
 	filed_by TEXT NOT NULL,
 	filed_at {{TS}} NOT NULL
 )`},
+	{6, "dispute reminders", `
+ALTER TABLE disputes ADD COLUMN reminded_at {{TS}};
+ALTER TABLE disputes ADD COLUMN overdue_at {{TS}}`},
 }

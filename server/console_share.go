@@ -136,7 +136,8 @@ func (s *Server) consoleShareDecision(c echo.Context) error {
 	ctx, reason := c.Request().Context(), c.FormValue("reason")
 	switch c.Param("action") {
 	case "approve":
-		_, err = s.app.Sharing.Approve(ctx, p, id, nil, 0)
+		term, _ := strconv.Atoi(c.FormValue("term_days"))
+		_, err = s.app.Sharing.Approve(ctx, p, id, nil, term)
 	case "refuse":
 		_, err = s.app.Sharing.Refuse(ctx, p, id, reason)
 	case "escalate":

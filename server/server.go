@@ -171,6 +171,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 		if n, err := s.app.Sharing.RemindDue(ctx); err == nil && n > 0 {
 			s.log.Info("reminded providers of share requests due within a working day", "count", n)
 		}
+		if n, err := s.app.Sharing.RemindDisputes(ctx); err == nil && n > 0 {
+			s.log.Info("dispute reminders sent", "count", n)
+		}
 		if n, err := s.app.Sharing.EscalateOverdue(ctx); err == nil && n > 0 {
 			s.log.Warn("overdue share requests escalated to the leading-group office", "count", n)
 		}

@@ -219,3 +219,52 @@ func (s *Service) stoppedAt(ctx context.Context, rid int64) time.Time {
 	s.DB.QueryRow(ctx, "SELECT effective_at FROM share_stops WHERE resource_id = ?", rid).Scan(&at)
 	return at
 }
+
+// RemindDisputes tells providers of open disputes due within one working
+// day, and the provider and the bureau of disputes past their deadline
+// (each once); it returns how many notices went out.
+func (s *Service) RemindDisputes(ctx context.Context) (int, error) {
+	rows, err := s.DB.Query(ctx, `SELECT d.id, d.deadline, d.reminded_at IS NOT NULL, d.overdue_at IS NOT NULL, r.name, r.department_id
+		FROM disputes d JOIN resources r ON r.id = d.resource_id WHERE d.status = 'open' AND d.overdue_at IS NULL`)
+	if err != nil {
+		return 0, err
+	}
+	type open struct {
+		id, dept          int64
+		deadline          time.Time
+		reminded, overdue bool
+		name              string
+	}
+	var all []open
+	for rows.Next() {
+		var o open
+		if err := rows.Scan(&o.id, &o.deadline, &o.reminded, &o.overdue, &o.name, &o.dept); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		all = append(all, o)
+	}
+	rows.Close()
+	n := 0
+	for _, o := range all {
+		left := s.Calendar.TimeLeft(s.now(), o.deadline)
+		date := o.deadline.In(s.Calendar.Location()).Format("2006-01-02")
+		link := fmt.Sprintf("/api/v1/share/resources/%d/disputes", o.id)
+		switch {
+		case left.Overdue:
+			if _, err := s.DB.Exec(ctx, "UPDATE disputes SET overdue_at = ? WHERE id = ?", s.now(), o.id); err != nil {
+				return n, err
+			}
+			s.Notify.Send(ctx, "dispute_overdue", notify.Params("id", o.id, "name", o.name, "deadline", date), link,
+				notify.To{DepartmentID: o.dept}, notify.To{Role: string(auth.RoleBureauAdmin)})
+			n++
+		case left.WorkingDays <= 1 && !o.reminded:
+			if _, err := s.DB.Exec(ctx, "UPDATE disputes SET reminded_at = ? WHERE id = ?", s.now(), o.id); err != nil {
+				return n, err
+			}
+			s.Notify.Send(ctx, "dispute_due", notify.Params("id", o.id, "name", o.name, "deadline", date), link, notify.To{DepartmentID: o.dept})
+			n++
+		}
+	}
+	return n, nil
+}

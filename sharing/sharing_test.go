@@ -187,6 +187,28 @@ func TestRequestLifecycle(t *testing.T) {
 		if n, _ := s.RemindDue(ctx); n != 0 {
 			t.Fatal("reminded twice")
 		}
+		// A dispute: reminded the working day before its deadline, flagged when overdue.
+		x.now = time.Date(2025, 11, 3, 9, 0, 0, 0, sh) // Monday
+		v, _ := x.cat.ReserveVersion(ctx, auth.System, x.cond.ID, "a.csv", "csv")
+		x.cat.CommitVersion(ctx, v)
+		dsp, err := s.ReportDispute(ctx, x.requester, x.cond, sharing.NewDispute{Version: v.Number, RowKey: "姓名=张三", Column: "执业机构", Problem: "执业机构已变更"})
+		if err != nil || dsp.Deadline.In(sh).Format("2006-01-02") != "2025-11-10" {
+			t.Fatalf("dispute %v %+v", err, dsp)
+		}
+		if n, _ := s.RemindDisputes(ctx); n != 0 {
+			t.Fatal("dispute reminded too early")
+		}
+		x.now = time.Date(2025, 11, 7, 9, 0, 0, 0, sh) // Friday: Monday is the last day
+		if n, _ := s.RemindDisputes(ctx); n != 1 {
+			t.Fatal("no dispute reminder")
+		}
+		x.now = time.Date(2025, 11, 11, 9, 0, 0, 0, sh)
+		if n, _ := s.RemindDisputes(ctx); n != 1 {
+			t.Fatal("no overdue notice")
+		}
+		if n, _ := s.RemindDisputes(ctx); n != 0 {
+			t.Fatal("overdue notice repeated")
+		}
 		if p, n, _ := (&audit.Log{DB: d}).Verify(ctx); p != nil || n < 8 {
 			t.Fatalf("audit %v %d", p, n)
 		}
