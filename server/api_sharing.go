@@ -88,20 +88,9 @@ func (s *Server) shareCatalog(c echo.Context) error {
 	}
 	out := []row{}
 	for _, r := range rs {
-		d, err := s.app.Sharing.Decide(ctx, p, r)
+		access, err := s.app.Sharing.Access(ctx, p, r)
 		if err != nil {
 			return err
-		}
-		access := "request"
-		switch {
-		case p.DepartmentID == r.DepartmentID && p.DepartmentID != 0:
-			access = "own"
-		case d.Allowed && d.GrantID != 0:
-			access = "granted"
-		case d.Allowed:
-			access = "direct"
-		case r.ShareType == "none" || p.DepartmentID == 0:
-			access = "closed"
 		}
 		out = append(out, row{r.ID, r.Code, r.Name, r.DepartmentID, r.ShareType, r.ShareCondition, r.ShareBasis, r.UpdatePeriod, r.LatestVersion, access})
 	}

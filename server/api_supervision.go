@@ -28,16 +28,21 @@ func (s *Server) bindSupervision(g *echo.Group) {
 	g.POST("/calendar/import", s.calendarImport)
 }
 
+// inboxRole is the role inbox a user reads besides their department's:
+// the bureau's or the office's.
+func inboxRole(u auth.User) string {
+	if u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice {
+		return string(u.Role)
+	}
+	return ""
+}
+
 func (s *Server) notifications(c echo.Context) error {
 	u, err := currentUser(c)
 	if err != nil {
 		return err
 	}
-	role := ""
-	if u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice {
-		role = string(u.Role)
-	}
-	ns, err := s.app.Notify.Inbox(c.Request().Context(), u.DepartmentID, role, i18n.Lang(c.Request().Header.Get("Accept-Language")))
+	ns, err := s.app.Notify.Inbox(c.Request().Context(), u.DepartmentID, inboxRole(u), i18n.Lang(c.Request().Header.Get("Accept-Language")))
 	if err != nil {
 		return err
 	}
@@ -53,11 +58,7 @@ func (s *Server) notificationRead(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	role := ""
-	if u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice {
-		role = string(u.Role)
-	}
-	if err := s.app.Notify.MarkRead(c.Request().Context(), id, u.DepartmentID, role); err != nil {
+	if err := s.app.Notify.MarkRead(c.Request().Context(), id, u.DepartmentID, inboxRole(u)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -49,20 +49,9 @@ func (s *Server) consoleShare(c echo.Context) error {
 	}
 	var rows []shareRow
 	for _, r := range rs {
-		d, err := s.app.Sharing.Decide(ctx, p, r)
+		access, err := s.app.Sharing.Access(ctx, p, r)
 		if err != nil {
 			return err
-		}
-		access := "request"
-		switch {
-		case p.DepartmentID != 0 && p.DepartmentID == r.DepartmentID:
-			access = "own"
-		case d.Allowed && d.GrantID != 0:
-			access = "granted"
-		case d.Allowed:
-			access = "direct"
-		case r.ShareType == "none" || p.DepartmentID == 0:
-			access = "closed"
 		}
 		rows = append(rows, shareRow{r.ID, r.Code, r.Name, r.ShareType, r.ShareBasis, access, r.LatestVersion})
 	}
@@ -155,10 +144,7 @@ func (s *Server) consoleShareDecision(c echo.Context) error {
 
 func (s *Server) consoleNotifications(c echo.Context) error {
 	u, _ := currentUser(c)
-	role := ""
-	if u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice {
-		role = string(u.Role)
-	}
+	role := inboxRole(u)
 	ns, err := s.app.Notify.Inbox(c.Request().Context(), u.DepartmentID, role, lang(c))
 	if err != nil {
 		return err

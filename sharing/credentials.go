@@ -63,17 +63,10 @@ func (s *Service) Credentials(ctx context.Context, p Principal, dept int64) ([]C
 	if !mayManage(p, dept) {
 		return nil, errs.Forbiddenf("not allowed")
 	}
-	rows, err := s.DB.Query(ctx, "SELECT id FROM dept_credentials WHERE department_id = ? ORDER BY id", dept)
+	ids, err := s.ids(ctx, "SELECT id FROM dept_credentials WHERE department_id = ? ORDER BY id", dept)
 	if err != nil {
 		return nil, err
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
 	out := []Credential{}
 	for _, id := range ids {
 		c, err := s.credential(ctx, id)

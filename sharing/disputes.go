@@ -98,17 +98,10 @@ func (s *Service) GetDispute(ctx context.Context, id int64) (Dispute, error) {
 
 // Disputes lists a resource's disputes, newest first.
 func (s *Service) Disputes(ctx context.Context, rid int64) ([]Dispute, error) {
-	rows, err := s.DB.Query(ctx, "SELECT id FROM disputes WHERE resource_id = ? ORDER BY id DESC", rid)
+	ids, err := s.ids(ctx, "SELECT id FROM disputes WHERE resource_id = ? ORDER BY id DESC", rid)
 	if err != nil {
 		return nil, err
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
 	out := []Dispute{}
 	for _, id := range ids {
 		d, err := s.GetDispute(ctx, id)

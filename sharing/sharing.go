@@ -112,6 +112,44 @@ func (s *Service) Decide(ctx context.Context, p Principal, r catalog.Resource) (
 	return d, nil
 }
 
+// Access names how a principal can get a resource: own, direct, granted,
+// request or closed (what the shared catalog shows).
+func (s *Service) Access(ctx context.Context, p Principal, r catalog.Resource) (string, error) {
+	d, err := s.Decide(ctx, p, r)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case p.DepartmentID != 0 && p.DepartmentID == r.DepartmentID:
+		return "own", nil
+	case d.Allowed && d.GrantID != 0:
+		return "granted", nil
+	case d.Allowed:
+		return "direct", nil
+	case r.ShareType == "none" || p.DepartmentID == 0:
+		return "closed", nil
+	}
+	return "request", nil
+}
+
+// ids runs a query that selects one id column.
+func (s *Service) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
+	rows, err := s.DB.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // CheckPurpose requires a stated purpose for every internal access.
 func CheckPurpose(purpose string) (string, error) {
 	purpose = strings.TrimSpace(purpose)
@@ -275,17 +313,10 @@ func (s *Service) List(ctx context.Context, p Principal) ([]Request, error) {
 		q += " WHERE r.department_id = ? OR res.department_id = ?"
 		args = append(args, p.DepartmentID, p.DepartmentID)
 	}
-	rows, err := s.DB.Query(ctx, q+" ORDER BY r.id DESC LIMIT 500", args...)
+	ids, err := s.ids(ctx, q+" ORDER BY r.id DESC LIMIT 500", args...)
 	if err != nil {
 		return nil, err
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
 	out := []Request{}
 	for _, id := range ids {
 		r, err := s.Get(ctx, id)
@@ -423,17 +454,10 @@ func (s *Service) Settle(ctx context.Context, p Principal, id int64, approve boo
 // EscalateOverdue sends pending requests past their deadline to the office
 // (run by the server's housekeeping); it returns how many moved.
 func (s *Service) EscalateOverdue(ctx context.Context) (int, error) {
-	rows, err := s.DB.Query(ctx, "SELECT id FROM share_requests WHERE status = ? AND deadline < ?", Pending, s.now())
+	ids, err := s.ids(ctx, "SELECT id FROM share_requests WHERE status = ? AND deadline < ?", Pending, s.now())
 	if err != nil {
 		return 0, err
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
 	system := Principal{Name: "system"}
 	for _, id := range ids {
 		if _, err := s.transition(ctx, system, id, []string{Pending}, EscalatedOffice, "overdue_escalated", "provider did not answer within 5 working days",
