@@ -69,7 +69,7 @@ func (o *Options) defaults() {
 		o.MaxUnzipBytes = 2 << 30
 	}
 	if o.DedupMemoryBytes <= 0 {
-		o.DedupMemoryBytes = 96 << 20
+		o.DedupMemoryBytes = 32 << 20
 	}
 	if o.Location == nil {
 		o.Location = time.UTC
@@ -147,6 +147,7 @@ type scanResult struct {
 	encoding    string
 	sourceBytes int64
 	titleRows   []int64
+	dedup       *dedupResult
 }
 
 var totalLabels = []string{"合计", "总计", "小计", "合 计", "总 计", "total", "sum", "grand total"}
@@ -271,17 +272,72 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 		declared[it.Name] = true
 	}
 	var buf [][]string
+	var bufRows []int64
 	records := 0
 	headerDone := keyed
 	var lastRow int64
 	var lastLabel string
 	var candidate int64
-	addData := func(rec []string) {
+	sorter := newDedupSorter(opt.TempDir, opt.DedupMemoryBytes)
+	defer sorter.cleanup()
+	var hashBuf []byte
+	var keyIdx []int
+	keyIdxFor := func() []int {
+		if keyed {
+			keyIdx = keyIdx[:0]
+			keys := r.Keys()
+			for _, k := range opt.KeyColumns {
+				for i, name := range keys {
+					if name == k {
+						keyIdx = append(keyIdx, i)
+					}
+				}
+			}
+			return keyIdx
+		}
+		if keyIdx == nil {
+			keyIdx = []int{}
+			for _, k := range opt.KeyColumns {
+				for i, name := range sr.header {
+					if name == k {
+						keyIdx = append(keyIdx, i)
+					}
+				}
+			}
+		}
+		return keyIdx
+	}
+	var sortErr error
+	addData := func(rec []string, rowNum int64) {
 		if blank(rec) {
 			return
 		}
 		sr.dataRows++
-		lastRow = r.Row()
+		lastRow = rowNum
+		// Hash the trimmed row (up to its last non-empty cell) and its key.
+		last := len(rec)
+		for last > 0 && trimCell(rec[last-1]) == "" {
+			last--
+		}
+		hashBuf = hashBuf[:0]
+		for _, v := range rec[:last] {
+			hashBuf = append(append(hashBuf, trimCell(v)...), 0x1f)
+		}
+		rowHash := xxh3.Hash(hashBuf)
+		keyHash := rowHash
+		if ki := keyIdxFor(); len(opt.KeyColumns) > 0 {
+			hashBuf = hashBuf[:0]
+			for _, i := range ki {
+				if i < len(rec) {
+					hashBuf = append(hashBuf, trimCell(rec[i])...)
+				}
+				hashBuf = append(hashBuf, 0x1f)
+			}
+			keyHash = xxh3.Hash(hashBuf) ^ 0x9e3779b97f4a7c15
+		}
+		if err := sorter.add(dedupRec{key: keyHash, row: rowHash, idx: uint32(sr.dataRows - 1), num: uint32(rowNum)}); err != nil && sortErr == nil {
+			sortErr = err
+		}
 		for len(sr.inf) < len(rec) {
 			in := inference{}
 			// A declared column has its type already: only look for personal data.
@@ -297,7 +353,7 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 		for _, v := range rec {
 			if t := trimCell(v); t != "" {
 				if isTotalLabel(t) {
-					candidate, lastLabel = r.Row(), t
+					candidate, lastLabel = rowNum, t
 				}
 				break
 			}
@@ -328,21 +384,21 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 		if !headerDone {
 			cp := make([]string, len(rec))
 			copy(cp, rec)
-			buf = append(buf, cp)
+			buf, bufRows = append(buf, cp), append(bufRows, r.Row())
 			if len(buf) < 20 {
 				continue
 			}
-			sr.decideHeader(buf, opt.Items, addData)
+			sr.decideHeader(buf, bufRows, opt.Items, addData)
 			headerDone, buf = true, nil
 			continue
 		}
-		addData(rec)
+		addData(rec, r.Row())
 	}
 	if !headerDone {
 		if len(buf) == 0 {
 			return nil, ErrEmpty
 		}
-		sr.decideHeader(buf, opt.Items, addData)
+		sr.decideHeader(buf, bufRows, opt.Items, addData)
 	}
 	if keyed {
 		sr.header = cleanHeader(r.Keys())
@@ -356,13 +412,19 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 	if candidate != 0 && candidate == lastRow {
 		sr.totalRow, sr.totalLabel = candidate, lastLabel
 	}
+	if sortErr != nil {
+		return nil, sortErr
+	}
+	if sr.dedup, err = sorter.finish(sr.dataRows, maxRejectedListed); err != nil {
+		return nil, err
+	}
 	for len(sr.inf) < len(sr.header) {
 		sr.inf = append(sr.inf, inference{})
 	}
 	return sr, nil
 }
 
-func (sr *scanResult) decideHeader(buf [][]string, items []catalog.Item, addData func([]string)) {
+func (sr *scanResult) decideHeader(buf [][]string, rows []int64, items []catalog.Item, addData func([]string, int64)) {
 	h := pickHeader(buf, items)
 	sr.header = cleanHeader(buf[h])
 	sr.skip = h + 1
@@ -370,8 +432,8 @@ func (sr *scanResult) decideHeader(buf [][]string, items []catalog.Item, addData
 	for i := 0; i < h; i++ {
 		sr.titleRows = append(sr.titleRows, int64(i+1))
 	}
-	for _, rec := range buf[h+1:] {
-		addData(rec)
+	for i, rec := range buf[h+1:] {
+		addData(rec, rows[h+1+i])
 	}
 }
 
@@ -419,11 +481,10 @@ type converter struct {
 	csvBuf   *bufio.Writer
 	csvRec   []string
 	pending  int
-	dups     *hashSet
-	keys     *keyMap
+	dd       *dedupResult
+	dataIdx  uint32
 	keyIdx   []int
 	cells    []cell
-	hashBuf  []byte
 	today    int32
 	nowMicro int64
 	isXLSX   bool
@@ -567,11 +628,9 @@ func (c *converter) resolveColumns(sr *scanResult) {
 		}
 	}
 	if len(c.keyIdx) > 0 {
-		c.keys = newKeyMap(sr.dataRows, c.opt.DedupMemoryBytes)
 		c.rep.KeyConflicts.Columns = c.opt.KeyColumns
-	} else {
-		c.dups = newHashSet(sr.dataRows, c.opt.DedupMemoryBytes)
 	}
+	c.dd = sr.dedup
 	c.cells = make([]cell, len(c.cols))
 	now := c.opt.Now.In(c.opt.Location)
 	c.today = int32(time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).Unix() / 86400)
@@ -922,6 +981,8 @@ func (c *converter) convert(ctx context.Context, path, format string, sr *scanRe
 		if records <= sr.skip || blank(rec) {
 			continue
 		}
+		idx := c.dataIdx // counted as the scan counted data rows
+		c.dataIdx++
 		row := r.Row()
 		c.rep.RowsRead++
 		if row == sr.totalRow && c.isTotal(rec, sums) {
@@ -931,7 +992,7 @@ func (c *converter) convert(ctx context.Context, path, format string, sr *scanRe
 		} else if row == sr.totalRow {
 			c.rep.Warnings = append(c.rep.Warnings, RowError{Row: row, Code: "total_label_kept", Value: sr.totalLabel})
 		}
-		if err := c.row(rec, row, len(sr.header), format, sums); err != nil {
+		if err := c.row(rec, row, idx, len(sr.header), format, sums); err != nil {
 			return err
 		}
 	}
@@ -965,7 +1026,7 @@ func (c *converter) isTotal(rec []string, sums []float64) bool {
 	return true
 }
 
-func (c *converter) row(rec []string, row int64, width int, format string, sums []float64) error {
+func (c *converter) row(rec []string, row int64, idx uint32, width int, format string, sums []float64) error {
 	if format == "csv" && len(rec) != width {
 		extra := false
 		for _, v := range rec[min(width, len(rec)):] {
@@ -1004,37 +1065,20 @@ func (c *converter) row(rec []string, row int64, width int, format string, sums 
 			return nil
 		}
 	}
-	// Duplicates and key conflicts.
-	c.hashBuf = c.hashBuf[:0]
-	for i := range c.cells {
-		c.hashBuf = append(c.hashBuf, c.cells[i].s...)
-		c.hashBuf = append(c.hashBuf, 0x1f)
+	// Duplicates and key conflicts, found by the scan's sort.
+	if c.dd != nil && c.dd.is(c.dd.dup, idx) {
+		c.dupRow(row, c.dd.first[idx])
+		return nil
 	}
-	rowHash := xxh3.Hash(c.hashBuf)
-	if c.keys != nil {
-		c.hashBuf = c.hashBuf[:0]
-		var keyText []string
-		for _, k := range c.keyIdx {
-			c.hashBuf = append(c.hashBuf, c.cells[k].s...)
-			c.hashBuf = append(c.hashBuf, 0x1f)
-		}
-		prev, same, seen := c.keys.put(xxh3.Hash(c.hashBuf), rowHash, row)
-		if seen && same {
-			c.dupRow(row, prev)
-			return nil
-		}
-		if seen {
+	if c.dd != nil && c.dd.is(c.dd.conflict, idx) {
+		c.rep.KeyConflicts.Count++
+		if len(c.rep.KeyConflicts.Samples) < maxSamples {
+			var keyText []string
 			for _, k := range c.keyIdx {
 				keyText = append(keyText, c.cells[k].s)
 			}
-			c.rep.KeyConflicts.Count++
-			if len(c.rep.KeyConflicts.Samples) < maxSamples {
-				c.rep.KeyConflicts.Samples = append(c.rep.KeyConflicts.Samples, KeyConflict{Key: strings.Join(keyText, " / "), Row: row, FirstRow: prev})
-			}
+			c.rep.KeyConflicts.Samples = append(c.rep.KeyConflicts.Samples, KeyConflict{Key: strings.Join(keyText, " / "), Row: row, FirstRow: c.dd.first[idx]})
 		}
-	} else if c.dups.add(rowHash) {
-		c.dupRow(row, 0)
-		return nil
 	}
 	// The row is stored: validate (flag, keep), append, count.
 	c.rep.RowsStored++
@@ -1186,11 +1230,8 @@ func (c *converter) display(col *Column, f float64) string {
 
 func (c *converter) finishReport(sr *scanResult) {
 	r := &c.rep
-	r.Duplicates.Complete = c.dups == nil || c.dups.complete
-	r.KeyConflicts.Complete = c.keys == nil || c.keys.complete
-	if c.dups != nil && !c.dups.complete {
-		r.Warnings = append(r.Warnings, RowError{Code: "dedup_partial"})
-	}
+	// The sort covers every row, whatever the file's size.
+	r.Duplicates.Complete, r.KeyConflicts.Complete = true, true
 	if r.Rejected == nil {
 		r.Rejected = []RowError{}
 	}

@@ -103,7 +103,9 @@ func readParquet(t *testing.T, path string) ([]map[string]string, *arrow.Schema)
 
 func convertOK(t *testing.T, path string, o Options) *Result {
 	t.Helper()
-	o.TempDir = t.TempDir()
+	if o.TempDir == "" {
+		o.TempDir = t.TempDir()
+	}
 	res, err := Convert(context.Background(), path, o)
 	if err != nil {
 		t.Fatalf("convert: %v", err)
@@ -476,5 +478,40 @@ func TestCancel(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(o.TempDir); len(left) != 0 {
 		t.Fatalf("left %d entries", len(left))
+	}
+}
+
+// With a tiny memory budget the check spills many sorted runs and still
+// finds every duplicate and conflict, far apart in the file.
+func TestDedupAcrossSpilledRuns(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("code,name\n")
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&b, "K%d,名称%d\n", i, i)
+	}
+	b.WriteString("K7,名称7\n")     // exact repeat of data row 8
+	b.WriteString("K4000,别的名称\n") // same key, other content
+	b.WriteString("K12, 名称12 \n") // repeat once trimmed
+	o := opts(catalog.Item{Name: "code", Type: "string"}, catalog.Item{Name: "name", Type: "string"})
+	o.KeyColumns = []string{"code"}
+	o.DedupMemoryBytes = 24 * 1024 // 1024 records a run: five runs
+	o.TempDir = t.TempDir()
+	res := convertOK(t, writeFile(t, "big.csv", []byte(b.String())), o)
+	d, k := res.Report.Duplicates, res.Report.KeyConflicts
+	if d.Count != 2 || !d.Complete || d.Rows[0] != 5002 || d.Rows[1] != 5004 {
+		t.Fatalf("duplicates %+v", d)
+	}
+	if k.Count != 1 || k.Samples[0].Row != 5003 || k.Samples[0].FirstRow != 4002 || k.Samples[0].Key != "K4000" {
+		t.Fatalf("conflicts %+v", k)
+	}
+	rc := rejectedCodes(res.Report)
+	if rc[5002] != "duplicate_row:" || res.Report.Rejected[0].Params["first"] != "9" {
+		t.Fatalf("rejected %v %+v", rc, res.Report.Rejected[0])
+	}
+	if res.Report.RowsStored != 5001 {
+		t.Fatalf("stored %d", res.Report.RowsStored)
+	}
+	if left, _ := filepath.Glob(filepath.Join(o.TempDir, "dedup-*")); len(left) != 0 {
+		t.Fatalf("runs left behind: %v", left)
 	}
 }

@@ -1,108 +1,202 @@
 package ingest
 
-import "math/bits"
+import (
+	"bufio"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
 
-// hashSet is an open-addressing set of 64-bit row hashes sized once from
-// the known row count and capped by a memory budget; when full it stops
-// tracking and says so (complete = false) rather than growing past budget.
-type hashSet struct {
-	slots    []uint64
-	used     int
-	limit    int
-	complete bool
+// The duplicate and key-conflict checks ("one data, one source", A-12) run
+// on every row however large the file: during the scan each row leaves a
+// 24-byte record (key hash, row hash, data index, row number); records are
+// sorted in runs that fit the memory budget, spilled to disk, and merged.
+// The conversion pass then only looks up a bitmap.
+
+type dedupRec struct {
+	key, row uint64
+	idx, num uint32 // data-row index (both passes count alike) and source row number
 }
 
-func newHashSet(rows int64, budgetBytes int64) *hashSet {
-	n := int64(float64(rows)/0.7) + 16
-	if max := budgetBytes / 8; n > max {
-		n = max
-	}
-	return &hashSet{slots: make([]uint64, n), limit: int(float64(n) * 0.7), complete: true}
+const dedupRecSize = 24
+
+type dedupSorter struct {
+	dir    string
+	buf    []dedupRec
+	max    int
+	runs   []string
+	closed bool
 }
 
-// add returns true when h was already present.
-func (s *hashSet) add(h uint64) bool {
-	if h == 0 {
-		h = 1 // 0 marks an empty slot
+func newDedupSorter(dir string, budgetBytes int64) *dedupSorter {
+	max := int(budgetBytes / dedupRecSize)
+	if max < 1024 {
+		max = 1024
 	}
-	if s.used >= s.limit {
-		s.complete = false
-		// Still answer for what is stored.
-		return s.find(h)
+	return &dedupSorter{dir: dir, max: max, buf: make([]dedupRec, 0, min(max, 1<<16))}
+}
+
+func (d *dedupSorter) add(r dedupRec) error {
+	d.buf = append(d.buf, r)
+	if len(d.buf) >= d.max {
+		return d.spill()
 	}
-	hi, _ := bits.Mul64(h, uint64(len(s.slots)))
-	for i := hi; ; i++ {
-		if i == uint64(len(s.slots)) {
-			i = 0
+	return nil
+}
+
+func less(a, b dedupRec) bool {
+	if a.key != b.key {
+		return a.key < b.key
+	}
+	return a.idx < b.idx
+}
+
+func (d *dedupSorter) spill() error {
+	sort.Slice(d.buf, func(i, j int) bool { return less(d.buf[i], d.buf[j]) })
+	f, err := os.CreateTemp(d.dir, "dedup-*")
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	var b [dedupRecSize]byte
+	for _, r := range d.buf {
+		binary.LittleEndian.PutUint64(b[0:], r.key)
+		binary.LittleEndian.PutUint64(b[8:], r.row)
+		binary.LittleEndian.PutUint32(b[16:], r.idx)
+		binary.LittleEndian.PutUint32(b[20:], r.num)
+		w.Write(b[:])
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	d.runs = append(d.runs, f.Name())
+	d.buf = d.buf[:0]
+	return f.Close()
+}
+
+// cleanup removes the spilled runs.
+func (d *dedupSorter) cleanup() {
+	for _, r := range d.runs {
+		os.Remove(r)
+	}
+	d.runs = nil
+}
+
+type runReader struct {
+	r   *bufio.Reader
+	f   *os.File
+	cur dedupRec
+}
+
+func (rr *runReader) next() (bool, error) {
+	var b [dedupRecSize]byte
+	if _, err := io.ReadFull(rr.r, b[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return false, nil
 		}
-		switch s.slots[i] {
-		case 0:
-			s.slots[i] = h
-			s.used++
-			return false
-		case h:
-			return true
-		}
+		return false, fmt.Errorf("duplicate check: %w", err)
 	}
+	rr.cur = dedupRec{binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint32(b[16:]), binary.LittleEndian.Uint32(b[20:])}
+	return true, nil
 }
 
-func (s *hashSet) find(h uint64) bool {
-	hi, _ := bits.Mul64(h, uint64(len(s.slots)))
-	for i := hi; ; i++ {
-		if i == uint64(len(s.slots)) {
-			i = 0
-		}
-		switch s.slots[i] {
-		case 0:
-			return false
-		case h:
-			return true
-		}
-	}
+type runHeap []*runReader
+
+func (h runHeap) Len() int           { return len(h) }
+func (h runHeap) Less(i, j int) bool { return less(h[i].cur, h[j].cur) }
+func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)        { *h = append(*h, x.(*runReader)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
-// keyMap remembers, per record key, the hash of the record's content and
-// the row it came from: a second record with the same key and other content
-// is a conflict ("one data, one source", A-12).
-type keyMap struct {
-	keys     []uint64
-	vals     []uint64
-	rows     []uint32
-	used     int
-	limit    int
-	complete bool
+// dedupResult is what the conversion pass needs.
+type dedupResult struct {
+	dup       []uint64         // bitmap by data index: an exact repeat of an earlier row
+	conflict  []uint64         // bitmap: same key as an earlier row, other content
+	first     map[uint32]int64 // data index → source row it repeats or conflicts with (first ones only)
+	dups      int64
+	conflictN int64
 }
 
-func newKeyMap(rows int64, budgetBytes int64) *keyMap {
-	n := int64(float64(rows)/0.7) + 16
-	if max := budgetBytes / 20; n > max {
-		n = max
-	}
-	return &keyMap{keys: make([]uint64, n), vals: make([]uint64, n), rows: make([]uint32, n), limit: int(float64(n) * 0.7), complete: true}
+func (r *dedupResult) is(bits []uint64, idx uint32) bool {
+	w := int(idx / 64)
+	return w < len(bits) && bits[w]&(1<<(idx%64)) != 0
 }
 
-// put returns the earlier row and whether its content differed, when the
-// key was seen before; seen is false for a new key.
-func (m *keyMap) put(k, v uint64, row int64) (prevRow int64, same bool, seen bool) {
-	if k == 0 {
-		k = 1
-	}
-	hi, _ := bits.Mul64(k, uint64(len(m.keys)))
-	for i := hi; ; i++ {
-		if i == uint64(len(m.keys)) {
-			i = 0
+func set(bits []uint64, idx uint32) { bits[idx/64] |= 1 << (idx % 64) }
+
+// finish merges the runs. With keys, a record with an earlier record's key
+// is a duplicate when the content is equal and a conflict otherwise;
+// without keys the key is the row hash, so only duplicates arise.
+func (d *dedupSorter) finish(rows int64, maxFirst int) (*dedupResult, error) {
+	defer d.cleanup()
+	if len(d.buf) > 0 || len(d.runs) == 0 {
+		if err := d.spill(); err != nil {
+			return nil, err
 		}
-		switch m.keys[i] {
-		case 0:
-			if m.used >= m.limit {
-				m.complete = false
-				return 0, false, false
+	}
+	d.buf = nil
+	res := &dedupResult{dup: make([]uint64, rows/64+1), conflict: make([]uint64, rows/64+1), first: map[uint32]int64{}}
+	h := &runHeap{}
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for _, name := range d.runs {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+		rr := &runReader{r: bufio.NewReaderSize(f, 64<<10), f: f}
+		ok, err := rr.next()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			*h = append(*h, rr)
+		}
+	}
+	heap.Init(h)
+	var head dedupRec
+	haveHead := false
+	for h.Len() > 0 {
+		rr := (*h)[0]
+		cur := rr.cur
+		if haveHead && cur.key == head.key {
+			if cur.row == head.row {
+				set(res.dup, cur.idx)
+				res.dups++
+			} else {
+				set(res.conflict, cur.idx)
+				res.conflictN++
 			}
-			m.keys[i], m.vals[i], m.rows[i] = k, v, uint32(row)
-			m.used++
-			return 0, false, false
-		case k:
-			return int64(m.rows[i]), m.vals[i] == v, true
+			if len(res.first) < maxFirst {
+				res.first[cur.idx] = int64(head.num)
+			}
+		} else {
+			head, haveHead = cur, true
+		}
+		ok, err := rr.next()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
 		}
 	}
+	return res, nil
 }

@@ -71,7 +71,7 @@ func main() {
 		loc, _ := time.LoadLocation("Asia/Shanghai")
 		start := time.Now()
 		res, err := ingest.Convert(context.Background(), path, ingest.Options{TempDir: dir, Location: loc, Items: items, KeyColumns: []string{"登记编号"},
-			DedupMemoryBytes: 96 << 20})
+			DedupMemoryBytes: 32 << 20})
 		if err != nil {
 			fail(err)
 		}
