@@ -23,6 +23,7 @@ import (
 	"opendata/jobs"
 	"opendata/notify"
 	"opendata/publish"
+	"opendata/ratelimit"
 	"opendata/search"
 	"opendata/sharing"
 )
@@ -46,6 +47,9 @@ type App struct {
 	Sharing  *sharing.Service
 	Notify   *notify.Notifier
 	CalStore *calendar.Store
+	// Limits counts public API calls; AnonTier is the per-IP allowance.
+	Limits   *ratelimit.Limits
+	AnonTier ratelimit.Tier
 }
 
 // NewLogger builds the structured logger the config asks for.
@@ -102,6 +106,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
+	if cfg.LimitStore == "redis" {
+		if a.Limits, err = ratelimit.NewRedis(ctx, cfg.RedisURL, "opendata:rl:"); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -141,6 +151,8 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 		a.Notify.Mail = &notify.Mailer{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, User: cfg.SMTPUser, Password: cfg.SMTPPassword}
 	}
 	a.CalStore = cal
+	a.Limits = ratelimit.NewMemory("opendata:rl:")
+	a.AnonTier, _ = ratelimit.ParseTier(cfg.AnonRate, int64(cfg.AnonDaily)) // validated with the config
 	a.Sharing = &sharing.Service{DB: d, Catalog: cat, Audit: a.Audit, Calendar: a.Calendar, Log: log, Notify: a.Notify}
 	if missing := a.Calendar.MissingYears(year, year+1); len(missing) > 0 {
 		log.Warn("no holiday data for these years: deadlines count plain weekdays until the bureau imports the State Council notice (opendata calendar import)", "years", missing)
@@ -159,7 +171,7 @@ func (a *App) Close() error {
 
 // Ready checks every backend (the /readyz probe).
 func (a *App) Ready(ctx context.Context) map[string]error {
-	return map[string]error{"database": a.DB.Ping(ctx), "blobs": a.Blobs.Ping(ctx), "search": a.Index.Ping(ctx)}
+	return map[string]error{"database": a.DB.Ping(ctx), "blobs": a.Blobs.Ping(ctx), "search": a.Index.Ping(ctx), "ratelimit": a.Limits.Ping(ctx)}
 }
 
 // ReadyErr joins Ready's failures.

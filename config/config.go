@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"opendata/ratelimit"
 )
 
 // Config is the parsed, validated configuration.
@@ -50,6 +52,11 @@ type Config struct {
 	SMTPFrom        string
 	SMTPUser        string
 	SMTPPassword    string
+	LimitStore      string
+	RedisURL        string
+	AnonRate        string
+	AnonDaily       int
+	TrustProxy      bool
 }
 
 // Option describes one setting.
@@ -145,6 +152,11 @@ var Options = []Option{
 	{"smtp_from", "opendata@localhost", "sender address of notification e-mails", str(func(c *Config) *string { return &c.SMTPFrom })},
 	{"smtp_user", "", "SMTP user (PLAIN auth)", str(func(c *Config) *string { return &c.SMTPUser })},
 	{"smtp_password", "", "SMTP password", str(func(c *Config) *string { return &c.SMTPPassword })},
+	{"ratelimit_store", "memory", "where API call counts live: memory (one instance) or redis (shared by every instance)", oneOf(func(c *Config) *string { return &c.LimitStore }, "memory", "redis")},
+	{"redis_url", "", "Redis for shared rate limits, e.g. redis://127.0.0.1:6379/0", str(func(c *Config) *string { return &c.RedisURL })},
+	{"anon_rate", "120-M", "calls an anonymous caller (per IP) may make to the public API: N-S, N-M, N-H or N-D", str(func(c *Config) *string { return &c.AnonRate })},
+	{"anon_daily", "20000", "daily quota of an anonymous caller (per IP); 0 for none", intRange(func(c *Config) *int { return &c.AnonDaily }, 0, 1<<30)},
+	{"trust_proxy", "false", "take the client IP from X-Forwarded-For (only behind a proxy you run)", boolean(func(c *Config) *bool { return &c.TrustProxy })},
 	{"demo", "false", "load demo data on serve if the database is empty", boolean(func(c *Config) *bool { return &c.Demo })},
 }
 
@@ -224,6 +236,12 @@ func (c *Config) validate() error {
 	}
 	if c.SearchBackend == "meilisearch" && c.MeiliURL == "" {
 		return fmt.Errorf("search_backend=meilisearch needs OPENDATA_MEILISEARCH_URL")
+	}
+	if c.LimitStore == "redis" && c.RedisURL == "" {
+		return fmt.Errorf("ratelimit_store=redis needs OPENDATA_REDIS_URL")
+	}
+	if _, err := ratelimit.ParseTier(c.AnonRate, int64(c.AnonDaily)); err != nil {
+		return fmt.Errorf("OPENDATA_ANON_RATE: %w", err)
 	}
 	if c.BaseURL != "" {
 		if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {

@@ -16,6 +16,7 @@ var (
 	Unauthenticated = errors.New("unauthenticated")
 	TooLarge        = errors.New("too large")
 	Unavailable     = errors.New("unavailable")
+	RateLimited     = errors.New("rate limit reached")
 )
 
 // Wrap adds context to *errp when it is non-nil:

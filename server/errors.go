@@ -32,6 +32,7 @@ var kinds = []struct {
 	{errs.Unauthenticated, http.StatusUnauthorized, "unauthenticated"},
 	{errs.TooLarge, http.StatusRequestEntityTooLarge, "too_large"},
 	{errs.Unavailable, http.StatusServiceUnavailable, "unavailable"},
+	{errs.RateLimited, http.StatusTooManyRequests, "rate_limited"},
 }
 
 // errorHandler maps every error to a status and the JSON body. Internal

@@ -2,7 +2,10 @@ package server
 
 import (
 	"crypto/subtle"
+	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,4 +137,34 @@ func requireRole(c echo.Context, roles ...auth.Role) (auth.User, error) {
 		}
 	}
 	return u, errs.Forbiddenf("your role (%s) may not do this", u.Role)
+}
+
+// limitPublic applies the anonymous per-IP tier to public API calls and
+// answers with the standard RateLimit headers; a refusal is a 429 with the
+// JSON error body and Retry-After. If the counter store fails, the call
+// goes through (logged): the catalog stays available without Redis.
+func (s *Server) limitPublic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		res, err := s.app.Limits.Check(c.Request().Context(), "ip:"+c.RealIP(), s.app.AnonTier)
+		if err != nil {
+			s.log.Warn("rate limit store failed; call allowed", "err", err)
+			return next(c)
+		}
+		h := c.Response().Header()
+		reset := int64(math.Ceil(time.Until(res.Reset).Seconds()))
+		if reset < 0 {
+			reset = 0
+		}
+		h.Set("RateLimit-Limit", strconv.FormatInt(res.Limit, 10))
+		h.Set("RateLimit-Remaining", strconv.FormatInt(res.Remaining, 10))
+		h.Set("RateLimit-Reset", strconv.FormatInt(reset, 10))
+		if !res.Allowed {
+			h.Set("Retry-After", strconv.FormatInt(max(1, reset), 10))
+			if res.Quota {
+				return fmt.Errorf("%w: the daily quota of %d calls is used up", errs.RateLimited, res.Limit)
+			}
+			return fmt.Errorf("%w: %d calls per %s", errs.RateLimited, res.Limit, s.app.AnonTier.Rate.Period)
+		}
+		return next(c)
+	}
 }

@@ -113,7 +113,7 @@ func (s *Server) bindPortal(e *echo.Echo) {
 	e.GET("/", s.home)
 	e.GET("/search", s.searchPage)
 	e.GET("/datasets/:id", s.datasetPage)
-	e.GET("/datasets/:id/download/:file", s.download)
+	e.GET("/datasets/:id/download/:file", s.download, s.limitPublic)
 	e.GET("/departments", s.departmentsPage)
 	e.GET("/departments/:code", s.departmentPage)
 	e.GET("/login", s.loginPage)

@@ -42,6 +42,11 @@ func New(a *app.App) *Server {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	// The client address is the connection's unless a proxy we run says otherwise.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if a.Config.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
 	e.Use(middleware.RequestID())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 		s.log.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))

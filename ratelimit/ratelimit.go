@@ -1,0 +1,106 @@
+// Package ratelimit counts API calls with ulule/limiter: a per-period rate
+// and a daily quota per caller. The store is in memory by default and in
+// Redis when configured, so several server instances share one count.
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/ulule/limiter/v3"
+	"github.com/ulule/limiter/v3/drivers/store/memory"
+	redisstore "github.com/ulule/limiter/v3/drivers/store/redis"
+)
+
+// Tier is what one kind of caller may do.
+type Tier struct {
+	Rate  limiter.Rate // e.g. 60 per minute
+	Daily int64        // calls per day; 0 for no quota
+}
+
+// ParseTier reads "60-M" (ulule's format: S, M, H or D) and a daily quota.
+func ParseTier(rate string, daily int64) (Tier, error) {
+	r, err := limiter.NewRateFromFormatted(rate)
+	if err != nil {
+		return Tier{}, fmt.Errorf("rate %q: use N-S, N-M, N-H or N-D: %w", rate, err)
+	}
+	if daily < 0 {
+		return Tier{}, fmt.Errorf("daily quota must not be negative")
+	}
+	return Tier{Rate: r, Daily: daily}, nil
+}
+
+// Limits checks callers against tiers.
+type Limits struct {
+	store limiter.Store
+	ping  func(context.Context) error
+}
+
+// NewMemory keeps counts in this process.
+func NewMemory(prefix string) *Limits {
+	return &Limits{store: memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: prefix, CleanUpInterval: time.Minute}),
+		ping: func(context.Context) error { return nil }}
+}
+
+// NewRedis keeps counts in Redis (redis://host:port/db), shared by every
+// instance using the same prefix.
+func NewRedis(ctx context.Context, url, prefix string) (*Limits, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	client := redis.NewClient(opt)
+	if err := client.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
+	}
+	store, err := redisstore.NewStoreWithOptions(client, limiter.StoreOptions{Prefix: prefix, MaxRetry: 3})
+	if err != nil {
+		return nil, err
+	}
+	return &Limits{store: store, ping: func(ctx context.Context) error { return client.Ping(ctx).Err() }}, nil
+}
+
+// Ping checks the store (readiness).
+func (l *Limits) Ping(ctx context.Context) error { return l.ping(ctx) }
+
+// Result is one decision with what the headers report.
+type Result struct {
+	Allowed    bool
+	Limit      int64
+	Remaining  int64
+	Reset      time.Time
+	RetryAfter time.Duration
+	Quota      bool // refused by the daily quota rather than the rate
+}
+
+// Check counts one call of key against tier.
+func (l *Limits) Check(ctx context.Context, key string, tier Tier) (Result, error) {
+	rc, err := limiter.New(l.store, tier.Rate).Get(ctx, safe(key)+":r")
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Allowed: !rc.Reached, Limit: rc.Limit, Remaining: rc.Remaining, Reset: time.Unix(rc.Reset, 0)}
+	if rc.Reached {
+		res.RetryAfter = time.Until(res.Reset)
+		return res, nil
+	}
+	if tier.Daily > 0 {
+		dc, err := limiter.New(l.store, limiter.Rate{Period: 24 * time.Hour, Limit: tier.Daily}).Get(ctx, safe(key)+":d")
+		if err != nil {
+			return Result{}, err
+		}
+		if dc.Reached {
+			reset := time.Unix(dc.Reset, 0)
+			return Result{Limit: dc.Limit, Remaining: 0, Reset: reset, RetryAfter: time.Until(reset), Quota: true}, nil
+		}
+		if dc.Remaining < res.Remaining {
+			res.Remaining = dc.Remaining
+		}
+	}
+	return res, nil
+}
+
+func safe(key string) string { return strings.NewReplacer(" ", "_", "\n", "_").Replace(key) }
