@@ -5,6 +5,7 @@ package catalog
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -185,7 +186,7 @@ func (e *Entry) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, it := range e.Items {
-		p := "items[" + itoa(i) + "]"
+		p := "items[" + strconv.Itoa(i) + "]"
 		if !itemNameRe.MatchString(it.Name) {
 			fe[p+".name"] = "1–128 characters, no control characters or quotes"
 		} else if seen[it.Name] {
@@ -211,13 +212,6 @@ func (e *Entry) Validate() error {
 		}
 	}
 	return fe.Err()
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }
 
 // ItemByName finds a declared data item.

@@ -5,6 +5,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"sort"
 )
 
 // Kinds. Wrap them with %w; test with errors.Is.
@@ -55,11 +56,7 @@ func sortedKeys(m map[string]string) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
+	sort.Strings(keys)
 	return keys
 }
 

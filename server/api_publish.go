@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -116,20 +117,10 @@ func (s *Server) apiPublication(c echo.Context) error {
 	}
 	vs := map[string]string{}
 	for n, st := range states {
-		vs["v"+itoa(n)] = st
+		vs["v"+strconv.Itoa(n)] = st
 	}
 	return c.JSON(http.StatusOK, map[string]any{"resource_id": id, "published_version": r.PublishedVersion, "withdraw_at": r.WithdrawAt,
 		"withdraw_reason": r.WithdrawReason, "versions": vs, "events": events})
-}
-
-func itoa(n int) string {
-	if n < 0 {
-		return "-" + itoa(-n)
-	}
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }
 
 func (s *Server) apiQueue(c echo.Context) error {

@@ -54,6 +54,17 @@ func principal(c echo.Context) (sharing.Principal, error) {
 	return sharing.FromActor(u.Actor()), nil
 }
 
+// staffWithID is the preamble of staff actions on one object: who acts
+// and the object's id from the path.
+func staffWithID(c echo.Context) (sharing.Principal, int64, error) {
+	p, err := staffPrincipal(c)
+	if err != nil {
+		return p, 0, err
+	}
+	id, err := pathID(c, "id")
+	return p, id, err
+}
+
 func staffPrincipal(c echo.Context) (sharing.Principal, error) {
 	p, err := principal(c)
 	if err == nil && p.System {
@@ -335,11 +346,7 @@ func (s *Server) shareSettle(c echo.Context) error {
 }
 
 func (s *Server) shareRevoke(c echo.Context) error {
-	p, err := staffPrincipal(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	p, id, err := staffWithID(c)
 	if err != nil {
 		return err
 	}
@@ -393,11 +400,7 @@ func (s *Server) credCreate(c echo.Context) error {
 }
 
 func (s *Server) credRotate(c echo.Context) error {
-	p, err := staffPrincipal(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	p, id, err := staffWithID(c)
 	if err != nil {
 		return err
 	}
@@ -410,11 +413,7 @@ func (s *Server) credRotate(c echo.Context) error {
 }
 
 func (s *Server) credRevoke(c echo.Context) error {
-	p, err := staffPrincipal(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	p, id, err := staffWithID(c)
 	if err != nil {
 		return err
 	}

@@ -80,11 +80,7 @@ func (s *Server) disputeList(c echo.Context) error {
 }
 
 func (s *Server) disputeReport(c echo.Context) error {
-	p, err := staffPrincipal(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	p, id, err := staffWithID(c)
 	if err != nil {
 		return err
 	}
@@ -104,11 +100,7 @@ func (s *Server) disputeReport(c echo.Context) error {
 }
 
 func (s *Server) disputeAnswer(c echo.Context) error {
-	p, err := staffPrincipal(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	p, id, err := staffWithID(c)
 	if err != nil {
 		return err
 	}
@@ -145,11 +137,7 @@ func (s *Server) publicDisputes(c echo.Context) error {
 }
 
 func (s *Server) shareStop(c echo.Context) error {
-	p, err := staffPrincipal(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	p, id, err := staffWithID(c)
 	if err != nil {
 		return err
 	}
