@@ -1,0 +1,357 @@
+package query
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"opendata/errs"
+)
+
+// Column types, as the ingest writes them.
+const (
+	TString    = "string"
+	TInt       = "int"
+	TDecimal   = "decimal"
+	TBool      = "bool"
+	TDate      = "date"
+	TTimestamp = "timestamp"
+)
+
+// Column is one column of a Parquet file.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Schema is a file's columns in order.
+type Schema []Column
+
+// Find returns the named column.
+func (s Schema) Find(name string) (Column, bool) {
+	for _, c := range s {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// Only keeps the named columns (all when names is nil), in schema order.
+func (s Schema) Only(names []string) Schema {
+	if names == nil {
+		return s
+	}
+	var out Schema
+	for _, c := range s {
+		for _, n := range names {
+			if n == c.Name {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// SortKey orders by one column.
+type SortKey struct {
+	Column string
+	Desc   bool
+}
+
+// Agg is one aggregate of a grouped query.
+type Agg struct {
+	Func   string // count, sum, avg, min, max
+	Column string // empty for count
+	As     string // the output column name
+}
+
+// Limits of the records API.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 10000
+	MaxGroupBy   = 5
+	MaxAggs      = 10
+)
+
+// Query is a parsed, schema-checked records request.
+type Query struct {
+	Select  []string // output columns; every column when empty
+	Where   Expr     // nil for all rows
+	Sort    []SortKey
+	Limit   int
+	Offset  int
+	Cursor  *Cursor
+	Count   bool
+	GroupBy []string
+	Aggs    []Agg
+	Format  string // json, ndjson, csv
+
+	schema Schema
+	loc    *time.Location
+	// typed holds the checked filter (bound values typed per column).
+	typed *checked
+}
+
+// Formats lists the output formats.
+var Formats = []string{"json", "ndjson", "csv"}
+
+// Grouped reports whether the query aggregates.
+func (q *Query) Grouped() bool { return len(q.GroupBy) > 0 || len(q.Aggs) > 0 }
+
+// Parse reads the records API parameters and checks every name and value
+// against the schema. Errors name the parameter (errs.FieldErrors).
+func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
+	q := &Query{schema: schema, loc: loc, Limit: DefaultLimit, Format: "json"}
+	for name, vals := range v {
+		if len(vals) > 1 {
+			return nil, errs.FieldErrors{name: "given more than once"}
+		}
+	}
+	if s := v.Get("format"); s != "" {
+		if !contains(Formats, s) {
+			return nil, errs.FieldErrors{"format": fmt.Sprintf("%q is not one of json, ndjson, csv", s)}
+		}
+		q.Format = s
+	}
+	if s := v.Get("select"); s != "" {
+		for _, name := range splitList(s) {
+			if _, ok := schema.Find(name); !ok {
+				return nil, errs.FieldErrors{"select": unknownColumn(name, schema)}
+			}
+			if contains(q.Select, name) {
+				return nil, errs.FieldErrors{"select": fmt.Sprintf("column %q is selected twice", name)}
+			}
+			q.Select = append(q.Select, name)
+		}
+	}
+	if s := v.Get("filter"); s != "" {
+		e, err := ParseFilter(s)
+		if err != nil {
+			return nil, errs.FieldErrors{"filter": err.Error()}
+		}
+		q.Where = e
+		if q.typed, err = check(e, schema, loc); err != nil {
+			return nil, errs.FieldErrors{"filter": err.Error()}
+		}
+	}
+	var err error
+	if q.Limit, err = intParam(v, "limit", DefaultLimit, 1, MaxLimit); err != nil {
+		return nil, err
+	}
+	if q.Offset, err = intParam(v, "offset", 0, 0, math.MaxInt32); err != nil {
+		return nil, err
+	}
+	if s := v.Get("count"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, errs.FieldErrors{"count": "use true or false"}
+		}
+		q.Count = b
+	}
+	if s := v.Get("group_by"); s != "" {
+		for _, name := range splitList(s) {
+			if _, ok := schema.Find(name); !ok {
+				return nil, errs.FieldErrors{"group_by": unknownColumn(name, schema)}
+			}
+			if !contains(q.GroupBy, name) {
+				q.GroupBy = append(q.GroupBy, name)
+			}
+		}
+		if len(q.GroupBy) > MaxGroupBy {
+			return nil, errs.FieldErrors{"group_by": fmt.Sprintf("at most %d columns", MaxGroupBy)}
+		}
+	}
+	if s := v.Get("agg"); s != "" {
+		if err := q.parseAggs(s); err != nil {
+			return nil, err
+		}
+	}
+	if q.Grouped() {
+		if len(q.Aggs) == 0 {
+			q.Aggs = []Agg{{Func: "count", As: "count"}}
+		}
+		if len(q.Select) > 0 {
+			return nil, errs.FieldErrors{"select": "with group_by the output is the group columns and the aggregates; leave select out"}
+		}
+	}
+	if s := v.Get("sort"); s != "" {
+		if err := q.parseSort(s); err != nil {
+			return nil, err
+		}
+	}
+	if s := v.Get("cursor"); s != "" {
+		if q.Grouped() {
+			return nil, errs.FieldErrors{"cursor": "cursors page through records, not groups; use offset with group_by"}
+		}
+		if v.Get("offset") != "" {
+			return nil, errs.FieldErrors{"cursor": "give either cursor or offset, not both"}
+		}
+	}
+	return q, nil
+}
+
+func (q *Query) parseAggs(s string) error {
+	for _, item := range splitList(s) {
+		fn, col, _ := strings.Cut(item, ":")
+		fn = strings.ToLower(strings.TrimSpace(fn))
+		a := Agg{Func: fn, Column: col, As: fn}
+		switch fn {
+		case "count":
+			if col != "" {
+				return errs.FieldErrors{"agg": "count takes no column: agg=count"}
+			}
+		case "sum", "avg":
+			c, ok := q.schema.Find(col)
+			if !ok {
+				return errs.FieldErrors{"agg": fmt.Sprintf("%s: %s", item, unknownColumn(col, q.schema))}
+			}
+			if c.Type != TInt && c.Type != TDecimal {
+				return errs.FieldErrors{"agg": fmt.Sprintf("%s: column %q is %s; %s needs a number column", item, col, c.Type, fn)}
+			}
+			a.As = fn + "_" + col
+		case "min", "max":
+			if _, ok := q.schema.Find(col); !ok {
+				return errs.FieldErrors{"agg": fmt.Sprintf("%s: %s", item, unknownColumn(col, q.schema))}
+			}
+			a.As = fn + "_" + col
+		default:
+			return errs.FieldErrors{"agg": fmt.Sprintf("%q: use count, sum:column, avg:column, min:column or max:column", item)}
+		}
+		for _, b := range q.Aggs {
+			if b.As == a.As {
+				return errs.FieldErrors{"agg": fmt.Sprintf("%s is asked twice", item)}
+			}
+		}
+		q.Aggs = append(q.Aggs, a)
+	}
+	if len(q.Aggs) > MaxAggs {
+		return errs.FieldErrors{"agg": fmt.Sprintf("at most %d aggregates", MaxAggs)}
+	}
+	return nil
+}
+
+// parseSort reads "town,-amount" or "town:asc,amount:desc".
+func (q *Query) parseSort(s string) error {
+	for _, item := range splitList(s) {
+		k := SortKey{Column: item}
+		if strings.HasPrefix(item, "-") {
+			k = SortKey{Column: item[1:], Desc: true}
+		} else if name, dir, ok := strings.Cut(item, ":"); ok && (strings.EqualFold(dir, "asc") || strings.EqualFold(dir, "desc")) {
+			k = SortKey{Column: name, Desc: strings.EqualFold(dir, "desc")}
+		}
+		if q.Grouped() {
+			ok := contains(q.GroupBy, k.Column)
+			for _, a := range q.Aggs {
+				ok = ok || a.As == k.Column
+			}
+			if !ok {
+				return errs.FieldErrors{"sort": fmt.Sprintf("%q: with group_by, sort by a group column or an aggregate (%s)", k.Column, strings.Join(q.outputNames(), ", "))}
+			}
+		} else if _, ok := q.schema.Find(k.Column); !ok {
+			return errs.FieldErrors{"sort": unknownColumn(k.Column, q.schema)}
+		}
+		for _, o := range q.Sort {
+			if o.Column == k.Column {
+				return errs.FieldErrors{"sort": fmt.Sprintf("column %q is sorted twice", k.Column)}
+			}
+		}
+		q.Sort = append(q.Sort, k)
+	}
+	if len(q.Sort) > 5 {
+		return errs.FieldErrors{"sort": "at most 5 sort columns"}
+	}
+	return nil
+}
+
+// Output is the schema of the rows the query returns.
+func (q *Query) Output() Schema {
+	if q.Grouped() {
+		var out Schema
+		for _, g := range q.GroupBy {
+			c, _ := q.schema.Find(g)
+			out = append(out, c)
+		}
+		for _, a := range q.Aggs {
+			t := TInt
+			switch a.Func {
+			case "avg":
+				t = TDecimal
+			case "sum":
+				c, _ := q.schema.Find(a.Column)
+				t = c.Type
+			case "min", "max":
+				c, _ := q.schema.Find(a.Column)
+				t = c.Type
+			}
+			out = append(out, Column{Name: a.As, Type: t})
+		}
+		return out
+	}
+	if len(q.Select) == 0 {
+		return q.schema
+	}
+	var out Schema
+	for _, n := range q.Select {
+		c, _ := q.schema.Find(n)
+		out = append(out, c)
+	}
+	return out
+}
+
+func (q *Query) outputNames() []string {
+	var out []string
+	for _, c := range q.Output() {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func intParam(v url.Values, name string, def, lo, hi int) (int, error) {
+	s := v.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, errs.FieldErrors{name: fmt.Sprintf("%q is not a whole number", s)}
+	}
+	if n < lo || n > hi {
+		return 0, errs.FieldErrors{name: fmt.Sprintf("%d is out of range: %d to %d", n, lo, hi)}
+	}
+	return n, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func unknownColumn(name string, s Schema) string {
+	names := make([]string, 0, len(s))
+	for _, c := range s {
+		names = append(names, c.Name)
+	}
+	if len(names) > 30 {
+		names = append(names[:30], "…")
+	}
+	return fmt.Sprintf("no column %q (columns: %s)", name, strings.Join(names, ", "))
+}
