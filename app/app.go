@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"opendata/access"
 	"opendata/audit"
 	"opendata/auth"
 	"opendata/blob"
@@ -23,6 +24,7 @@ import (
 	"opendata/jobs"
 	"opendata/notify"
 	"opendata/publish"
+	"opendata/query"
 	"opendata/ratelimit"
 	"opendata/search"
 	"opendata/sharing"
@@ -50,6 +52,14 @@ type App struct {
 	// Limits counts public API calls; AnonTier is the per-IP allowance.
 	Limits   *ratelimit.Limits
 	AnonTier ratelimit.Tier
+	// Tiers are the limits of API keys by tier (registered, partner).
+	Tiers map[string]ratelimit.Tier
+	// Access runs developer accounts, API keys, applications and usage.
+	Access *access.Service
+	// Records is the query engine of the records API.
+	Records *query.Engine
+	// Cursors signs records API cursors with a secret shared through the database.
+	Cursors query.Signer
 }
 
 // NewLogger builds the structured logger the config asks for.
@@ -154,6 +164,21 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	a.Limits = ratelimit.NewMemory("opendata:rl:")
 	a.AnonTier, _ = ratelimit.ParseTier(cfg.AnonRate, int64(cfg.AnonDaily)) // validated with the config
 	a.Sharing = &sharing.Service{DB: d, Catalog: cat, Audit: a.Audit, Calendar: a.Calendar, Log: log, Notify: a.Notify}
+	reg, _ := ratelimit.ParseTier(cfg.RegisteredRate, int64(cfg.RegisteredDaily))
+	partner, _ := ratelimit.ParseTier(cfg.PartnerRate, int64(cfg.PartnerDaily))
+	a.Tiers = map[string]ratelimit.Tier{access.TierRegistered: reg, access.TierPartner: partner}
+	a.Access = &access.Service{DB: d, Users: a.Users, Catalog: cat, Audit: a.Audit, Notify: a.Notify, Calendar: a.Calendar, Log: log,
+		KeyMaxDays: cfg.KeyMaxDays, ApplicationDays: cfg.ApplicationDays, VerifyByEmail: cfg.SMTPAddr != "" && cfg.SignupApproval == "auto",
+		Usage: &access.Usage{Location: cfg.Location()}}
+	secret, err := db.Secret(context.Background(), d, "cursor_key")
+	if err != nil {
+		return nil, fmt.Errorf("cursor secret: %w", err)
+	}
+	a.Cursors = query.Signer{Secret: secret}
+	if a.Records, err = query.Open(bs, query.Options{CacheDir: queryCacheDir(cfg.DataDir), CacheBytes: int64(cfg.QueryCacheMB) << 20,
+		MemoryMB: cfg.QueryMemoryMB, Threads: cfg.QueryThreads, Timeout: cfg.QueryTimeout, Location: cfg.Location()}); err != nil {
+		return nil, fmt.Errorf("records query engine: %w", err)
+	}
 	if missing := a.Calendar.MissingYears(year, year+1); len(missing) > 0 {
 		log.Warn("no holiday data for these years: deadlines count plain weekdays until the bureau imports the State Council notice (opendata calendar import)", "years", missing)
 	}
@@ -161,10 +186,28 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	return a, nil
 }
 
+// queryCacheDir is this process's own cache directory; directories left by
+// processes that stopped more than a day ago are removed.
+func queryCacheDir(dataDir string) string {
+	root := filepath.Join(dataDir, "cache", "query")
+	if ents, err := os.ReadDir(root); err == nil {
+		for _, e := range ents {
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 24*time.Hour {
+				os.RemoveAll(filepath.Join(root, e.Name()))
+			}
+		}
+	}
+	return filepath.Join(root, fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano()))
+}
+
 // Close releases the backends.
 func (a *App) Close() error {
 	if a.Index != nil {
 		a.Index.Close()
+	}
+	if a.Records != nil {
+		a.Records.Close()
+		os.RemoveAll(a.Records.Dir())
 	}
 	return a.DB.Close()
 }

@@ -21,10 +21,16 @@ const (
 	RoleDeptAdmin   Role = "dept_admin"   // 部门管理员
 	RoleBureauAdmin Role = "bureau_admin" // 大数据局管理员
 	RoleOffice      Role = "office"       // 领导小组办公室
+	// RoleDeveloper is a public account (公众/开发者): API keys and
+	// applications for on-application data; no staff rights at all.
+	RoleDeveloper Role = "developer"
 )
 
 // Roles lists every role.
-var Roles = []Role{RoleDeptStaff, RoleDeptAdmin, RoleBureauAdmin, RoleOffice}
+var Roles = []Role{RoleDeptStaff, RoleDeptAdmin, RoleBureauAdmin, RoleOffice, RoleDeveloper}
+
+// IsStaff reports whether the role is a government one.
+func (r Role) IsStaff() bool { return r.Valid() && r != RoleDeveloper }
 
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool {
@@ -48,6 +54,9 @@ type User struct {
 	DepartmentID int64     `json:"department_id,omitempty"`
 	Active       bool      `json:"active"`
 	CreatedAt    time.Time `json:"created_at"`
+	Email        string    `json:"email,omitempty"`
+	Organisation string    `json:"organisation,omitempty"`
+	Verified     bool      `json:"email_verified"`
 }
 
 // Actor is who performs an action: a logged-in user, or the system (CLI,
@@ -88,6 +97,11 @@ type NewUser struct {
 	Password     string `json:"password"`
 	Role         Role   `json:"role"`
 	DepartmentID int64  `json:"department_id"`
+	Email        string `json:"email"`
+	Organisation string `json:"organisation"`
+	// Inactive creates the account disabled (a sign-up awaiting e-mail
+	// verification or the bureau's activation).
+	Inactive bool `json:"-"`
 }
 
 func (n NewUser) validate() error {
@@ -99,7 +113,10 @@ func (n NewUser) validate() error {
 		fe["password"] = "at least 10 characters"
 	}
 	if !n.Role.Valid() {
-		fe["role"] = "one of dept_staff, dept_admin, bureau_admin, office"
+		fe["role"] = "one of dept_staff, dept_admin, bureau_admin, office, developer"
+	}
+	if n.Email != "" && !ValidEmail(n.Email) {
+		fe["email"] = "not an e-mail address"
 	}
 	if n.Role.NeedsDepartment() && n.DepartmentID == 0 {
 		fe["department_id"] = "required for department roles"
@@ -122,25 +139,39 @@ func (s *Store) CreateUser(ctx context.Context, n NewUser) (u User, err error) {
 	if n.DepartmentID != 0 {
 		dept = n.DepartmentID
 	}
-	id, err := s.DB.InsertID(ctx, `INSERT INTO users (username, display_name, password_hash, role, department_id, active, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?)`, n.Username, n.DisplayName, hash, string(n.Role), dept, now, now)
+	active := 1
+	if n.Inactive {
+		active = 0
+	}
+	id, err := s.DB.InsertID(ctx, `INSERT INTO users (username, display_name, password_hash, role, department_id, active, email, organisation, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.Username, n.DisplayName, hash, string(n.Role), dept, active, n.Email, n.Organisation, now, now)
 	if err != nil {
+		if errors.Is(err, errs.Conflict) {
+			return User{}, errs.FieldErrors{"username": "already taken"}
+		}
 		return User{}, err
 	}
 	return s.GetUser(ctx, id)
 }
 
-const userCols = "id, username, display_name, role, department_id, active, created_at"
+const userCols = "id, username, display_name, role, department_id, active, created_at, email, organisation, email_verified"
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var dept sql.NullInt64
-	var active int
-	if err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &dept, &active, &u.CreatedAt); err != nil {
+	var active, verified int
+	if err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &dept, &active, &u.CreatedAt, &u.Email, &u.Organisation, &verified); err != nil {
 		return User{}, db.MapErr(err)
 	}
-	u.DepartmentID, u.Active = dept.Int64, active == 1
+	u.DepartmentID, u.Active, u.Verified = dept.Int64, active == 1, verified == 1
 	return u, nil
+}
+
+// ValidEmail is a plain syntax check (the verification mail is the real one).
+func ValidEmail(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && len(s) <= 254 && strings.Contains(domain, ".") && !strings.ContainsAny(s, " \t\r\n<>,;\"") &&
+		!strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
 }
 
 // GetUser returns a user by id.
@@ -159,6 +190,15 @@ func (s *Store) ListUsers(ctx context.Context, dept int64) ([]User, error) {
 	if dept != 0 {
 		q, args = q+" WHERE department_id = ?", append(args, dept)
 	}
+	return s.listUsers(ctx, q, args...)
+}
+
+// ListByRole lists the accounts of one role (developers for the bureau).
+func (s *Store) ListByRole(ctx context.Context, role Role) ([]User, error) {
+	return s.listUsers(ctx, "SELECT "+userCols+" FROM users WHERE role = ?", string(role))
+}
+
+func (s *Store) listUsers(ctx context.Context, q string, args ...any) ([]User, error) {
 	rows, err := s.DB.Query(ctx, q+" ORDER BY id", args...)
 	if err != nil {
 		return nil, err

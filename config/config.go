@@ -57,6 +57,17 @@ type Config struct {
 	AnonRate        string
 	AnonDaily       int
 	TrustProxy      bool
+	RegisteredRate  string
+	RegisteredDaily int
+	PartnerRate     string
+	PartnerDaily    int
+	KeyMaxDays      int
+	ApplicationDays int
+	QueryCacheMB    int
+	QueryMemoryMB   int
+	QueryThreads    int
+	QueryTimeout    time.Duration
+	SignupApproval  string
 }
 
 // Option describes one setting.
@@ -156,6 +167,17 @@ var Options = []Option{
 	{"redis_url", "", "Redis for shared rate limits, e.g. redis://127.0.0.1:6379/0", str(func(c *Config) *string { return &c.RedisURL })},
 	{"anon_rate", "120-M", "calls an anonymous caller (per IP) may make to the public API: N-S, N-M, N-H or N-D", str(func(c *Config) *string { return &c.AnonRate })},
 	{"anon_daily", "20000", "daily quota of an anonymous caller (per IP); 0 for none", intRange(func(c *Config) *int { return &c.AnonDaily }, 0, 1<<30)},
+	{"registered_rate", "20-S", "default rate of a registered developer's API key: N-S, N-M, N-H or N-D", str(func(c *Config) *string { return &c.RegisteredRate })},
+	{"registered_daily", "100000", "daily quota of a registered developer's API key; 0 for none", intRange(func(c *Config) *int { return &c.RegisteredDaily }, 0, 1<<30)},
+	{"partner_rate", "100-S", "rate of an approved partner's API key (the bureau sets a key's tier)", str(func(c *Config) *string { return &c.PartnerRate })},
+	{"partner_daily", "2000000", "daily quota of an approved partner's API key; 0 for none", intRange(func(c *Config) *int { return &c.PartnerDaily }, 0, 1<<30)},
+	{"key_max_days", "365", "longest lifetime of an API key in days; 0 for keys without expiry", intRange(func(c *Config) *int { return &c.KeyMaxDays }, 0, 3650)},
+	{"application_days", "10", "working days a department has to answer an application for on-application data", intRange(func(c *Config) *int { return &c.ApplicationDays }, 1, 60)},
+	{"signup_approval", "auto", "how a public sign-up becomes active: auto (e-mail verification when smtp_addr is set, otherwise a bureau admin activates) or admin (always the bureau)", oneOf(func(c *Config) *string { return &c.SignupApproval }, "auto", "admin")},
+	{"query_cache_mb", "4096", "local disk cache of Parquet files the records API reads (MiB)", intRange(func(c *Config) *int { return &c.QueryCacheMB }, 64, 1<<20)},
+	{"query_memory_mb", "1024", "memory limit of the records query engine (DuckDB, MiB)", intRange(func(c *Config) *int { return &c.QueryMemoryMB }, 64, 1<<20)},
+	{"query_threads", "2", "worker threads of the records query engine", intRange(func(c *Config) *int { return &c.QueryThreads }, 1, 256)},
+	{"query_timeout", "20s", "longest time one records query may run", duration(func(c *Config) *time.Duration { return &c.QueryTimeout })},
 	{"trust_proxy", "false", "take the client IP from X-Forwarded-For (only behind a proxy you run)", boolean(func(c *Config) *bool { return &c.TrustProxy })},
 	{"demo", "false", "load demo data on serve if the database is empty", boolean(func(c *Config) *bool { return &c.Demo })},
 }
@@ -242,6 +264,12 @@ func (c *Config) validate() error {
 	}
 	if _, err := ratelimit.ParseTier(c.AnonRate, int64(c.AnonDaily)); err != nil {
 		return fmt.Errorf("OPENDATA_ANON_RATE: %w", err)
+	}
+	if _, err := ratelimit.ParseTier(c.RegisteredRate, int64(c.RegisteredDaily)); err != nil {
+		return fmt.Errorf("OPENDATA_REGISTERED_RATE: %w", err)
+	}
+	if _, err := ratelimit.ParseTier(c.PartnerRate, int64(c.PartnerDaily)); err != nil {
+		return fmt.Errorf("OPENDATA_PARTNER_RATE: %w", err)
 	}
 	if c.BaseURL != "" {
 		if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {

@@ -6,7 +6,9 @@ package db
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -260,4 +262,21 @@ func (t *Time) parse(s string) error {
 		}
 	}
 	return fmt.Errorf("db.Time: cannot parse %q", s)
+}
+
+// Secret returns the named server secret, creating a random one the first
+// time; every instance sharing the database uses the same value.
+func Secret(ctx context.Context, d *DB, name string) ([]byte, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if _, err := d.Exec(ctx, "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", name, hex.EncodeToString(b)); err != nil {
+		return nil, err
+	}
+	var v string
+	if err := d.QueryRow(ctx, "SELECT value FROM settings WHERE name = ?", name).Scan(&v); err != nil {
+		return nil, err
+	}
+	return hex.DecodeString(v)
 }

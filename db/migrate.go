@@ -317,4 +317,72 @@ CREATE TABLE share_stops (
 	{6, "dispute reminders", `
 ALTER TABLE disputes ADD COLUMN reminded_at {{TS}};
 ALTER TABLE disputes ADD COLUMN overdue_at {{TS}}`},
+	{7, "open API gateway: developer accounts, API keys, applications, grants, usage", `
+ALTER TABLE users ADD COLUMN organisation TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE notifications ADD COLUMN user_id {{BIGINT}};
+CREATE INDEX notifications_user ON notifications(user_id, id);
+CREATE TABLE email_tokens (
+	token_hash TEXT PRIMARY KEY,
+	user_id {{BIGINT}} NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	expires_at {{TS}} NOT NULL
+);
+CREATE TABLE api_keys (
+	id {{ID}},
+	user_id {{BIGINT}} NOT NULL REFERENCES users(id),
+	name TEXT NOT NULL,
+	prefix TEXT NOT NULL,
+	token_hash TEXT NOT NULL UNIQUE,
+	tier TEXT NOT NULL DEFAULT 'registered',
+	expires_at {{TS}},
+	revoked_at {{TS}},
+	created_at {{TS}} NOT NULL,
+	last_used_at {{TS}}
+);
+CREATE INDEX api_keys_user ON api_keys(user_id);
+CREATE TABLE open_applications (
+	id {{ID}},
+	resource_id {{BIGINT}} NOT NULL REFERENCES resources(id),
+	user_id {{BIGINT}} NOT NULL REFERENCES users(id),
+	organisation TEXT NOT NULL,
+	purpose TEXT NOT NULL,
+	intended_use TEXT NOT NULL,
+	columns TEXT NOT NULL DEFAULT '[]',
+	term_days INTEGER NOT NULL,
+	contact TEXT NOT NULL,
+	status TEXT NOT NULL,
+	deadline {{TS}} NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	decided_by TEXT NOT NULL DEFAULT '',
+	created_at {{TS}} NOT NULL,
+	decided_at {{TS}}
+);
+CREATE INDEX open_applications_resource ON open_applications(resource_id);
+CREATE INDEX open_applications_user ON open_applications(user_id);
+CREATE TABLE open_grants (
+	id {{ID}},
+	application_id {{BIGINT}} NOT NULL REFERENCES open_applications(id),
+	resource_id {{BIGINT}} NOT NULL REFERENCES resources(id),
+	user_id {{BIGINT}} NOT NULL REFERENCES users(id),
+	columns TEXT NOT NULL DEFAULT '[]',
+	expires_at {{TS}} NOT NULL,
+	revoked_at {{TS}},
+	created_at {{TS}} NOT NULL
+);
+CREATE INDEX open_grants_lookup ON open_grants(resource_id, user_id);
+CREATE TABLE api_usage (
+	user_id {{BIGINT}} NOT NULL,
+	key_id {{BIGINT}} NOT NULL,
+	resource_id {{BIGINT}} NOT NULL,
+	day TEXT NOT NULL,
+	calls {{BIGINT}} NOT NULL DEFAULT 0,
+	rows_out {{BIGINT}} NOT NULL DEFAULT 0,
+	bytes_out {{BIGINT}} NOT NULL DEFAULT 0,
+	PRIMARY KEY (user_id, key_id, resource_id, day)
+);
+CREATE INDEX api_usage_resource ON api_usage(resource_id, day);
+CREATE TABLE settings (
+	name TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+)`},
 }

@@ -52,10 +52,12 @@ type Notifier struct {
 	Log  *slog.Logger
 }
 
-// To addresses a notice: a department's inbox, or a role's (bureau, office).
+// To addresses a notice: a department's inbox, a role's (bureau, office)
+// or one account's (a public developer).
 type To struct {
 	DepartmentID int64
 	Role         string
+	UserID       int64
 }
 
 // Send records a notice for each recipient and e-mails their staff.
@@ -65,12 +67,15 @@ func (n *Notifier) Send(ctx context.Context, kind string, params map[string]stri
 	}
 	p, _ := json.Marshal(params)
 	for _, t := range to {
-		var dept any
+		var dept, user any
 		if t.DepartmentID != 0 {
 			dept = t.DepartmentID
 		}
-		if _, err := n.DB.Exec(ctx, "INSERT INTO notifications (department_id, role, kind, params, link, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-			dept, t.Role, kind, string(p), link, db.Now()); err != nil && n.Log != nil {
+		if t.UserID != 0 {
+			user = t.UserID
+		}
+		if _, err := n.DB.Exec(ctx, "INSERT INTO notifications (department_id, role, user_id, kind, params, link, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			dept, t.Role, user, kind, string(p), link, db.Now()); err != nil && n.Log != nil {
 			n.Log.Error("notification not stored", "kind", kind, "err", err)
 		}
 		if n.Mail != nil {
@@ -81,7 +86,9 @@ func (n *Notifier) Send(ctx context.Context, kind string, params map[string]stri
 
 func (n *Notifier) mail(ctx context.Context, kind string, params map[string]string, link string, t To) {
 	q, args := "SELECT email FROM users WHERE active = 1 AND email <> '' AND department_id = ?", []any{t.DepartmentID}
-	if t.DepartmentID == 0 {
+	if t.UserID != 0 {
+		q, args = "SELECT email FROM users WHERE email <> '' AND id = ?", []any{t.UserID}
+	} else if t.DepartmentID == 0 {
 		q, args = "SELECT email FROM users WHERE active = 1 AND email <> '' AND role = ?", []any{t.Role}
 	}
 	rows, err := n.DB.Query(ctx, q, args...)
@@ -106,8 +113,18 @@ func (n *Notifier) mail(ctx context.Context, kind string, params map[string]stri
 
 // Inbox returns the newest notices for a department and a role.
 func (n *Notifier) Inbox(ctx context.Context, dept int64, role, lang string) ([]Notice, error) {
-	rows, err := n.DB.Query(ctx, `SELECT id, kind, params, link, created_at, read_at FROM notifications
+	return n.inbox(ctx, lang, `SELECT id, kind, params, link, created_at, read_at FROM notifications
 		WHERE (department_id = ? AND ? <> 0) OR (role <> '' AND role = ?) ORDER BY id DESC LIMIT 200`, dept, dept, role)
+}
+
+// UserInbox returns the newest notices for one account.
+func (n *Notifier) UserInbox(ctx context.Context, user int64, lang string) ([]Notice, error) {
+	return n.inbox(ctx, lang, `SELECT id, kind, params, link, created_at, read_at FROM notifications
+		WHERE user_id = ? ORDER BY id DESC LIMIT 200`, user)
+}
+
+func (n *Notifier) inbox(ctx context.Context, lang, q string, args ...any) ([]Notice, error) {
+	rows, err := n.DB.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -360,3 +360,6 @@ func normalize(vals []any) []any {
 	}
 	return out
 }
+
+// Dir is the engine's cache directory.
+func (e *Engine) Dir() string { return e.opt.CacheDir }

@@ -65,7 +65,7 @@ func (s *Server) logout(c echo.Context) error {
 }
 
 func (s *Server) me(c echo.Context) error {
-	u, err := currentUser(c)
+	u, err := account(c)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ func (s *Server) bindConsole(e *echo.Echo) {
 func (s *Server) requireLoginPage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if _, ok := c.Get(ctxUser).(auth.User); !ok {
+			if _, dev := developer(c); dev {
+				return c.Redirect(http.StatusSeeOther, "/account")
+			}
 			return c.Redirect(http.StatusSeeOther, "/login?next="+c.Request().URL.RequestURI())
 		}
 		return next(c)

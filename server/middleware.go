@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"opendata/access"
 	"opendata/auth"
 	"opendata/errs"
 )
@@ -22,6 +23,8 @@ const (
 	ctxUser       = "user"
 	ctxViaCookie  = "via_cookie"
 	ctxSystem     = "system_principal"
+	ctxCaller     = "api_key_caller"
+	ctxDeveloper  = "developer"
 )
 
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
@@ -52,13 +55,28 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// authenticate resolves a session from "Authorization: Bearer" or the
-// session cookie. A bad bearer token is an error; no credentials is fine
-// here (routes that need a user say so).
+// authenticate resolves who calls: an API key ("Authorization: Bearer
+// oda_…" or "X-API-Key"), a department system credential (odc_…), or a
+// session (ods_… or the cookie). A bad key or token is an error; no
+// credentials is fine here (routes that need a user say so). Staff land in
+// ctxUser; developer accounts in ctxDeveloper, so no staff check can ever
+// pass for them.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		token, viaCookie := "", false
-		if h := c.Request().Header.Get("Authorization"); strings.HasPrefix(h, "Bearer odc_") {
+		h := c.Request().Header.Get("Authorization")
+		if k := c.Request().Header.Get("X-API-Key"); k != "" || strings.HasPrefix(h, "Bearer "+access.KeyPrefix) {
+			if k == "" {
+				k = strings.TrimPrefix(h, "Bearer ")
+			}
+			caller, err := s.app.Access.Authenticate(c.Request().Context(), k)
+			if err != nil {
+				return err
+			}
+			c.Set(ctxCaller, caller)
+			return next(c)
+		}
+		if strings.HasPrefix(h, "Bearer odc_") {
 			p, err := s.app.Sharing.Authenticate(c.Request().Context(), strings.TrimPrefix(h, "Bearer "))
 			if err != nil {
 				return err
@@ -78,7 +96,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 				return err
 			}
-			c.Set(ctxUser, u)
+			if u.Role == auth.RoleDeveloper {
+				c.Set(ctxDeveloper, u)
+			} else {
+				c.Set(ctxUser, u)
+			}
 			c.Set(ctxViaCookie, viaCookie)
 		}
 		return next(c)
@@ -139,13 +161,38 @@ func requireRole(c echo.Context, roles ...auth.Role) (auth.User, error) {
 	return u, errs.Forbiddenf("your role (%s) may not do this", u.Role)
 }
 
-// limitPublic applies the anonymous per-IP tier to public API calls and
-// answers with the standard RateLimit headers; a refusal is a 429 with the
-// JSON error body and Retry-After. If the counter store fails, the call
-// goes through (logged): the catalog stays available without Redis.
+// developer returns the logged-in developer account.
+func developer(c echo.Context) (auth.User, bool) {
+	u, ok := c.Get(ctxDeveloper).(auth.User)
+	return u, ok
+}
+
+// account is anyone logged in: staff or developer.
+func account(c echo.Context) (auth.User, error) {
+	if u, ok := developer(c); ok {
+		return u, nil
+	}
+	return currentUser(c)
+}
+
+// apiCaller returns the API key of the call, if one was sent.
+func apiCaller(c echo.Context) (access.Caller, bool) {
+	k, ok := c.Get(ctxCaller).(access.Caller)
+	return k, ok
+}
+
+// limitPublic applies the caller's tier to public API calls — the key's
+// tier for a call with an API key, the anonymous per-IP tier otherwise —
+// and answers with the standard RateLimit headers; a refusal is a 429 with
+// the JSON error body and Retry-After. If the counter store fails, the
+// call goes through (logged): the catalog stays available without Redis.
 func (s *Server) limitPublic(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		res, err := s.app.Limits.Check(c.Request().Context(), "ip:"+c.RealIP(), s.app.AnonTier)
+		key, tier := "ip:"+c.RealIP(), s.app.AnonTier
+		if k, ok := apiCaller(c); ok {
+			key, tier = "key:"+strconv.FormatInt(k.Key.ID, 10), s.app.Tiers[k.Key.Tier]
+		}
+		res, err := s.app.Limits.Check(c.Request().Context(), key, tier)
 		if err != nil {
 			s.log.Warn("rate limit store failed; call allowed", "err", err)
 			return next(c)
@@ -163,7 +210,7 @@ func (s *Server) limitPublic(next echo.HandlerFunc) echo.HandlerFunc {
 			if res.Quota {
 				return fmt.Errorf("%w: the daily quota of %d calls is used up", errs.RateLimited, res.Limit)
 			}
-			return fmt.Errorf("%w: %d calls per %s", errs.RateLimited, res.Limit, s.app.AnonTier.Rate.Period)
+			return fmt.Errorf("%w: %d calls per %s", errs.RateLimited, res.Limit, tier.Rate.Period)
 		}
 		return next(c)
 	}

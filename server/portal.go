@@ -33,6 +33,7 @@ type page struct {
 	Lang      string
 	Title     string
 	User      *auth.User
+	Developer *auth.User
 	CSRF      string
 	OtherLang string
 	Q         string
@@ -87,6 +88,9 @@ func (s *Server) newPage(c echo.Context, title string, data any) page {
 	p := page{Lang: l, Title: title, OtherLang: otherLangURL(c, l), Data: data}
 	if u, ok := c.Get(ctxUser).(auth.User); ok {
 		p.User = &u
+	}
+	if u, ok := developer(c); ok {
+		p.Developer = &u
 	}
 	if ck, err := c.Cookie(csrfCookie); err == nil {
 		p.CSRF = ck.Value

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"opendata/auth"
 	"opendata/catalog"
 	"opendata/errs"
 	"opendata/search"
@@ -64,13 +65,17 @@ func (s *Server) loginPage(c echo.Context) error {
 }
 
 func (s *Server) loginForm(c echo.Context) error {
-	token, _, err := s.app.Users.Login(c.Request().Context(), c.FormValue("username"), c.FormValue("password"), s.app.Config.SessionTTL)
+	token, u, err := s.app.Users.Login(c.Request().Context(), c.FormValue("username"), c.FormValue("password"), s.app.Config.SessionTTL)
 	if err != nil {
 		return s.render(c, http.StatusUnauthorized, "login", s.newPage(c, "", map[string]any{"Failed": true, "Next": safeNext(c.FormValue("next"))}))
 	}
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: c.Request().TLS != nil,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(s.app.Config.SessionTTL.Seconds())})
-	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
+	next := safeNext(c.FormValue("next"))
+	if u.Role == auth.RoleDeveloper && strings.HasPrefix(next, "/console") {
+		next = "/account"
+	}
+	return c.Redirect(http.StatusSeeOther, next)
 }
 
 func (s *Server) logoutForm(c echo.Context) error {

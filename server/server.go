@@ -70,6 +70,7 @@ func New(a *app.App) *Server {
 	s.bindAudit(v1)
 	s.bindSharing(v1)
 	s.bindSupervision(v1)
+	s.bindGateway(v1)
 	s.bindPortal(e)
 
 	host, _ := os.Hostname()
@@ -150,6 +151,9 @@ func (s *Server) flushCounts(ctx context.Context) {
 	changed, err := s.app.Counter.Flush(ctx, s.app.DB)
 	if err != nil {
 		s.log.Warn("flush usage counts", "err", err)
+	}
+	if err := s.app.Access.Usage.Flush(ctx, s.app.DB); err != nil {
+		s.log.Warn("flush API usage", "err", err)
 	}
 	for _, id := range changed {
 		if err := s.app.Publish.RefreshCounts(ctx, id); err != nil {

@@ -146,6 +146,7 @@ func (e *env) do(method, path, token string, body any, hdr map[string]string) re
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	checkAgainstSpec(e.t, req, res, b)
 	return resp{res.StatusCode, res.Header, b}
 }
 

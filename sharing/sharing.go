@@ -286,6 +286,9 @@ func (s *Service) Get(ctx context.Context, id int64) (Request, error) {
 		return r, fmt.Errorf("share request %d: %w", id, db.MapErr(err))
 	}
 	json.Unmarshal([]byte(cols), &r.Columns)
+	if r.Columns == nil {
+		r.Columns = []string{} // every column
+	}
 	if r.Status == Pending {
 		l := s.Calendar.TimeLeft(s.now(), r.Deadline)
 		r.Left = &l

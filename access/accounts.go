@@ -1,0 +1,133 @@
+package access
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"opendata/auth"
+	"opendata/db"
+	"opendata/errs"
+	"opendata/notify"
+)
+
+// SignUp is the public registration form.
+type SignUp struct {
+	Email        string `json:"email" form:"email"`
+	Password     string `json:"password" form:"password"`
+	DisplayName  string `json:"display_name" form:"display_name"`
+	Organisation string `json:"organisation" form:"organisation"`
+}
+
+// Registered is the outcome of a sign-up: the inactive account and, when
+// e-mail verification is on, the token the verification link carries.
+type Registered struct {
+	User        auth.User
+	VerifyToken string
+	// Next is "verify_email" or "await_activation".
+	Next string
+}
+
+// Register creates an inactive developer account. With e-mail
+// verification, the caller mails the token; otherwise the bureau is told
+// to activate it.
+func (s *Service) Register(ctx context.Context, in SignUp) (Registered, error) {
+	in.Email = strings.ToLower(strings.TrimSpace(in.Email))
+	in.DisplayName = strings.TrimSpace(in.DisplayName)
+	in.Organisation = strings.TrimSpace(in.Organisation)
+	fe := errs.FieldErrors{}
+	if !auth.ValidEmail(in.Email) {
+		fe["email"] = "not an e-mail address"
+	}
+	if n := utf8.RuneCountInString(in.DisplayName); n < 1 || n > 60 {
+		fe["display_name"] = "1–60 characters"
+	}
+	if utf8.RuneCountInString(in.Organisation) > 100 {
+		fe["organisation"] = "at most 100 characters"
+	}
+	if utf8.RuneCountInString(in.Password) < 10 {
+		fe["password"] = "at least 10 characters"
+	}
+	if err := fe.Err(); err != nil {
+		return Registered{}, err
+	}
+	u, err := s.Users.CreateUser(ctx, auth.NewUser{Username: in.Email, DisplayName: in.DisplayName, Password: in.Password,
+		Role: auth.RoleDeveloper, Email: in.Email, Organisation: in.Organisation, Inactive: true})
+	if err != nil {
+		if fe, ok := err.(errs.FieldErrors); ok && fe["username"] != "" {
+			return Registered{}, errs.FieldErrors{"email": "an account with this address exists; log in or reset the password"}
+		}
+		return Registered{}, err
+	}
+	out := Registered{User: u, Next: "await_activation"}
+	if s.VerifyByEmail {
+		token, hash := auth.NewToken("")
+		if _, err := s.DB.Exec(ctx, "INSERT INTO email_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", hash, u.ID, s.now().Add(48*time.Hour)); err != nil {
+			return Registered{}, err
+		}
+		out.VerifyToken, out.Next = token, "verify_email"
+	} else {
+		s.Notify.Send(ctx, "developer_signup", notify.Params("email", u.Email, "name", u.DisplayName, "organisation", u.Organisation),
+			"/console/developers", notify.To{Role: string(auth.RoleBureauAdmin)})
+	}
+	s.audit(ctx, u.Actor(), "account.register", 0, "", fmt.Sprintf("developer %s (%s)", u.Email, u.Organisation))
+	return out, nil
+}
+
+// Verify activates the account a verification token belongs to.
+func (s *Service) Verify(ctx context.Context, token string) (auth.User, error) {
+	var uid int64
+	var exp time.Time
+	bad := errs.Invalidf("the verification link is unknown, used or expired; sign up again or ask the bureau")
+	if err := s.DB.QueryRow(ctx, "SELECT user_id, expires_at FROM email_tokens WHERE token_hash = ?", auth.HashToken(token)).Scan(&uid, &exp); err != nil {
+		return auth.User{}, bad
+	}
+	if !s.now().Before(exp) {
+		return auth.User{}, bad
+	}
+	err := s.DB.Tx(ctx, func(q db.Querier) error {
+		if _, err := q.Exec(ctx, "UPDATE users SET active = 1, email_verified = 1, updated_at = ? WHERE id = ?", s.now(), uid); err != nil {
+			return err
+		}
+		_, err := q.Exec(ctx, "DELETE FROM email_tokens WHERE user_id = ?", uid)
+		return err
+	})
+	if err != nil {
+		return auth.User{}, err
+	}
+	u, err := s.Users.GetUser(ctx, uid)
+	if err == nil {
+		s.audit(ctx, u.Actor(), "account.verify", 0, "", u.Email)
+	}
+	return u, err
+}
+
+// SetDeveloperActive is the bureau's activation (or suspension) of a
+// developer account; suspending ends its sessions, and its keys stop
+// working because Authenticate checks the account.
+func (s *Service) SetDeveloperActive(ctx context.Context, by auth.User, id int64, active bool) (auth.User, error) {
+	if by.Role != auth.RoleBureauAdmin {
+		return auth.User{}, errs.Forbiddenf("only the bureau activates developer accounts")
+	}
+	u, err := s.Users.GetUser(ctx, id)
+	if err != nil {
+		return u, err
+	}
+	if u.Role != auth.RoleDeveloper {
+		return u, errs.NotFoundf("developer account %d", id)
+	}
+	if err := s.Users.SetActive(ctx, id, active); err != nil {
+		return u, err
+	}
+	action := "account.activate"
+	if !active {
+		action = "account.suspend"
+	}
+	s.audit(ctx, by.Actor(), action, 0, "", u.Email)
+	if active {
+		s.Notify.Send(ctx, "developer_activated", notify.Params("name", u.DisplayName), "/account", notify.To{UserID: u.ID})
+	}
+	return s.Users.GetUser(ctx, id)
+}

@@ -1,0 +1,389 @@
+package access
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"opendata/audit"
+	"opendata/auth"
+	"opendata/calendar"
+	"opendata/catalog"
+	"opendata/db"
+	"opendata/errs"
+	"opendata/notify"
+)
+
+// Application states.
+const (
+	Pending   = "pending"
+	Approved  = "approved"
+	Refused   = "refused"
+	Withdrawn = "withdrawn"
+)
+
+// Application asks for on-application (依申请开放) data.
+type Application struct {
+	ID           int64      `json:"id"`
+	ResourceID   int64      `json:"resource_id"`
+	ResourceCode string     `json:"resource_code"`
+	ResourceName string     `json:"resource_name"`
+	DepartmentID int64      `json:"department_id"`
+	UserID       int64      `json:"user_id"`
+	Applicant    string     `json:"applicant"`
+	Email        string     `json:"email"`
+	Organisation string     `json:"organisation"`
+	Purpose      string     `json:"purpose"`
+	IntendedUse  string     `json:"intended_use"`
+	Columns      []string   `json:"columns"`
+	TermDays     int        `json:"term_days"`
+	Contact      string     `json:"contact"`
+	Status       string     `json:"status"`
+	Deadline     time.Time  `json:"deadline"`
+	Reason       string     `json:"reason,omitempty"`
+	DecidedBy    string     `json:"decided_by,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	DecidedAt    *time.Time `json:"decided_at"`
+	Grant        *Grant     `json:"grant,omitempty"`
+	// Left is the time left to answer (pending ones).
+	Left *calendar.Left `json:"time_left,omitempty"`
+}
+
+// Grant lets one account read one on-application dataset until it expires.
+type Grant struct {
+	ID            int64      `json:"id"`
+	ApplicationID int64      `json:"application_id"`
+	ResourceID    int64      `json:"resource_id"`
+	UserID        int64      `json:"user_id"`
+	Columns       []string   `json:"columns"`
+	ExpiresAt     time.Time  `json:"expires_at"`
+	RevokedAt     *time.Time `json:"revoked_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+}
+
+// Active reports whether the grant works at t.
+func (g Grant) Active(t time.Time) bool { return g.RevokedAt == nil && t.Before(g.ExpiresAt) }
+
+// NewApplication is the application form.
+type NewApplication struct {
+	ResourceID   int64    `json:"resource_id"`
+	Organisation string   `json:"organisation" form:"organisation"`
+	Purpose      string   `json:"purpose" form:"purpose"`
+	IntendedUse  string   `json:"intended_use" form:"intended_use"`
+	Columns      []string `json:"columns" form:"columns"`
+	TermDays     int      `json:"term_days" form:"term_days"`
+	Contact      string   `json:"contact" form:"contact"`
+}
+
+// MaxTermDays is the longest term an application may ask for.
+const MaxTermDays = 730
+
+func between(s string, lo, hi int) bool {
+	n := utf8.RuneCountInString(strings.TrimSpace(s))
+	return n >= lo && n <= hi
+}
+
+// Apply files an application; the providing department must answer within
+// ApplicationDays working days.
+func (s *Service) Apply(ctx context.Context, u auth.User, n NewApplication) (Application, error) {
+	if u.Role != auth.RoleDeveloper {
+		return Application{}, errs.Forbiddenf("applications are filed from a developer account; departments use share requests")
+	}
+	r, err := s.Catalog.GetResource(ctx, n.ResourceID)
+	if err != nil {
+		return Application{}, err
+	}
+	if r.OpenType != "on_application" || r.PublishedVersion == 0 {
+		return Application{}, errs.FieldErrors{"resource_id": "this dataset is not open on application"}
+	}
+	fe := errs.FieldErrors{}
+	if !between(n.Organisation, 2, 100) {
+		fe["organisation"] = "the applicant organisation, 2–100 characters"
+	}
+	if !between(n.Purpose, 5, 500) {
+		fe["purpose"] = "why you need the data, 5–500 characters"
+	}
+	if !between(n.IntendedUse, 5, 1000) {
+		fe["intended_use"] = "how the data will be used, 5–1000 characters"
+	}
+	if !between(n.Contact, 3, 100) {
+		fe["contact"] = "a phone number or e-mail, 3–100 characters"
+	}
+	if n.TermDays < 1 || n.TermDays > MaxTermDays {
+		fe["term_days"] = fmt.Sprintf("1 to %d days", MaxTermDays)
+	}
+	for _, c := range n.Columns {
+		if _, ok := r.ItemByName(c); !ok {
+			fe["columns"] = "no data item " + c
+		}
+	}
+	if err := fe.Err(); err != nil {
+		return Application{}, err
+	}
+	var open int
+	s.DB.QueryRow(ctx, "SELECT COUNT(*) FROM open_applications WHERE resource_id = ? AND user_id = ? AND status = ?", r.ID, u.ID, Pending).Scan(&open)
+	if open > 0 {
+		return Application{}, fmt.Errorf("%w: you already have a pending application for %s", errs.Conflict, r.Code)
+	}
+	cols, _ := json.Marshal(nonNil(n.Columns))
+	now := s.now()
+	deadline := s.Calendar.AddWorkingDays(now, s.ApplicationDays)
+	id, err := s.DB.InsertID(ctx, `INSERT INTO open_applications (resource_id, user_id, organisation, purpose, intended_use, columns, term_days, contact, status, deadline, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, u.ID, strings.TrimSpace(n.Organisation), strings.TrimSpace(n.Purpose), strings.TrimSpace(n.IntendedUse),
+		string(cols), n.TermDays, strings.TrimSpace(n.Contact), Pending, deadline, now)
+	if err != nil {
+		return Application{}, err
+	}
+	s.audit(ctx, u.Actor(), "application.file", r.ID, n.Purpose, fmt.Sprintf("application %d, %d days", id, n.TermDays))
+	s.Notify.Send(ctx, "application_filed", notify.Params("id", id, "code", r.Code, "name", r.Name, "organisation", n.Organisation,
+		"deadline", deadline.In(s.Calendar.Location()).Format("2006-01-02")), "/console/applications", notify.To{DepartmentID: r.DepartmentID})
+	return s.GetApplication(ctx, id)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+const appCols = `a.id, a.resource_id, r.code, r.name, r.department_id, a.user_id, u.display_name, u.email, a.organisation, a.purpose, a.intended_use,
+	a.columns, a.term_days, a.contact, a.status, a.deadline, a.reason, a.decided_by, a.created_at, a.decided_at`
+
+const appFrom = " FROM open_applications a JOIN resources r ON r.id = a.resource_id JOIN users u ON u.id = a.user_id"
+
+func (s *Service) scanApps(ctx context.Context, where string, args ...any) ([]Application, error) {
+	rows, err := s.DB.Query(ctx, "SELECT "+appCols+appFrom+" WHERE "+where+" ORDER BY a.id DESC LIMIT 500", args...)
+	if err != nil {
+		return nil, err
+	}
+	out := []Application{}
+	for rows.Next() {
+		var a Application
+		var cols string
+		if err := rows.Scan(&a.ID, &a.ResourceID, &a.ResourceCode, &a.ResourceName, &a.DepartmentID, &a.UserID, &a.Applicant, &a.Email, &a.Organisation,
+			&a.Purpose, &a.IntendedUse, &cols, &a.TermDays, &a.Contact, &a.Status, &a.Deadline, &a.Reason, &a.DecidedBy, &a.CreatedAt, &a.DecidedAt); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		json.Unmarshal([]byte(cols), &a.Columns)
+		a.Columns = nonNil(a.Columns)
+		if a.Status == Pending {
+			l := s.Calendar.TimeLeft(s.now(), a.Deadline)
+			a.Left = &l
+		}
+		out = append(out, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].Status == Approved {
+			g, err := s.grantOf(ctx, out[i].ID)
+			if err == nil {
+				out[i].Grant = &g
+			}
+		}
+	}
+	return out, nil
+}
+
+// GetApplication returns one application with its grant.
+func (s *Service) GetApplication(ctx context.Context, id int64) (Application, error) {
+	as, err := s.scanApps(ctx, "a.id = ?", id)
+	if err != nil {
+		return Application{}, err
+	}
+	if len(as) == 0 {
+		return Application{}, errs.NotFoundf("application %d", id)
+	}
+	return as[0], nil
+}
+
+// ApplicationFor returns an application the user may see: the applicant,
+// the providing department or the bureau. Others get "not found".
+func (s *Service) ApplicationFor(ctx context.Context, u auth.User, id int64) (Application, error) {
+	a, err := s.GetApplication(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	if a.UserID == u.ID || u.Role == auth.RoleBureauAdmin || (u.Role.NeedsDepartment() && u.DepartmentID == a.DepartmentID) {
+		return a, nil
+	}
+	return Application{}, errs.NotFoundf("application %d", id)
+}
+
+// Applications lists what the user may see: their own (developers), their
+// department's (department staff) or all (bureau, office).
+func (s *Service) Applications(ctx context.Context, u auth.User) ([]Application, error) {
+	switch {
+	case u.Role == auth.RoleDeveloper:
+		return s.scanApps(ctx, "a.user_id = ?", u.ID)
+	case u.Role.NeedsDepartment():
+		return s.scanApps(ctx, "r.department_id = ?", u.DepartmentID)
+	case u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice:
+		return s.scanApps(ctx, "1 = 1")
+	}
+	return nil, errs.Forbiddenf("no applications for this role")
+}
+
+// Approve grants the application, with the provider's scope and term
+// (defaults: what was asked).
+func (s *Service) Approve(ctx context.Context, by auth.User, id int64, cols []string, termDays int) (Application, error) {
+	return s.decide(ctx, by, id, true, "", cols, termDays)
+}
+
+// Refuse turns the application down with a reason the applicant sees.
+func (s *Service) Refuse(ctx context.Context, by auth.User, id int64, reason string) (Application, error) {
+	return s.decide(ctx, by, id, false, reason, nil, 0)
+}
+
+func (s *Service) decide(ctx context.Context, by auth.User, id int64, approve bool, reason string, cols []string, termDays int) (Application, error) {
+	a, err := s.GetApplication(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	if !by.Actor().CanEditDepartment(a.DepartmentID) {
+		if by.Role.NeedsDepartment() {
+			return Application{}, errs.NotFoundf("application %d", id)
+		}
+		return Application{}, errs.Forbiddenf("only the providing department (or the bureau) answers an application")
+	}
+	if a.Status != Pending {
+		return a, fmt.Errorf("%w: application %d is %s", errs.Conflict, id, a.Status)
+	}
+	reason = strings.TrimSpace(reason)
+	status := Refused
+	var r catalog.Resource
+	if approve {
+		status = Approved
+		if r, err = s.Catalog.GetResource(ctx, a.ResourceID); err != nil {
+			return a, err
+		}
+		if cols == nil {
+			cols = a.Columns
+		}
+		for _, c := range cols {
+			if _, ok := r.ItemByName(c); !ok {
+				return a, errs.FieldErrors{"columns": "no data item " + c}
+			}
+		}
+		if termDays == 0 {
+			termDays = a.TermDays
+		}
+		if termDays < 1 || termDays > MaxTermDays {
+			return a, errs.FieldErrors{"term_days": fmt.Sprintf("1 to %d days", MaxTermDays)}
+		}
+	} else if utf8.RuneCountInString(reason) < 2 {
+		return a, errs.FieldErrors{"reason": "tell the applicant why"}
+	}
+	now := s.now()
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		res, err := q.Exec(ctx, "UPDATE open_applications SET status = ?, reason = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = ?",
+			status, reason, by.Username, now, id, Pending)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: application %d was answered meanwhile", errs.Conflict, id)
+		}
+		if approve {
+			c, _ := json.Marshal(nonNil(cols))
+			_, err = q.Exec(ctx, "INSERT INTO open_grants (application_id, resource_id, user_id, columns, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+				id, a.ResourceID, a.UserID, string(c), now.Add(time.Duration(termDays)*24*time.Hour), now)
+		}
+		return err
+	})
+	if err != nil {
+		return a, err
+	}
+	s.audit(ctx, by.Actor(), "application."+status, a.ResourceID, a.Purpose, fmt.Sprintf("application %d of %s: %s %s", id, a.Email, status, reason))
+	kind := "application_refused"
+	if approve {
+		kind = "application_approved"
+	}
+	s.Notify.Send(ctx, kind, notify.Params("id", id, "code", a.ResourceCode, "name", a.ResourceName, "reason", reason, "days", termDays),
+		fmt.Sprintf("/datasets/%d", a.ResourceID), notify.To{UserID: a.UserID})
+	return s.GetApplication(ctx, id)
+}
+
+func (s *Service) grantOf(ctx context.Context, appID int64) (Grant, error) {
+	gs, err := s.grants(ctx, "application_id = ?", appID)
+	if err != nil || len(gs) == 0 {
+		return Grant{}, errs.NotFoundf("grant of application %d", appID)
+	}
+	return gs[0], nil
+}
+
+func (s *Service) grants(ctx context.Context, where string, args ...any) ([]Grant, error) {
+	rows, err := s.DB.Query(ctx, "SELECT id, application_id, resource_id, user_id, columns, expires_at, revoked_at, created_at FROM open_grants WHERE "+where+" ORDER BY expires_at DESC", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Grant
+	for rows.Next() {
+		var g Grant
+		var cols string
+		if err := rows.Scan(&g.ID, &g.ApplicationID, &g.ResourceID, &g.UserID, &cols, &g.ExpiresAt, &g.RevokedAt, &g.CreatedAt); err != nil {
+			return nil, err
+		}
+		json.Unmarshal([]byte(cols), &g.Columns)
+		if len(g.Columns) == 0 {
+			g.Columns = nil
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// ActiveGrant is the account's grant for a resource in force now, if any:
+// the gateway asks on every call, so expiry and revocation act at once.
+func (s *Service) ActiveGrant(ctx context.Context, resource, user int64) (Grant, bool, error) {
+	gs, err := s.grants(ctx, "resource_id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?", resource, user, s.now())
+	if err != nil || len(gs) == 0 {
+		return Grant{}, false, err
+	}
+	return gs[0], true, nil
+}
+
+// RevokeGrant ends an approved application's access at once (the provider
+// or the bureau).
+func (s *Service) RevokeGrant(ctx context.Context, by auth.User, appID int64, reason string) (Application, error) {
+	a, err := s.GetApplication(ctx, appID)
+	if err != nil {
+		return a, err
+	}
+	if !by.Actor().CanEditDepartment(a.DepartmentID) {
+		return Application{}, errs.NotFoundf("application %d", appID)
+	}
+	if a.Grant == nil || a.Grant.RevokedAt != nil {
+		return a, fmt.Errorf("%w: application %d has no grant in force", errs.Conflict, appID)
+	}
+	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
+		return a, errs.FieldErrors{"reason": "tell the applicant why"}
+	}
+	if _, err := s.DB.Exec(ctx, "UPDATE open_grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), a.Grant.ID); err != nil {
+		return a, err
+	}
+	s.audit(ctx, by.Actor(), "application.revoke", a.ResourceID, a.Purpose, fmt.Sprintf("grant %d of %s: %s", a.Grant.ID, a.Email, reason))
+	s.Notify.Send(ctx, "application_revoked", notify.Params("id", appID, "code", a.ResourceCode, "name", a.ResourceName, "reason", strings.TrimSpace(reason)),
+		fmt.Sprintf("/datasets/%d", a.ResourceID), notify.To{UserID: a.UserID})
+	return s.GetApplication(ctx, appID)
+}
+
+// RecordGrantedRead audits a read of on-application data under a grant.
+func (s *Service) RecordGrantedRead(ctx context.Context, user, key, resource int64, version int, appID int64, remote string) {
+	if s.Audit == nil {
+		return
+	}
+	u, _ := s.Users.GetUser(ctx, user)
+	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: user, ActorName: u.Username, Action: "open.read", ResourceID: resource, Version: version,
+		Remote: remote, Detail: fmt.Sprintf("application %d, key %d", appID, key)}); err != nil && s.Log != nil {
+		s.Log.Error("audit append failed", "err", err)
+	}
+}

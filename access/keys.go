@@ -1,0 +1,267 @@
+// Package access is the public side of the API gateway: developer
+// accounts, API keys with tiers, applications for on-application data and
+// the grants they create, and usage statistics per key, dataset and day.
+package access
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"opendata/audit"
+	"opendata/auth"
+	"opendata/calendar"
+	"opendata/catalog"
+	"opendata/db"
+	"opendata/errs"
+	"opendata/notify"
+)
+
+// Tiers a key can have; the anonymous tier belongs to callers without one.
+const (
+	TierRegistered = "registered"
+	TierPartner    = "partner"
+)
+
+// KeyPrefix starts every API key.
+const KeyPrefix = "oda_"
+
+// Service runs accounts, keys, applications and usage.
+type Service struct {
+	DB       *db.DB
+	Users    *auth.Store
+	Catalog  *catalog.Store
+	Audit    *audit.Log
+	Notify   *notify.Notifier
+	Calendar *calendar.Calendar
+	Log      *slog.Logger
+	// KeyMaxDays caps a key's lifetime (0: keys may live forever).
+	KeyMaxDays int
+	// ApplicationDays is the department's answer deadline in working days.
+	ApplicationDays int
+	// VerifyByEmail: sign-ups verify their address; otherwise the bureau activates.
+	VerifyByEmail bool
+	Now           func() time.Time
+
+	Usage *Usage
+
+	touchMu sync.Mutex
+	touched map[int64]time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return db.Now()
+}
+
+// Key is an API key as its owner sees it (never the secret).
+type Key struct {
+	ID         int64      `json:"id"`
+	UserID     int64      `json:"user_id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	Tier       string     `json:"tier"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	Owner      string     `json:"owner,omitempty"`
+}
+
+// Active reports whether the key works at t.
+func (k Key) Active(t time.Time) bool {
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || t.Before(*k.ExpiresAt))
+}
+
+// Status is active, expired or revoked.
+func (k Key) Status(t time.Time) string {
+	switch {
+	case k.RevokedAt != nil:
+		return "revoked"
+	case k.ExpiresAt != nil && !t.Before(*k.ExpiresAt):
+		return "expired"
+	}
+	return "active"
+}
+
+const keyCols = "k.id, k.user_id, k.name, k.prefix, k.tier, k.expires_at, k.revoked_at, k.created_at, k.last_used_at, u.username"
+
+func scanKey(row interface{ Scan(...any) error }) (Key, error) {
+	var k Key
+	if err := row.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Tier, &k.ExpiresAt, &k.RevokedAt, &k.CreatedAt, &k.LastUsedAt, &k.Owner); err != nil {
+		return Key{}, db.MapErr(err)
+	}
+	return k, nil
+}
+
+func (s *Service) audit(ctx context.Context, u auth.Actor, action string, rid int64, purpose, detail string) {
+	if s.Audit == nil {
+		return
+	}
+	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: u.ID, ActorName: u.Name, DepartmentID: u.DepartmentID, Action: action,
+		ResourceID: rid, Purpose: purpose, Detail: detail}); err != nil && s.Log != nil {
+		s.Log.Error("audit append failed", "action", action, "err", err)
+	}
+}
+
+// MaxKeys is how many active keys one account may hold.
+const MaxKeys = 20
+
+// CreateKey makes a key for a developer; the token is returned once and
+// only its hash is stored. days is its lifetime (0: the longest allowed).
+func (s *Service) CreateKey(ctx context.Context, u auth.User, name string, days int) (Key, string, error) {
+	if u.Role != auth.RoleDeveloper {
+		return Key{}, "", errs.Forbiddenf("API keys belong to developer accounts; departments use system credentials")
+	}
+	name = strings.TrimSpace(name)
+	fe := errs.FieldErrors{}
+	if n := utf8.RuneCountInString(name); n < 1 || n > 60 {
+		fe["name"] = "1–60 characters, e.g. the app that uses the key"
+	}
+	if days < 0 || (s.KeyMaxDays > 0 && days > s.KeyMaxDays) {
+		fe["expires_in_days"] = fmt.Sprintf("0 to %d days (0: the longest allowed)", s.KeyMaxDays)
+	}
+	if err := fe.Err(); err != nil {
+		return Key{}, "", err
+	}
+	if days == 0 {
+		days = s.KeyMaxDays
+	}
+	var n int
+	if err := s.DB.QueryRow(ctx, "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", u.ID, s.now()).Scan(&n); err != nil {
+		return Key{}, "", err
+	}
+	if n >= MaxKeys {
+		return Key{}, "", fmt.Errorf("%w: an account holds at most %d active keys; revoke one first", errs.Conflict, MaxKeys)
+	}
+	token, hash := auth.NewToken(KeyPrefix)
+	var exp any
+	if days > 0 {
+		exp = s.now().Add(time.Duration(days) * 24 * time.Hour)
+	}
+	id, err := s.DB.InsertID(ctx, "INSERT INTO api_keys (user_id, name, prefix, token_hash, tier, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		u.ID, name, token[:len(KeyPrefix)+6], hash, TierRegistered, exp, s.now())
+	if err != nil {
+		return Key{}, "", err
+	}
+	s.audit(ctx, u.Actor(), "key.create", 0, "", fmt.Sprintf("key %d %q", id, name))
+	k, err := s.GetKey(ctx, id)
+	return k, token, err
+}
+
+// GetKey returns a key by id.
+func (s *Service) GetKey(ctx context.Context, id int64) (Key, error) {
+	return scanKey(s.DB.QueryRow(ctx, "SELECT "+keyCols+" FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?", id))
+}
+
+// ListKeys lists an account's keys (every key for user 0: the bureau).
+func (s *Service) ListKeys(ctx context.Context, user int64) ([]Key, error) {
+	q, args := "SELECT "+keyCols+" FROM api_keys k JOIN users u ON u.id = k.user_id", []any{}
+	if user != 0 {
+		q, args = q+" WHERE k.user_id = ?", append(args, user)
+	}
+	rows, err := s.DB.Query(ctx, q+" ORDER BY k.id DESC", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Key{}
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RevokeKey ends a key at once: its owner or the bureau may.
+func (s *Service) RevokeKey(ctx context.Context, by auth.User, id int64) error {
+	k, err := s.GetKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	if k.UserID != by.ID && by.Role != auth.RoleBureauAdmin {
+		return errs.NotFoundf("key %d", id) // someone else's key does not exist for you
+	}
+	if k.RevokedAt != nil {
+		return nil
+	}
+	if _, err := s.DB.Exec(ctx, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id); err != nil {
+		return err
+	}
+	s.audit(ctx, by.Actor(), "key.revoke", 0, "", fmt.Sprintf("key %d %q of %s", id, k.Name, k.Owner))
+	return nil
+}
+
+// SetTier is the bureau's choice of a key's limits.
+func (s *Service) SetTier(ctx context.Context, by auth.User, id int64, tier string) (Key, error) {
+	if by.Role != auth.RoleBureauAdmin {
+		return Key{}, errs.Forbiddenf("only the bureau sets a key's tier")
+	}
+	if tier != TierRegistered && tier != TierPartner {
+		return Key{}, errs.FieldErrors{"tier": "registered or partner"}
+	}
+	k, err := s.GetKey(ctx, id)
+	if err != nil {
+		return Key{}, err
+	}
+	if _, err := s.DB.Exec(ctx, "UPDATE api_keys SET tier = ? WHERE id = ?", tier, id); err != nil {
+		return Key{}, err
+	}
+	s.audit(ctx, by.Actor(), "key.tier", 0, "", fmt.Sprintf("key %d of %s: %s → %s", id, k.Owner, k.Tier, tier))
+	return s.GetKey(ctx, id)
+}
+
+// Caller is an authenticated API key and its account.
+type Caller struct {
+	Key  Key
+	User auth.User
+}
+
+// ErrBadKey is the one answer for an unknown, revoked or expired key.
+var ErrBadKey = fmt.Errorf("%w: the API key is unknown, revoked or expired", errs.Unauthenticated)
+
+// Authenticate resolves an API key; revocation and expiry act at once.
+func (s *Service) Authenticate(ctx context.Context, token string) (Caller, error) {
+	if !strings.HasPrefix(token, KeyPrefix) || len(token) > 100 {
+		return Caller{}, ErrBadKey
+	}
+	k, err := scanKey(s.DB.QueryRow(ctx, "SELECT "+keyCols+" FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.token_hash = ?", auth.HashToken(token)))
+	if err != nil {
+		return Caller{}, ErrBadKey
+	}
+	now := s.now()
+	if !k.Active(now) {
+		return Caller{}, ErrBadKey
+	}
+	u, err := s.Users.GetUser(ctx, k.UserID)
+	if err != nil || !u.Active {
+		return Caller{}, ErrBadKey
+	}
+	s.touch(ctx, k.ID, now)
+	return Caller{Key: k, User: u}, nil
+}
+
+// touch records last use at most once a minute per key per instance.
+func (s *Service) touch(ctx context.Context, id int64, now time.Time) {
+	s.touchMu.Lock()
+	if s.touched == nil {
+		s.touched = map[int64]time.Time{}
+	}
+	last := s.touched[id]
+	if now.Sub(last) < time.Minute {
+		s.touchMu.Unlock()
+		return
+	}
+	s.touched[id] = now
+	s.touchMu.Unlock()
+	s.DB.Exec(ctx, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", now, id)
+}

@@ -1,0 +1,357 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"opendata/access"
+	"opendata/auth"
+	"opendata/errs"
+)
+
+// The open API gateway: developer accounts and keys, the records API,
+// applications for on-application data, usage.
+func (s *Server) bindGateway(g *echo.Group) {
+	g.GET("/resources/:id/records", s.records, s.limitPublic)
+	g.POST("/account/signup", s.apiSignup)
+	g.GET("/keys", s.listKeys)
+	g.POST("/keys", s.createKey)
+	g.POST("/keys/:id/revoke", s.revokeKey)
+	g.POST("/keys/:id/tier", s.setKeyTier)
+	g.GET("/applications", s.listApplications)
+	g.POST("/applications", s.fileApplication)
+	g.GET("/applications/:id", s.getApplication)
+	g.POST("/applications/:id/approve", s.approveApplication)
+	g.POST("/applications/:id/refuse", s.refuseApplication)
+	g.POST("/applications/:id/revoke", s.revokeApplication)
+	g.GET("/usage", s.apiUsage)
+	g.GET("/developers", s.listDevelopers)
+	g.POST("/developers/:id/activate", s.activateDeveloper)
+	g.POST("/developers/:id/suspend", s.suspendDeveloper)
+}
+
+// sessionAccount is an account logged in with a session (not an API key:
+// keys call the data API, they do not manage keys or applications).
+func sessionAccount(c echo.Context) (auth.User, error) {
+	if _, ok := apiCaller(c); ok {
+		return auth.User{}, errs.Forbiddenf("an API key calls the data API only; log in to manage keys and applications")
+	}
+	return account(c)
+}
+
+func (s *Server) requireDeveloper(c echo.Context) (auth.User, error) {
+	u, err := sessionAccount(c)
+	if err != nil {
+		return u, err
+	}
+	if u.Role != auth.RoleDeveloper {
+		return u, errs.Forbiddenf("this is for developer accounts (sign up on the portal)")
+	}
+	return u, nil
+}
+
+func (s *Server) apiSignup(c echo.Context) error {
+	var in access.SignUp
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	reg, err := s.signup(c, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"user": reg.User, "next": reg.Next})
+}
+
+// signup registers and, with e-mail verification on, mails the link.
+func (s *Server) signup(c echo.Context, in access.SignUp) (access.Registered, error) {
+	reg, err := s.app.Access.Register(c.Request().Context(), in)
+	if err != nil {
+		return reg, err
+	}
+	if reg.VerifyToken != "" && s.app.Notify.Mail != nil {
+		link := s.baseURL(c) + "/account/verify?token=" + reg.VerifyToken
+		body := "请点击以下链接验证您的邮箱并启用账户 / Open this link to verify your e-mail and activate your account:\n\n" + link
+		if err := s.app.Notify.Mail.Send([]string{reg.User.Email}, "开放数据平台：验证邮箱 / Verify your e-mail", body); err != nil {
+			s.log.Warn("verification e-mail failed", "err", err)
+		}
+	}
+	return reg, nil
+}
+
+func (s *Server) baseURL(c echo.Context) string {
+	if s.app.Config.BaseURL != "" {
+		return s.app.Config.BaseURL
+	}
+	scheme := "http"
+	if c.Request().TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request().Host
+}
+
+func (s *Server) listKeys(c echo.Context) error {
+	u, err := sessionAccount(c)
+	if err != nil {
+		return err
+	}
+	var uid int64
+	switch u.Role {
+	case auth.RoleDeveloper:
+		uid = u.ID
+	case auth.RoleBureauAdmin:
+		uid = 0
+	default:
+		return errs.Forbiddenf("API keys belong to developer accounts")
+	}
+	keys, err := s.app.Access.ListKeys(c.Request().Context(), uid)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"keys": keys})
+}
+
+func (s *Server) createKey(c echo.Context) error {
+	u, err := s.requireDeveloper(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name string `json:"name"`
+		Days int    `json:"expires_in_days"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	k, token, err := s.app.Access.CreateKey(c.Request().Context(), u, in.Name, in.Days)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"key": k, "token": token,
+		"note": "the key is shown this once; store it now (send it as Authorization: Bearer <key> or X-API-Key)"})
+}
+
+func (s *Server) revokeKey(c echo.Context) error {
+	u, err := sessionAccount(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.app.Access.RevokeKey(c.Request().Context(), u, id); err != nil {
+		return err
+	}
+	k, err := s.app.Access.GetKey(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, k)
+}
+
+func (s *Server) setKeyTier(c echo.Context) error {
+	u, err := requireRole(c, auth.RoleBureauAdmin)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Tier string `json:"tier"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	k, err := s.app.Access.SetTier(c.Request().Context(), u, id, in.Tier)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, k)
+}
+
+func (s *Server) listApplications(c echo.Context) error {
+	u, err := sessionAccount(c)
+	if err != nil {
+		return err
+	}
+	as, err := s.app.Access.Applications(c.Request().Context(), u)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"applications": as})
+}
+
+func (s *Server) fileApplication(c echo.Context) error {
+	u, err := s.requireDeveloper(c)
+	if err != nil {
+		return err
+	}
+	var in access.NewApplication
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if _, err := s.publicResource(c.Request().Context(), strconv.FormatInt(in.ResourceID, 10)); err != nil {
+		return errs.FieldErrors{"resource_id": "no such published dataset"}
+	}
+	a, err := s.app.Access.Apply(c.Request().Context(), u, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, a)
+}
+
+func (s *Server) getApplication(c echo.Context) error {
+	u, err := sessionAccount(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	a, err := s.app.Access.ApplicationFor(c.Request().Context(), u, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, a)
+}
+
+func (s *Server) approveApplication(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Columns  []string `json:"columns"`
+		TermDays int      `json:"term_days"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	a, err := s.app.Access.Approve(c.Request().Context(), u, id, in.Columns, in.TermDays)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, a)
+}
+
+func (s *Server) refuseApplication(c echo.Context) error {
+	return s.withReason(c, func(u auth.User, id int64, reason string) (access.Application, error) {
+		return s.app.Access.Refuse(c.Request().Context(), u, id, reason)
+	})
+}
+
+func (s *Server) revokeApplication(c echo.Context) error {
+	return s.withReason(c, func(u auth.User, id int64, reason string) (access.Application, error) {
+		return s.app.Access.RevokeGrant(c.Request().Context(), u, id, reason)
+	})
+}
+
+func (s *Server) withReason(c echo.Context, fn func(auth.User, int64, string) (access.Application, error)) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	a, err := fn(u, id, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, a)
+}
+
+// usageScope is whose usage the account sees: a developer their own, a
+// department who uses its data, the bureau and the office everything.
+func usageScope(u auth.User) (access.UsageScope, error) {
+	switch {
+	case u.Role == auth.RoleDeveloper:
+		return access.UsageScope{UserID: u.ID}, nil
+	case u.Role.NeedsDepartment():
+		return access.UsageScope{DepartmentID: u.DepartmentID}, nil
+	case u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice:
+		return access.UsageScope{}, nil
+	}
+	return access.UsageScope{}, errs.Forbiddenf("no usage for this role")
+}
+
+func usageDays(c echo.Context) (int, error) {
+	days := 30
+	if v := c.QueryParam("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 366 {
+			return 0, errs.FieldErrors{"days": "1 to 366"}
+		}
+		days = n
+	}
+	return days, nil
+}
+
+func (s *Server) apiUsage(c echo.Context) error {
+	u, err := sessionAccount(c)
+	if err != nil {
+		return err
+	}
+	scope, err := usageScope(u)
+	if err != nil {
+		return err
+	}
+	days, err := usageDays(c)
+	if err != nil {
+		return err
+	}
+	s.flushCounts(c.Request().Context())
+	rep, err := s.app.Access.Report(c.Request().Context(), scope, days)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, rep)
+}
+
+func (s *Server) listDevelopers(c echo.Context) error {
+	if _, err := requireRole(c, auth.RoleBureauAdmin); err != nil {
+		return err
+	}
+	us, err := s.app.Users.ListByRole(c.Request().Context(), auth.RoleDeveloper)
+	if err != nil {
+		return err
+	}
+	if us == nil {
+		us = []auth.User{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"developers": us})
+}
+
+func (s *Server) activateDeveloper(c echo.Context) error  { return s.setDeveloper(c, true) }
+func (s *Server) suspendDeveloper(c echo.Context) error   { return s.setDeveloper(c, false) }
+func (s *Server) setDeveloper(c echo.Context, active bool) error {
+	u, err := requireRole(c, auth.RoleBureauAdmin)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	d, err := s.app.Access.SetDeveloperActive(c.Request().Context(), u, id, active)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, d)
+}
