@@ -106,7 +106,12 @@ type NewUser struct {
 
 func (n NewUser) validate() error {
 	fe := errs.FieldErrors{}
-	if l := len(n.Username); l < 3 || l > 64 || strings.ContainsAny(n.Username, " /\\:@\t\n") {
+	if n.Role == RoleDeveloper {
+		// A developer logs in with their e-mail address.
+		if !ValidEmail(n.Username) {
+			fe["username"] = "a developer's username is their e-mail address"
+		}
+	} else if l := len(n.Username); l < 3 || l > 64 || strings.ContainsAny(n.Username, " /\\:@\t\n") {
 		fe["username"] = "3–64 characters without spaces, slashes, colons or @"
 	}
 	if utf8.RuneCountInString(n.Password) < 10 {

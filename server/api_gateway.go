@@ -338,8 +338,8 @@ func (s *Server) listDevelopers(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"developers": us})
 }
 
-func (s *Server) activateDeveloper(c echo.Context) error  { return s.setDeveloper(c, true) }
-func (s *Server) suspendDeveloper(c echo.Context) error   { return s.setDeveloper(c, false) }
+func (s *Server) activateDeveloper(c echo.Context) error { return s.setDeveloper(c, true) }
+func (s *Server) suspendDeveloper(c echo.Context) error  { return s.setDeveloper(c, false) }
 func (s *Server) setDeveloper(c echo.Context, active bool) error {
 	u, err := requireRole(c, auth.RoleBureauAdmin)
 	if err != nil {

@@ -24,38 +24,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	staff := e.login("jt_staff", "transport-pass-1")
 	admin := e.login("admin", "bureau-secret-1")
-	mk := func(code, share, open string) int64 {
-		entry := busEntry(e.bus)
-		entry["code"], entry["share_type"], entry["open_type"] = code, share, open
-		switch share {
-		case "conditional":
-			entry["share_condition"] = "仅限履行社会救助职责的部门"
-		case "none":
-			entry["share_basis"], entry["share_methods"] = "《个人信息保护法》第十三条", []string{}
-		}
-		switch open {
-		case "on_application":
-			entry["open_condition"] = "科研机构说明用途后申请"
-		case "none":
-			entry["open_basis"], entry["usage_note"] = "涉及个人信息", ""
-		}
-		r := e.do("POST", "/api/v1/catalog/resources", staff, entry, nil)
-		if r.status != 201 {
-			t.Fatalf("create %s: %d %s", code, r.status, r.body)
-		}
-		id := int64(r.json(t)["id"].(float64))
-		r = e.upload(staff, id, "stops.csv", gbk(busStopsGBK))
-		if j := e.waitJob(staff, r.json(t)["job"].(map[string]any)["id"].(string)); j["status"] != "succeeded" {
-			t.Fatalf("ingest %s: %v", code, j)
-		}
-		if open != "none" {
-			e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/versions/1/submit", id), staff, nil, nil)
-			if r := e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/versions/1/approve", id), admin, nil, nil); r.status != 200 {
-				t.Fatalf("publish %s: %s", code, r.body)
-			}
-		}
-		return id
-	}
+	mk := func(code, share, open string) int64 { return e.entryWithData(staff, admin, code, share, open) }
 	ids := map[string]int64{"U": mk("M-U", "unconditional", "unconditional"), "C": mk("M-C", "conditional", "on_application"), "N": mk("M-N", "none", "none")}
 
 	// A system credential of the other department.
@@ -103,6 +72,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 		add("download", who, "U")
 		add("page", who, "U", "C")
 	}
+	// The records API: departments read the full variant as sharing allows
+	// (purpose stated); everyone else the open variant of U only (C needs
+	// an approved application, tested in gateway_test.go).
+	add("records", "public", "U")
+	add("records", "provider", "U", "C", "N")
+	add("records", "other", "U")
+	add("records", "bureau", "U")
+	add("records", "office", "U")
+	add("records", "system", "U")
 	check := func(c cell) {
 		t.Helper()
 		var path string
@@ -115,6 +93,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			path = fmt.Sprintf("/api/v1/resources/%d/download/open.csv", ids[c.res])
 		case "page":
 			path = fmt.Sprintf("/datasets/%d", ids[c.res])
+		case "records":
+			path = fmt.Sprintf("/api/v1/resources/%d/records?purpose=%s", ids[c.res], url.QueryEscape("核对低保对象住址"))
 		}
 		r := e.do("GET", path, principals[c.who], nil, nil)
 		body := string(r.body)
@@ -122,7 +102,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if r.status != 200 || !strings.Contains(body, "舞阳坝") {
 				t.Errorf("%s %s %s: want allowed, got %d", c.who, c.route, c.res, r.status)
 			}
-			if c.route != "share" && c.route != "web" && strings.Contains(body, "11010519491231002X") {
+			internal := c.who == "provider" || c.who == "other" || c.who == "system"
+			if c.route != "share" && c.route != "web" && !(c.route == "records" && internal) && strings.Contains(body, "11010519491231002X") {
 				t.Errorf("%s %s %s: open variant leaks an ID number", c.who, c.route, c.res)
 			}
 			return
@@ -172,6 +153,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if strings.Contains(string(r.body), "11010519491231002X") || strings.Contains(string(r.body), "1200.5") {
 		t.Fatal("columns outside the grant were sent")
 	}
+	// The records API applies the same grant: the granted column only.
+	r = e.do("GET", fmt.Sprintf("/api/v1/resources/%d/records?purpose=%s", ids["C"], url.QueryEscape("核对低保对象住址")), principals["other"], nil, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `{"站点名称":"舞阳坝"}`) || strings.Contains(string(r.body), "1101051949") || strings.Contains(string(r.body), "1200.5") {
+		t.Fatalf("records within the grant: %d %s", r.status, r.body)
+	}
+	r = e.do("GET", fmt.Sprintf("/api/v1/resources/%d/records?purpose=%s&filter=%s", ids["C"], url.QueryEscape("核对低保对象住址"), url.QueryEscape("负责人身份证 prefix 110")), principals["other"], nil, nil)
+	if r.status != 400 || !strings.Contains(string(r.body), `no column \"负责人身份证\"`) || strings.Contains(string(r.body), "1101051949") {
+		t.Fatalf("filter outside the grant: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", fmt.Sprintf("/api/v1/resources/%d/records", ids["U"]), principals["other"], nil, nil); r.status != 400 || !strings.Contains(string(r.body), "purpose") {
+		t.Fatalf("records without purpose: %d %s", r.status, r.body)
+	}
 	// The system credential of that department has the grant too.
 	if r := e.do("GET", fmt.Sprintf("/api/v1/share/resources/%d/data?purpose=%s", ids["C"], url.QueryEscape("系统自动核对")), sysToken, nil, nil); r.status != 200 {
 		t.Fatalf("system with grant: %d", r.status)
@@ -180,7 +173,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// The provider sees who read its data, when and why.
 	r = e.do("GET", fmt.Sprintf("/api/v1/audit?resource_id=%d&action=share.read", ids["C"]), staff, nil, nil)
 	evs := r.json(t)["events"].([]any)
-	if len(evs) != 4 || evs[1].(map[string]any)["purpose"] != "核对低保对象住址" || evs[0].(map[string]any)["actor"] != "system:卫健数据交换" {
+	if len(evs) != 6 || evs[1].(map[string]any)["purpose"] != "核对低保对象住址" || evs[0].(map[string]any)["actor"] != "system:卫健数据交换" {
 		t.Fatalf("audit for provider: %s", r.body)
 	}
 	if r := e.do("GET", fmt.Sprintf("/api/v1/audit?resource_id=%d", ids["C"]), principals["other"], nil, nil); r.status != 404 {

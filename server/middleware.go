@@ -142,6 +142,9 @@ func csrfForCookies(next echo.HandlerFunc) echo.HandlerFunc {
 func currentUser(c echo.Context) (auth.User, error) {
 	u, ok := c.Get(ctxUser).(auth.User)
 	if !ok {
+		if _, dev := c.Get(ctxDeveloper).(auth.User); dev {
+			return auth.User{}, errs.Forbiddenf("this is for government staff; developer accounts use keys, applications and usage")
+		}
 		return auth.User{}, errs.Unauthenticated
 	}
 	return u, nil

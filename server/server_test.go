@@ -494,3 +494,40 @@ func TestAuthAndSecurity(t *testing.T) {
 		t.Fatalf("stored password %q", hash)
 	}
 }
+
+// entryWithData registers a bus-stop entry with the given share and open
+// types, ingests the GBK fixture and, unless not open, publishes it.
+func (e *env) entryWithData(staff, admin, code, share, open string) int64 {
+	t := e.t
+	t.Helper()
+	entry := busEntry(e.bus)
+	entry["code"], entry["share_type"], entry["open_type"] = code, share, open
+	switch share {
+	case "conditional":
+		entry["share_condition"] = "仅限履行社会救助职责的部门"
+	case "none":
+		entry["share_basis"], entry["share_methods"] = "《个人信息保护法》第十三条", []string{}
+	}
+	switch open {
+	case "on_application":
+		entry["open_condition"] = "科研机构说明用途后申请"
+	case "none":
+		entry["open_basis"], entry["usage_note"] = "涉及个人信息", ""
+	}
+	r := e.do("POST", "/api/v1/catalog/resources", staff, entry, nil)
+	if r.status != 201 {
+		t.Fatalf("create %s: %d %s", code, r.status, r.body)
+	}
+	id := int64(r.json(t)["id"].(float64))
+	r = e.upload(staff, id, "stops.csv", gbk(busStopsGBK))
+	if j := e.waitJob(staff, r.json(t)["job"].(map[string]any)["id"].(string)); j["status"] != "succeeded" {
+		t.Fatalf("ingest %s: %v", code, j)
+	}
+	if open != "none" {
+		e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/versions/1/submit", id), staff, nil, nil)
+		if r := e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/versions/1/approve", id), admin, nil, nil); r.status != 200 {
+			t.Fatalf("publish %s: %s", code, r.body)
+		}
+	}
+	return id
+}
