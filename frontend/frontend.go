@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
+	"opendata/access"
 	"strconv"
 	"strings"
 	"time"
@@ -103,6 +104,7 @@ var Funcs = template.FuncMap{
 	"hist":     Histogram,
 	"bars":     TopBars,
 	"spark":    Spark,
+	"usage":    UsageChart,
 	"add":      func(a, b int) int { return a + b },
 	"join":     strings.Join,
 	"deref": func(t *time.Time) time.Time {
@@ -262,4 +264,29 @@ type DayCount struct {
 	Day       string
 	Views     int64
 	Downloads int64
+}
+
+// UsageChart draws API calls per day as columns (rows served in the
+// tooltip), with the first and last day labelled.
+func UsageChart(days []string, daily []access.UsageCount, title string) template.HTML {
+	if len(days) == 0 || len(days) != len(daily) {
+		return ""
+	}
+	const w, ht, axis = 640.0, 120.0, 16.0
+	var maxC int64 = 1
+	for _, d := range daily {
+		maxC = max(maxC, d.Calls)
+	}
+	bw := w / float64(len(days))
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart wide" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, w, ht+axis, template.HTMLEscapeString(title), template.HTMLEscapeString(title))
+	for i, d := range daily {
+		h := float64(d.Calls) / float64(maxC) * (ht - 12)
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#2f6fad"><title>%s: %d / %d</title></rect>`, float64(i)*bw+1, ht-h, bw-2, h, days[i], d.Calls, d.Rows)
+	}
+	fmt.Fprintf(&b, `<text x="0" y="%.0f" font-size="11" fill="#555">%s</text>`, ht+axis-3, days[0])
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555" text-anchor="end">%s</text>`, w, ht+axis-3, days[len(days)-1])
+	fmt.Fprintf(&b, `<text x="2" y="11" font-size="11" fill="#555">%s</text>`, Num(maxC))
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
 }

@@ -25,6 +25,7 @@ func (s *Server) bindConsole(e *echo.Echo) {
 	g.POST("/resources/:id/withdraw", s.consoleWithdraw)
 	g.POST("/resources/:id/withdraw/cancel", s.consoleCancelWithdraw)
 	s.bindConsoleShare(g)
+	s.bindConsoleGateway(g)
 }
 
 // requireLoginPage sends anonymous visitors to the login form.

@@ -383,4 +383,3 @@ func TestRecordsBadInputHTTP(t *testing.T) {
 		t.Fatalf("missing dataset: %d", r.status)
 	}
 }
-

@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"opendata/access"
 	"opendata/auth"
 	"opendata/catalog"
 	"opendata/errs"
@@ -124,6 +125,7 @@ func (s *Server) bindPortal(e *echo.Echo) {
 	e.POST("/login", s.loginForm)
 	e.POST("/logout", s.logoutForm)
 	s.bindConsole(e)
+	s.bindAccount(e)
 }
 
 // searchOrList runs a search; if the search backend fails it lists from the
@@ -452,12 +454,29 @@ func (s *Server) examples(r catalog.Resource, v catalog.Version) []example {
 	csvURL := fmt.Sprintf("%s/api/v1/resources/%d/download/open.csv", base, r.ID)
 	meta := fmt.Sprintf("%s/api/v1/resources/%d", base, r.ID)
 	pq := fmt.Sprintf("%s/api/v1/resources/%d/download/open.parquet", base, r.ID)
-	return []example{
+	records := fmt.Sprintf("%s/api/v1/resources/%d/records", base, r.ID)
+	filter, col := "", ""
+	for _, c := range v.Columns {
+		if c.Open != "dropped" && c.Type == "string" && col == "" {
+			col = c.Name
+		}
+	}
+	if col != "" {
+		filter = fmt.Sprintf("&filter=%s", url.QueryEscape(col+" contains '…'"))
+	}
+	recs := []example{
+		{"API (curl)", fmt.Sprintf("curl -H \"X-API-Key: $OPENDATA_KEY\" \"%s?limit=100%s&count=true\"\n# next page: add &cursor=<next_cursor>; CSV: &format=csv", records, filter)},
+		{"API (Python)", fmt.Sprintf("import requests\n\nr = requests.get(%q,\n    params={\"limit\": 1000, \"count\": \"true\"},\n    headers={\"X-API-Key\": KEY})\npage = r.json()\nprint(page[\"count\"], page[\"records\"][:3], page[\"next_cursor\"])", records)},
+	}
+	if r.OpenType != "unconditional" {
+		return recs
+	}
+	return append(recs, []example{
 		{"curl", fmt.Sprintf("curl -s %s\ncurl -o %s-v%d.csv %s", meta, r.Code, v.Number, csvURL)},
 		{"Python", fmt.Sprintf("import pandas as pd\n\ndf = pd.read_csv(%q, encoding=\"utf-8-sig\")\n# or: df = pd.read_parquet(%q)\nprint(df.head())", csvURL, pq)},
 		{"JavaScript", fmt.Sprintf("const res = await fetch(%q);\nconst dataset = await res.json();\nconsole.log(dataset.name, dataset.versions[0].downloads);", meta)},
 		{"Go", fmt.Sprintf("resp, err := http.Get(%q)\nif err != nil {\n\tlog.Fatal(err)\n}\ndefer resp.Body.Close()\nrows, err := csv.NewReader(resp.Body).ReadAll()", csvURL)},
-	}
+	}...)
 }
 
 type downloadView struct {
@@ -544,6 +563,20 @@ func (s *Server) datasetPage(c echo.Context) error {
 	}
 	if u, ok := c.Get(ctxUser).(auth.User); ok && (u.Actor().CanEditDepartment(r.DepartmentID) || u.Role == auth.RoleOffice) {
 		data["Events"], _ = s.app.Publish.Events(ctx, r.ID)
+	}
+	data["ApplicationDays"] = s.app.Config.ApplicationDays
+	if u, ok := developer(c); ok && r.OpenType == "on_application" {
+		all, _ := s.app.Access.Applications(ctx, u)
+		var mine []access.Application
+		for _, a := range all {
+			if a.ResourceID == r.ID {
+				mine = append(mine, a)
+				if a.Status == access.Pending {
+					data["PendingApplication"] = true
+				}
+			}
+		}
+		data["MyApplications"] = mine
 	}
 	return s.render(c, http.StatusOK, "dataset", s.newPage(c, r.Name, data))
 }
