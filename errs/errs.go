@@ -74,3 +74,8 @@ func NotFoundf(format string, args ...any) error {
 func Forbiddenf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", Forbidden, fmt.Sprintf(format, args...))
 }
+
+// Unauthenticatedf is an Unauthenticated error with a message.
+func Unauthenticatedf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", Unauthenticated, fmt.Sprintf(format, args...))
+}

@@ -15,6 +15,7 @@ import (
 // applications for on-application data, usage.
 func (s *Server) bindGateway(g *echo.Group) {
 	g.GET("/resources/:id/records", s.records, s.limitPublic)
+	g.GET("/key", s.currentKey, s.limitPublic)
 	g.POST("/account/signup", s.apiSignup)
 	g.GET("/keys", s.listKeys)
 	g.POST("/keys", s.createKey)
@@ -354,4 +355,26 @@ func (s *Server) setDeveloper(c echo.Context, active bool) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, d)
+}
+
+// currentKey tells a key's holder which key the call used and its limits
+// (the RateLimit headers carry what is left).
+func (s *Server) currentKey(c echo.Context) error {
+	k, ok := apiCaller(c)
+	if !ok {
+		return errs.Unauthenticatedf("call with an API key (X-API-Key or Authorization: Bearer oda_…)")
+	}
+	t := s.app.Tiers[k.Key.Tier]
+	return c.JSON(http.StatusOK, keyInfo{Key: k.Key, Limits: keyLimits{Rate: t.Rate.Limit, PeriodSeconds: int64(t.Rate.Period.Seconds()), Daily: t.Daily}})
+}
+
+type keyLimits struct {
+	Rate          int64 `json:"rate"`
+	PeriodSeconds int64 `json:"period_seconds"`
+	Daily         int64 `json:"daily"`
+}
+
+type keyInfo struct {
+	Key    access.Key `json:"key"`
+	Limits keyLimits  `json:"limits"`
 }

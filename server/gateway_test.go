@@ -125,6 +125,13 @@ func TestGatewayKeysAndLimits(t *testing.T) {
 	if r := e.do("GET", path, key, nil, nil); r.header.Get("RateLimit-Limit") != "100" {
 		t.Fatalf("partner limit: %v", r.header)
 	}
+	r = e.do("GET", "/api/v1/key", key, nil, nil)
+	if lim := r.json(t)["limits"].(map[string]any); r.status != 200 || lim["rate"] != 100.0 || lim["period_seconds"] != 1.0 || r.json(t)["key"].(map[string]any)["tier"] != "partner" {
+		t.Fatalf("key info: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/api/v1/key", "", nil, nil); r.status != 401 {
+		t.Fatalf("key info without a key: %d", r.status)
+	}
 	// Anonymous callers are limited per IP with the anonymous tier.
 	if r := e.do("GET", path, "", nil, nil); r.status != 200 || r.header.Get("RateLimit-Limit") != "120" {
 		t.Fatalf("anonymous: %d %v", r.status, r.header)
