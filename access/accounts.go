@@ -121,6 +121,7 @@ func (s *Service) SetDeveloperActive(ctx context.Context, by auth.User, id int64
 	if err := s.Users.SetActive(ctx, id, active); err != nil {
 		return u, err
 	}
+	s.forgetKeys()
 	action := "account.activate"
 	if !active {
 		action = "account.suspend"

@@ -51,6 +51,26 @@ type Service struct {
 
 	touchMu sync.Mutex
 	touched map[int64]time.Time
+
+	// KeyCacheTTL keeps a looked-up key in memory this long (0: look up
+	// every call). Expiry is still checked on every call; revocation,
+	// suspension and tier changes clear this instance's cache at once and
+	// reach other instances within the TTL.
+	KeyCacheTTL time.Duration
+	cacheMu     sync.RWMutex
+	cache       map[string]cachedCaller
+}
+
+type cachedCaller struct {
+	c     Caller
+	until time.Time
+}
+
+// forgetKeys empties the key cache (after a revocation, suspension or tier change).
+func (s *Service) forgetKeys() {
+	s.cacheMu.Lock()
+	s.cache = nil
+	s.cacheMu.Unlock()
 }
 
 func (s *Service) now() time.Time {
@@ -197,6 +217,7 @@ func (s *Service) RevokeKey(ctx context.Context, by auth.User, id int64) error {
 	if _, err := s.DB.Exec(ctx, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id); err != nil {
 		return err
 	}
+	s.forgetKeys()
 	s.audit(ctx, by.Actor(), "key.revoke", 0, "", fmt.Sprintf("key %d %q of %s", id, k.Name, k.Owner))
 	return nil
 }
@@ -216,6 +237,7 @@ func (s *Service) SetTier(ctx context.Context, by auth.User, id int64, tier stri
 	if _, err := s.DB.Exec(ctx, "UPDATE api_keys SET tier = ? WHERE id = ?", tier, id); err != nil {
 		return Key{}, err
 	}
+	s.forgetKeys()
 	s.audit(ctx, by.Actor(), "key.tier", 0, "", fmt.Sprintf("key %d of %s: %s → %s", id, k.Owner, k.Tier, tier))
 	return s.GetKey(ctx, id)
 }
@@ -234,23 +256,45 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Caller, error
 	if !strings.HasPrefix(token, KeyPrefix) || len(token) > 100 {
 		return Caller{}, ErrBadKey
 	}
-	// One query: the key and whether its account is active.
+	hash := auth.HashToken(token)
+	now := s.now()
+	if s.KeyCacheTTL > 0 {
+		s.cacheMu.RLock()
+		hit, ok := s.cache[hash]
+		s.cacheMu.RUnlock()
+		if ok && now.Before(hit.until) {
+			if !hit.c.Key.Active(now) {
+				return Caller{}, ErrBadKey
+			}
+			return hit.c, nil
+		}
+	}
+	// One prepared query: the key, if not revoked, of an active account.
 	var k Key
-	var active int
 	var u auth.User
-	err := s.DB.QueryRow(ctx, "SELECT "+keyCols+", u.active, u.role, u.display_name, u.organisation FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.token_hash = ?",
-		auth.HashToken(token)).Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Tier, &k.ExpiresAt, &k.RevokedAt, &k.CreatedAt, &k.LastUsedAt, &k.Owner,
-		&active, &u.Role, &u.DisplayName, &u.Organisation)
+	row, err := s.DB.QueryRowPrepared(ctx, `SELECT k.id, k.user_id, k.name, k.prefix, k.tier, k.expires_at, k.created_at, u.username, u.role, u.organisation
+		FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.token_hash = ? AND k.revoked_at IS NULL AND u.active = 1`, hash)
 	if err != nil {
+		return Caller{}, err
+	}
+	if err := row.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Tier, &k.ExpiresAt, &k.CreatedAt, &k.Owner, &u.Role, &u.Organisation); err != nil {
 		return Caller{}, ErrBadKey
 	}
-	now := s.now()
-	if !k.Active(now) || active != 1 {
+	if !k.Active(now) {
 		return Caller{}, ErrBadKey
 	}
 	u.ID, u.Username, u.Email, u.Active = k.UserID, k.Owner, k.Owner, true
 	s.touch(ctx, k.ID, now)
-	return Caller{Key: k, User: u}, nil
+	c := Caller{Key: k, User: u}
+	if s.KeyCacheTTL > 0 {
+		s.cacheMu.Lock()
+		if s.cache == nil || len(s.cache) > 100_000 {
+			s.cache = map[string]cachedCaller{}
+		}
+		s.cache[hash] = cachedCaller{c: c, until: now.Add(s.KeyCacheTTL)}
+		s.cacheMu.Unlock()
+	}
+	return c, nil
 }
 
 // touch records last use at most once a minute per key per instance.

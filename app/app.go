@@ -168,7 +168,7 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	partner, _ := ratelimit.ParseTier(cfg.PartnerRate, int64(cfg.PartnerDaily))
 	a.Tiers = map[string]ratelimit.Tier{access.TierRegistered: reg, access.TierPartner: partner}
 	a.Access = &access.Service{DB: d, Users: a.Users, Catalog: cat, Audit: a.Audit, Notify: a.Notify, Calendar: a.Calendar, Log: log,
-		KeyMaxDays: cfg.KeyMaxDays, ApplicationDays: cfg.ApplicationDays, VerifyByEmail: cfg.SMTPAddr != "" && cfg.SignupApproval == "auto",
+		KeyMaxDays: cfg.KeyMaxDays, KeyCacheTTL: cfg.KeyCacheTTL, ApplicationDays: cfg.ApplicationDays, VerifyByEmail: cfg.SMTPAddr != "" && cfg.SignupApproval == "auto",
 		Usage: &access.Usage{Location: cfg.Location()}}
 	secret, err := db.Secret(context.Background(), d, "cursor_key")
 	if err != nil {

@@ -62,6 +62,7 @@ type Config struct {
 	PartnerRate     string
 	PartnerDaily    int
 	KeyMaxDays      int
+	KeyCacheTTL     time.Duration
 	ApplicationDays int
 	QueryCacheMB    int
 	QueryMemoryMB   int
@@ -172,6 +173,7 @@ var Options = []Option{
 	{"partner_rate", "100-S", "rate of an approved partner's API key (the bureau sets a key's tier)", str(func(c *Config) *string { return &c.PartnerRate })},
 	{"partner_daily", "2000000", "daily quota of an approved partner's API key; 0 for none", intRange(func(c *Config) *int { return &c.PartnerDaily }, 0, 1<<30)},
 	{"key_max_days", "365", "longest lifetime of an API key in days; 0 for keys without expiry", intRange(func(c *Config) *int { return &c.KeyMaxDays }, 0, 3650)},
+	{"key_cache_ttl", "1s", "how long an instance trusts a looked-up API key before asking the database again (expiry is checked on every call; a revocation on this instance acts at once, on others within this time)", duration(func(c *Config) *time.Duration { return &c.KeyCacheTTL })},
 	{"application_days", "10", "working days a department has to answer an application for on-application data", intRange(func(c *Config) *int { return &c.ApplicationDays }, 1, 60)},
 	{"signup_approval", "auto", "how a public sign-up becomes active: auto (e-mail verification when smtp_addr is set, otherwise a bureau admin activates) or admin (always the bureau)", oneOf(func(c *Config) *string { return &c.SignupApproval }, "auto", "admin")},
 	{"query_cache_mb", "4096", "local disk cache of Parquet files the records API reads (MiB)", intRange(func(c *Config) *int { return &c.QueryCacheMB }, 64, 1<<20)},

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -36,6 +37,7 @@ const (
 type DB struct {
 	sql     *sql.DB
 	Dialect Dialect
+	stmts   sync.Map // query text → *sql.Stmt
 }
 
 // Open connects to PostgreSQL when url starts with postgres:// or
@@ -47,6 +49,7 @@ func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
 		sdb.SetMaxOpenConns(20)
+		sdb.SetMaxIdleConns(20)
 		sdb.SetConnMaxIdleTime(5 * time.Minute)
 		d := &DB{sql: sdb, Dialect: Postgres}
 		if err := d.Ping(ctx); err != nil {
@@ -67,6 +70,7 @@ func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	sdb.SetMaxOpenConns(8)
+	sdb.SetMaxIdleConns(8) // keep them: opening a connection costs more than a query
 	d := &DB{sql: sdb, Dialect: SQLite}
 	if err := d.Ping(ctx); err != nil {
 		sdb.Close()
@@ -82,7 +86,13 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Close closes the pool.
-func (d *DB) Close() error { return d.sql.Close() }
+func (d *DB) Close() error {
+	d.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
+	return d.sql.Close()
+}
 
 // Rebind rewrites "?" placeholders to "$1, $2…" for PostgreSQL. It skips
 // question marks inside single-quoted literals.
@@ -165,6 +175,24 @@ func (d *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 }
 func (d *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return d.q().QueryRow(ctx, q, args...)
+}
+
+// QueryRowPrepared is QueryRow through a statement prepared once and kept
+// for the life of the pool: for the hottest lookups (an API key on every
+// call), where parsing the SQL each time would dominate.
+func (d *DB) QueryRowPrepared(ctx context.Context, q string, args ...any) (*sql.Row, error) {
+	st, ok := d.stmts.Load(q)
+	if !ok {
+		prepared, err := d.sql.PrepareContext(ctx, d.Rebind(q))
+		if err != nil {
+			return nil, err
+		}
+		var loaded bool
+		if st, loaded = d.stmts.LoadOrStore(q, prepared); loaded {
+			prepared.Close()
+		}
+	}
+	return st.(*sql.Stmt).QueryRowContext(ctx, args...), nil
 }
 func (d *DB) InsertID(ctx context.Context, q string, args ...any) (int64, error) {
 	return d.q().InsertID(ctx, q, args...)

@@ -147,11 +147,16 @@ func TestGatewayKeysAndLimits(t *testing.T) {
 		t.Fatalf("ndjson: %q", r.body)
 	}
 	// Revoked and expired keys stop at once.
-	key2 := e.do("POST", "/api/v1/keys", dev, map[string]any{"name": "第二把"}, nil).json(t)["token"].(string)
-	e.app.DB.Exec(context.Background(), "UPDATE api_keys SET expires_at = ? WHERE id = ?", time.Now().UTC().Add(-time.Second), keyID)
+	key2 := e.do("POST", "/api/v1/keys", dev, map[string]any{"name": "第二把", "expires_in_days": 365}, nil).json(t)["token"].(string)
+	// 30 days on, the first key has expired (the second has not).
+	e.app.Access.Now = func() time.Time { return time.Now().Add(30*24*time.Hour + time.Minute) }
 	if r := e.do("GET", path, key, nil, nil); r.status != 401 || strings.Contains(string(r.body), "舞阳坝") {
 		t.Fatalf("expired key: %d", r.status)
 	}
+	if r := e.do("GET", path, key2, nil, nil); r.status != 200 {
+		t.Fatalf("unexpired key: %d", r.status)
+	}
+	e.app.Access.Now = nil
 	id2 := int64(e.do("GET", "/api/v1/keys", dev, nil, nil).json(t)["keys"].([]any)[0].(map[string]any)["id"].(float64))
 	if r := e.do("GET", path, key2, nil, nil); r.status != 200 {
 		t.Fatalf("second key: %d", r.status)
