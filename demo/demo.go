@@ -28,6 +28,8 @@ import (
 const (
 	AdminUser     = "admin"
 	AdminPassword = "opendata-demo"
+	// DeveloperUser is the demo's developer account (same password).
+	DeveloperUser = "developer@example.cn"
 )
 
 type dept struct{ code, name, en, kind string }
@@ -184,6 +186,11 @@ func Load(ctx context.Context, a *app.App, progress io.Writer) error {
 		return err
 	}
 	if _, err := a.Users.CreateUser(ctx, auth.NewUser{Username: "office", DisplayName: "领导小组办公室", Password: AdminPassword, Role: auth.RoleOffice}); err != nil {
+		return err
+	}
+	// A developer account (public sign-ups start inactive; this one is ready).
+	if _, err := a.Users.CreateUser(ctx, auth.NewUser{Username: DeveloperUser, DisplayName: "演示开发者", Password: AdminPassword, Role: auth.RoleDeveloper,
+		Email: DeveloperUser, Organisation: "恩施州大数据创新实验室"}); err != nil {
 		return err
 	}
 	for _, d := range departments {

@@ -51,6 +51,8 @@ Usage:
   opendata reindex                    rebuild the search index from the database
   opendata audit verify|export        check the audit log's hash chain; export it as CSV
   opendata calendar seed|import|show  working-day calendar (holidays, make-up days)
+  opendata key list|create|revoke|tier|activate
+                                      developer accounts and API keys (the bureau)
   opendata config                     list every configuration option
 
 Configuration comes from OPENDATA_* environment variables and an optional
@@ -114,6 +116,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fn = cmdAudit
 	case "calendar":
 		fn = cmdCalendar
+	case "key":
+		fn = cmdKey
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -673,6 +677,97 @@ func cmdCalendar(ctx context.Context, cfg config.Config, args []string, stdout, 
 		}
 	default:
 		return usageError{u}
+	}
+	return nil
+}
+
+const keyUsage = `usage: opendata key list
+       opendata key create --user EMAIL --name NAME [--days N]   (prints the key once)
+       opendata key revoke ID
+       opendata key tier ID registered|partner
+       opendata key activate EMAIL                              (activate a developer account)`
+
+// cmdKey is the bureau's command line for developer accounts and keys;
+// every action is audited as the system actor's.
+func cmdKey(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{keyUsage}
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	bureau := auth.User{Username: auth.System.Name, Role: auth.RoleBureauAdmin}
+	switch args[0] {
+	case "list":
+		keys, err := a.Access.ListKeys(ctx, 0)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tOWNER\tNAME\tPREFIX\tTIER\tSTATUS\tEXPIRES")
+		now := time.Now()
+		for _, k := range keys {
+			exp := "-"
+			if k.ExpiresAt != nil {
+				exp = k.ExpiresAt.Format("2006-01-02")
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\n", k.ID, k.Owner, k.Name, k.Prefix, k.Tier, k.Status(now), exp)
+		}
+		tw.Flush()
+	case "create":
+		fs := flag.NewFlagSet("key create", flag.ContinueOnError)
+		user := fs.String("user", "", "the developer's e-mail")
+		name := fs.String("name", "", "what the key is for")
+		days := fs.Int("days", 0, "lifetime in days (0: the longest allowed)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return usageError{err.Error()}
+		}
+		u, err := a.Users.GetUserByName(ctx, strings.ToLower(*user))
+		if err != nil {
+			return err
+		}
+		k, token, err := a.Access.CreateKey(ctx, u, *name, *days)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "key %d for %s; shown this once:\n", k.ID, u.Username)
+		fmt.Fprintln(stdout, token)
+	case "revoke", "tier":
+		if len(args) < 2 || (args[0] == "tier" && len(args) < 3) {
+			return usageError{keyUsage}
+		}
+		id, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil {
+			return usageError{"the key ID is a number"}
+		}
+		if args[0] == "revoke" {
+			if err := a.Access.RevokeKey(ctx, bureau, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "key %d revoked\n", id)
+			return nil
+		}
+		k, err := a.Access.SetTier(ctx, bureau, id, args[2])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key %d is now %s\n", k.ID, k.Tier)
+	case "activate":
+		if len(args) < 2 {
+			return usageError{keyUsage}
+		}
+		u, err := a.Users.GetUserByName(ctx, strings.ToLower(args[1]))
+		if err != nil {
+			return err
+		}
+		if _, err := a.Access.SetDeveloperActive(ctx, bureau, u.ID, true); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "developer %s activated\n", u.Username)
+	default:
+		return usageError{keyUsage}
 	}
 	return nil
 }

@@ -128,6 +128,24 @@ func TestCLIDemo(t *testing.T) {
 	if code, out, _ := runCLI(t, "demo"); code != 0 || !strings.Contains(out, "already has departments") {
 		t.Fatalf("second demo: %s", out)
 	}
+	// The bureau's key commands on the demo developer.
+	code, out, errs = runCLI(t, "key", "create", "--user", "developer@example.cn", "--name", "命令行密钥", "--days", "30")
+	if code != 0 || !strings.HasPrefix(out, "oda_") || !strings.Contains(errs, "shown this once") {
+		t.Fatalf("key create: %d %q %s", code, out, errs)
+	}
+	token := strings.TrimSpace(out)
+	if code, out, _ := runCLI(t, "key", "tier", "1", "partner"); code != 0 || !strings.Contains(out, "key 1 is now partner") {
+		t.Fatalf("key tier: %d %s", code, out)
+	}
+	if code, _, errs := runCLI(t, "key", "tier", "1", "gold"); code != 1 || !strings.Contains(errs, "registered or partner") {
+		t.Fatalf("bad tier: %d %s", code, errs)
+	}
+	if code, out, _ := runCLI(t, "key", "revoke", "1"); code != 0 || !strings.Contains(out, "key 1 revoked") {
+		t.Fatalf("key revoke: %d %s", code, out)
+	}
+	if code, out, _ := runCLI(t, "key", "list"); code != 0 || !strings.Contains(out, "命令行密钥") || !strings.Contains(out, "revoked") || strings.Contains(out, token) {
+		t.Fatalf("key list: %d %s", code, out)
+	}
 
 	// The demo's ingests and publications are in the audit log, intact.
 	code, out, errs = runCLI(t, "audit", "verify")
