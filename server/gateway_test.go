@@ -26,6 +26,15 @@ func gatewayEnv(t *testing.T, mutate func(*config.Config)) *env {
 	return start(t, dbtest.SQLite(t), bs, mutate)
 }
 
+// eachGatewayEnv runs fn on SQLite + local disk and on PostgreSQL + MinIO.
+func eachGatewayEnv(t *testing.T, mutate func(*config.Config), fn func(t *testing.T, e *env)) {
+	t.Run("sqlite+local", func(t *testing.T) { fn(t, gatewayEnv(t, mutate)) })
+	t.Run("postgres+minio", func(t *testing.T) {
+		d := dbtest.Postgres(t)
+		fn(t, start(t, d, minioStore(t), mutate))
+	})
+}
+
 // signupDeveloper registers through the API, has the bureau activate the
 // account (no SMTP here) and logs in.
 func signupDeveloper(t *testing.T, e *env, admin, email, org string) (token string, id int64) {
@@ -49,7 +58,10 @@ func signupDeveloper(t *testing.T, e *env, admin, email, org string) (token stri
 }
 
 func TestGatewayKeysAndLimits(t *testing.T) {
-	e := gatewayEnv(t, func(c *config.Config) { c.RegisteredRate, c.RegisteredDaily = "3-S", 0 })
+	eachGatewayEnv(t, func(c *config.Config) { c.RegisteredRate, c.RegisteredDaily = "3-S", 0 }, gatewayKeysAndLimits)
+}
+
+func gatewayKeysAndLimits(t *testing.T, e *env) {
 	admin := e.login("admin", "bureau-secret-1")
 	staff := e.login("jt_staff", "transport-pass-1")
 	id := e.entryWithData(staff, admin, "G-U", "unconditional", "unconditional")
@@ -186,8 +198,9 @@ func TestGatewayKeysAndLimits(t *testing.T) {
 
 // TestGatewayApplication: application → review → approval → access →
 // expiry → denial, and revocation.
-func TestGatewayApplication(t *testing.T) {
-	e := gatewayEnv(t, nil)
+func TestGatewayApplication(t *testing.T) { eachGatewayEnv(t, nil, gatewayApplication) }
+
+func gatewayApplication(t *testing.T, e *env) {
 	ctx := context.Background()
 	admin := e.login("admin", "bureau-secret-1")
 	staff := e.login("jt_staff", "transport-pass-1")
@@ -304,8 +317,9 @@ func TestGatewayApplication(t *testing.T) {
 	}
 }
 
-func TestGatewayUsage(t *testing.T) {
-	e := gatewayEnv(t, nil)
+func TestGatewayUsage(t *testing.T) { eachGatewayEnv(t, nil, gatewayUsage) }
+
+func gatewayUsage(t *testing.T, e *env) {
 	admin := e.login("admin", "bureau-secret-1")
 	staff := e.login("jt_staff", "transport-pass-1")
 	other := e.login("wj_staff", "health-pass-123")
@@ -393,5 +407,42 @@ func TestRecordsBadInputHTTP(t *testing.T) {
 	}
 	if r := e.do("GET", "/api/v1/resources/99999/records", "", nil, nil); r.status != 404 {
 		t.Fatalf("missing dataset: %d", r.status)
+	}
+}
+
+// TestRecordsNewVersion: publishing a new version switches the records API
+// over in one step; a cursor of the old version is refused with a clear
+// message rather than mixing versions.
+func TestRecordsNewVersion(t *testing.T) {
+	e := gatewayEnv(t, nil)
+	admin := e.login("admin", "bureau-secret-1")
+	staff := e.login("jt_staff", "transport-pass-1")
+	id := e.entryWithData(staff, admin, "V-U", "unconditional", "unconditional")
+	path := fmt.Sprintf("/api/v1/resources/%d/records", id)
+	r := e.do("GET", path+"?limit=2", "", nil, nil)
+	cursor := r.json(t)["next_cursor"].(string)
+	if r.header.Get("X-Dataset-Version") != "1" {
+		t.Fatalf("version header: %v", r.header)
+	}
+	v2 := busStopsGBK + "5,新建站,300,11010519491231002X\r\n"
+	up := e.upload(staff, id, "stops-v2.csv", gbk(v2))
+	if j := e.waitJob(staff, up.json(t)["job"].(map[string]any)["id"].(string)); j["status"] != "succeeded" {
+		t.Fatalf("ingest v2: %v", j)
+	}
+	// Until v2 is published, the API keeps serving v1.
+	if r := e.do("GET", path+"?count=true", "", nil, nil); r.json(t)["count"] != 4.0 {
+		t.Fatalf("before publication: %s", r.body)
+	}
+	e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/versions/2/submit", id), staff, nil, nil)
+	if r := e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/versions/2/approve", id), admin, nil, nil); r.status != 200 {
+		t.Fatalf("publish v2: %s", r.body)
+	}
+	r = e.do("GET", path+"?count=true&filter="+url.QueryEscape("站点名称 eq 新建站"), "", nil, nil)
+	if r.status != 200 || r.json(t)["count"] != 1.0 || r.json(t)["version"] != 2.0 || r.header.Get("X-Dataset-Version") != "2" {
+		t.Fatalf("after publication: %d %s", r.status, r.body)
+	}
+	r = e.do("GET", path+"?limit=2&cursor="+url.QueryEscape(cursor), "", nil, nil)
+	if r.status != 400 || !strings.Contains(string(r.body), "version 1") {
+		t.Fatalf("old cursor: %d %s", r.status, r.body)
 	}
 }
