@@ -387,3 +387,50 @@ func (s *Service) RecordGrantedRead(ctx context.Context, user, key, resource int
 		s.Log.Error("audit append failed", "err", err)
 	}
 }
+
+// RemindApplications tells the providing department when an application
+// has one working day left, and the department and the bureau when it is
+// overdue; each once. It returns how many notices went out.
+func (s *Service) RemindApplications(ctx context.Context) (int, error) {
+	rows, err := s.DB.Query(ctx, `SELECT a.id, a.deadline, r.code, r.name, r.department_id, a.reminded_at IS NULL, a.overdue_at IS NULL
+		FROM open_applications a JOIN resources r ON r.id = a.resource_id WHERE a.status = ? AND (a.reminded_at IS NULL OR a.overdue_at IS NULL)`, Pending)
+	if err != nil {
+		return 0, err
+	}
+	type due struct {
+		id, dept          int64
+		deadline          time.Time
+		code, name        string
+		remind, overdueOK bool
+	}
+	var all []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.deadline, &d.code, &d.name, &d.dept, &d.remind, &d.overdueOK); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		all = append(all, d)
+	}
+	rows.Close()
+	n := 0
+	for _, d := range all {
+		left := s.Calendar.TimeLeft(s.now(), d.deadline)
+		params := notify.Params("id", d.id, "code", d.code, "name", d.name, "deadline", d.deadline.In(s.Calendar.Location()).Format("2006-01-02"))
+		switch {
+		case left.Overdue && d.overdueOK:
+			if _, err := s.DB.Exec(ctx, "UPDATE open_applications SET overdue_at = ?, reminded_at = COALESCE(reminded_at, ?) WHERE id = ?", s.now(), s.now(), d.id); err != nil {
+				return n, err
+			}
+			s.Notify.Send(ctx, "application_overdue", params, "/console/applications", notify.To{DepartmentID: d.dept}, notify.To{Role: string(auth.RoleBureauAdmin)})
+			n++
+		case !left.Overdue && left.WorkingDays <= 1 && d.remind:
+			if _, err := s.DB.Exec(ctx, "UPDATE open_applications SET reminded_at = ? WHERE id = ?", s.now(), d.id); err != nil {
+				return n, err
+			}
+			s.Notify.Send(ctx, "application_due", params, "/console/applications", notify.To{DepartmentID: d.dept})
+			n++
+		}
+	}
+	return n, nil
+}

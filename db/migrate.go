@@ -355,7 +355,9 @@ CREATE TABLE open_applications (
 	reason TEXT NOT NULL DEFAULT '',
 	decided_by TEXT NOT NULL DEFAULT '',
 	created_at {{TS}} NOT NULL,
-	decided_at {{TS}}
+	decided_at {{TS}},
+	reminded_at {{TS}},
+	overdue_at {{TS}}
 );
 CREATE INDEX open_applications_resource ON open_applications(resource_id);
 CREATE INDEX open_applications_user ON open_applications(user_id);

@@ -446,3 +446,50 @@ func TestRecordsNewVersion(t *testing.T) {
 		t.Fatalf("old cursor: %d %s", r.status, r.body)
 	}
 }
+
+// TestApplicationReminders: one working day before the deadline the
+// department is reminded; once overdue, it and the bureau are told; each once.
+func TestApplicationReminders(t *testing.T) {
+	e := gatewayEnv(t, nil)
+	ctx := context.Background()
+	admin := e.login("admin", "bureau-secret-1")
+	staff := e.login("jt_staff", "transport-pass-1")
+	id := e.entryWithData(staff, admin, "R-C", "conditional", "on_application")
+	dev, _ := signupDeveloper(t, e, admin, "lab@example.cn", "某研究所")
+	r := e.do("POST", "/api/v1/applications", dev, map[string]any{"resource_id": id, "organisation": "某研究所", "purpose": "研究公交站点布局",
+		"intended_use": "学术论文中的空间分析", "term_days": 30, "contact": "027-88888888"}, nil)
+	deadline, _ := time.Parse(time.RFC3339Nano, r.json(t)["deadline"].(string))
+	count := func(kind string) int {
+		n := 0
+		for _, tok := range []string{staff, admin} {
+			for _, x := range e.do("GET", "/api/v1/notifications", tok, nil, nil).json(t)["notifications"].([]any) {
+				if x.(map[string]any)["kind"] == kind {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if n, _ := e.app.Access.RemindApplications(ctx); n != 0 {
+		t.Fatalf("reminded with 10 working days left: %d", n)
+	}
+	e.app.Access.Now = func() time.Time { return deadline.Add(-time.Hour) }
+	if n, _ := e.app.Access.RemindApplications(ctx); n != 1 || count("application_due") != 1 {
+		t.Fatalf("last day: %d", n)
+	}
+	if n, _ := e.app.Access.RemindApplications(ctx); n != 0 {
+		t.Fatal("reminded twice")
+	}
+	e.app.Access.Now = func() time.Time { return deadline.Add(time.Hour) }
+	if n, _ := e.app.Access.RemindApplications(ctx); n != 1 || count("application_overdue") != 2 {
+		t.Fatalf("overdue: %d, notices %d", n, count("application_overdue"))
+	}
+	if n, _ := e.app.Access.RemindApplications(ctx); n != 0 {
+		t.Fatal("overdue notice twice")
+	}
+	e.app.Access.Now = nil
+	r = e.do("GET", "/api/v1/applications", staff, nil, nil)
+	if left := r.json(t)["applications"].([]any)[0].(map[string]any)["time_left"].(map[string]any); left["overdue"] != false {
+		t.Fatalf("time left now: %v", left)
+	}
+}

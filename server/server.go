@@ -183,6 +183,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 		if n, err := s.app.Sharing.RemindDisputes(ctx); err == nil && n > 0 {
 			s.log.Info("dispute reminders sent", "count", n)
 		}
+		if n, err := s.app.Access.RemindApplications(ctx); err == nil && n > 0 {
+			s.log.Info("application reminders and overdue notices sent", "count", n)
+		}
 		if n, err := s.app.Sharing.EscalateOverdue(ctx); err == nil && n > 0 {
 			s.log.Warn("overdue share requests escalated to the leading-group office", "count", n)
 		}
