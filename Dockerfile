@@ -1,9 +1,13 @@
 FROM golang:1.26 AS build
 WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -o /opendata ./cmd/opendata
+# cgo: the records API embeds DuckDB (a static C++ library).
+RUN CGO_ENABLED=1 go build -trimpath -o /opendata ./cmd/opendata
 
-FROM gcr.io/distroless/static-debian12
+# cc: glibc, libgcc and libstdc++ for the DuckDB part; nothing else.
+FROM gcr.io/distroless/cc-debian12
 COPY --from=build /opendata /opendata
 USER nonroot
 ENTRYPOINT ["/opendata"]
