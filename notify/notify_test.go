@@ -1,10 +1,8 @@
 package notify_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,59 +11,8 @@ import (
 	"opendata/catalog"
 	"opendata/db/dbtest"
 	"opendata/notify"
+	"opendata/notify/notifytest"
 )
-
-// fakeSMTP accepts one message and returns what it received.
-func fakeSMTP(t *testing.T) (string, <-chan string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan string, 1)
-	go func() {
-		defer ln.Close()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		r := bufio.NewReader(c)
-		w := func(s string) { c.Write([]byte(s + "\r\n")) }
-		w("220 fake ESMTP")
-		var data strings.Builder
-		inData := false
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			if inData {
-				if line == ".\r\n" {
-					inData = false
-					w("250 ok")
-					got <- data.String()
-					continue
-				}
-				data.WriteString(line)
-				continue
-			}
-			switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
-			case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-				w("250 fake")
-			case strings.HasPrefix(cmd, "DATA"):
-				inData = true
-				w("354 go")
-			case strings.HasPrefix(cmd, "QUIT"):
-				w("221 bye")
-				return
-			default:
-				w("250 ok")
-			}
-		}
-	}()
-	return ln.Addr().String(), got
-}
 
 func TestInboxAndMail(t *testing.T) {
 	d := dbtest.SQLite(t)
@@ -74,7 +21,7 @@ func TestInboxAndMail(t *testing.T) {
 	dept, _ := cat.CreateDepartment(ctx, catalog.Department{Code: "WJW", Name: "市卫生健康委员会"})
 	u, _ := (&auth.Store{DB: d}).CreateUser(ctx, auth.NewUser{Username: "wj_staff", Password: "0123456789ab", Role: auth.RoleDeptStaff, DepartmentID: dept.ID})
 	d.Exec(ctx, "UPDATE users SET email = 'wj@example.gov.cn' WHERE id = ?", u.ID)
-	addr, got := fakeSMTP(t)
+	addr, got := notifytest.FakeSMTP(t)
 	n := &notify.Notifier{DB: d, Mail: &notify.Mailer{Addr: addr, From: "opendata@example.gov.cn"}}
 	n.Send(ctx, "share_request_due", notify.Params("id", 7, "name", "执业医师注册信息", "deadline", "2025-10-14"), "/x", notify.To{DepartmentID: dept.ID})
 	select {

@@ -16,6 +16,7 @@ import (
 	"opendata/blob"
 	"opendata/config"
 	"opendata/db/dbtest"
+	"opendata/notify/notifytest"
 )
 
 func gatewayEnv(t *testing.T, mutate func(*config.Config)) *env {
@@ -491,5 +492,47 @@ func TestApplicationReminders(t *testing.T) {
 	r = e.do("GET", "/api/v1/applications", staff, nil, nil)
 	if left := r.json(t)["applications"].([]any)[0].(map[string]any)["time_left"].(map[string]any); left["overdue"] != false {
 		t.Fatalf("time left now: %v", left)
+	}
+}
+
+// TestSignupWithEmail: with an SMTP server, a sign-up is verified by the
+// mailed link; the account cannot log in before, and the link works once.
+func TestSignupWithEmail(t *testing.T) {
+	addr, mail := notifytest.FakeSMTP(t)
+	e := gatewayEnv(t, func(c *config.Config) { c.SMTPAddr = addr })
+	r := e.do("POST", "/api/v1/account/signup", "", map[string]string{"email": "Lab@Example.cn", "password": "developer-pass-1", "display_name": "王研究"}, nil)
+	if r.status != 201 || r.json(t)["next"] != "verify_email" || r.json(t)["user"].(map[string]any)["active"] != false {
+		t.Fatalf("signup: %d %s", r.status, r.body)
+	}
+	var msg string
+	select {
+	case msg = <-mail:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no verification e-mail")
+	}
+	i := strings.Index(msg, "/account/verify?token=")
+	if i < 0 || !strings.Contains(msg, "To: lab@example.cn") {
+		t.Fatalf("mail: %s", msg)
+	}
+	link := strings.Fields(msg[i:])[0]
+	if r := e.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "lab@example.cn", "password": "developer-pass-1"}, nil); r.status != 401 {
+		t.Fatalf("login before verification: %d", r.status)
+	}
+	if r := e.do("GET", "/account/verify?token=forged", "", nil, nil); r.status != 400 {
+		t.Fatalf("forged token: %d", r.status)
+	}
+	if r := e.do("GET", link, "", nil, nil); r.status != 200 || !strings.Contains(string(r.body), "邮箱已验证") {
+		t.Fatalf("verify: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", link, "", nil, nil); r.status != 400 {
+		t.Fatalf("link used twice: %d", r.status)
+	}
+	tok := e.login("lab@example.cn", "developer-pass-1")
+	if me := e.do("GET", "/api/v1/auth/me", tok, nil, nil).json(t); me["email_verified"] != true || me["role"] != "developer" {
+		t.Fatalf("me: %v", me)
+	}
+	// The same address cannot register twice.
+	if r := e.do("POST", "/api/v1/account/signup", "", map[string]string{"email": "lab@example.cn", "password": "another-pass-1", "display_name": "x"}, nil); r.status != 400 {
+		t.Fatalf("second signup: %d %s", r.status, r.body)
 	}
 }
