@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -276,6 +277,7 @@ func TestRecordsBadInput(t *testing.T) {
 		{"sort=-town&cursor=" + url.QueryEscape(cur), "cursor", "keep the same sort"},
 		{"sort=town&offset=5&cursor=" + url.QueryEscape(cur), "cursor", "not both"},
 		{"limit=1&limit=2", "limit", "more than once"},
+		{"fliter=town+eq+t1", "fliter", "unknown parameter"},
 	} {
 		_, err := run(t, e, tc.params)
 		var fe errs.FieldErrors
@@ -344,3 +346,28 @@ func base64Decode(s string) ([]byte, error) { return b64.DecodeString(s) }
 func base64Encode(b []byte) string          { return b64.EncodeToString(b) }
 
 var b64 = base64.RawURLEncoding
+
+// TestEngineTimeout: a query over its time limit is a 503-class error that
+// says what to do, not a hang.
+func TestEngineTimeout(t *testing.T) {
+	dir := t.TempDir()
+	bs, _ := blob.NewLocal(filepath.Join(dir, "blobs"))
+	WriteParquet(t, filepath.Join(dir, "src.parquet"), 200000)
+	f, _ := os.Open(filepath.Join(dir, "src.parquet"))
+	bs.Put(context.Background(), "k.parquet", f, -1)
+	f.Close()
+	e, err := query.Open(bs, query.Options{CacheDir: filepath.Join(dir, "cache"), Timeout: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	p, err := e.Prepare(context.Background(), signer, query.Request{Resource: 1, Version: 1, Variant: "open", Key: "k.parquet",
+		Params: url.Values{"group_by": {"town"}, "agg": {"count,avg:id"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Write(context.Background(), io.Discard, nil)
+	if !errors.Is(err, errs.Unavailable) || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("timeout: %v", err)
+	}
+}

@@ -97,6 +97,10 @@ type Query struct {
 	typed *checked
 }
 
+// Params are the query parameters the records API takes (purpose is the
+// internal callers' stated purpose, lang the answer's language).
+var Params = []string{"select", "filter", "sort", "limit", "offset", "cursor", "count", "group_by", "agg", "format", "purpose", "lang"}
+
 // Formats lists the output formats.
 var Formats = []string{"json", "ndjson", "csv"}
 
@@ -108,6 +112,9 @@ func (q *Query) Grouped() bool { return len(q.GroupBy) > 0 || len(q.Aggs) > 0 }
 func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 	q := &Query{schema: schema, loc: loc, Limit: DefaultLimit, Format: "json"}
 	for name, vals := range v {
+		if !contains(Params, name) {
+			return nil, errs.FieldErrors{name: fmt.Sprintf("unknown parameter; the records API takes %s", strings.Join(Params, ", "))}
+		}
 		if len(vals) > 1 {
 			return nil, errs.FieldErrors{name: "given more than once"}
 		}
