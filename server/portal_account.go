@@ -240,7 +240,19 @@ func (s *Server) apiDocsPage(c echo.Context) error {
 		}
 	}
 	var out []docGroup
-	sort.Strings(order)
+	// The developer's routes first, then the rest in name order.
+	first := map[string]int{"resources": 0, "key": 1, "keys": 2, "account": 3, "applications": 4, "usage": 5, "catalog": 6}
+	sort.Slice(order, func(i, j int) bool {
+		pi, oki := first[order[i]]
+		pj, okj := first[order[j]]
+		switch {
+		case oki && okj:
+			return pi < pj
+		case oki != okj:
+			return oki
+		}
+		return order[i] < order[j]
+	})
 	for _, t := range order {
 		ops := groups[t].Ops
 		sort.SliceStable(ops, func(i, j int) bool { return ops[i].Path < ops[j].Path })
