@@ -434,3 +434,25 @@ func (s *Service) RemindApplications(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// Withdraw lets the applicant take back a pending application.
+func (s *Service) Withdraw(ctx context.Context, u auth.User, id int64) (Application, error) {
+	a, err := s.GetApplication(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	if a.UserID != u.ID {
+		return Application{}, errs.NotFoundf("application %d", id)
+	}
+	res, err := s.DB.Exec(ctx, "UPDATE open_applications SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = ?", Withdrawn, u.Username, s.now(), id, Pending)
+	if err != nil {
+		return a, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return a, fmt.Errorf("%w: application %d is %s; only a pending one can be withdrawn", errs.Conflict, id, a.Status)
+	}
+	s.audit(ctx, u.Actor(), "application.withdrawn", a.ResourceID, a.Purpose, fmt.Sprintf("application %d", id))
+	s.Notify.Send(ctx, "application_withdrawn", notify.Params("id", id, "code", a.ResourceCode, "name", a.ResourceName),
+		"/console/applications", notify.To{DepartmentID: a.DepartmentID})
+	return s.GetApplication(ctx, id)
+}

@@ -27,6 +27,7 @@ func (s *Server) bindGateway(g *echo.Group) {
 	g.POST("/applications/:id/approve", s.approveApplication)
 	g.POST("/applications/:id/refuse", s.refuseApplication)
 	g.POST("/applications/:id/revoke", s.revokeApplication)
+	g.POST("/applications/:id/withdraw", s.withdrawApplication)
 	g.GET("/usage", s.apiUsage)
 	g.GET("/developers", s.listDevelopers)
 	g.POST("/developers/:id/activate", s.activateDeveloper)
@@ -377,4 +378,20 @@ type keyLimits struct {
 type keyInfo struct {
 	Key    access.Key `json:"key"`
 	Limits keyLimits  `json:"limits"`
+}
+
+func (s *Server) withdrawApplication(c echo.Context) error {
+	u, err := s.requireDeveloper(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	a, err := s.app.Access.Withdraw(c.Request().Context(), u, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, a)
 }

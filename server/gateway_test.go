@@ -316,6 +316,20 @@ func gatewayApplication(t *testing.T, e *env) {
 	if r := e.do("GET", fmt.Sprintf("/api/v1/applications/%d", app2), other, nil, nil); r.status != 404 {
 		t.Fatalf("another department reads the application: %d", r.status)
 	}
+	// A pending application can be withdrawn by its applicant only.
+	app3 := int64(e.do("POST", "/api/v1/applications", dev, form, nil).json(t)["id"].(float64))
+	if r := e.do("POST", fmt.Sprintf("/api/v1/applications/%d/withdraw", app3), staff, nil, nil); r.status != 403 {
+		t.Fatalf("staff withdrew: %d", r.status)
+	}
+	if r := e.do("POST", fmt.Sprintf("/api/v1/applications/%d/withdraw", app3), dev, nil, nil); r.status != 200 || r.json(t)["status"] != "withdrawn" {
+		t.Fatalf("withdraw: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", fmt.Sprintf("/api/v1/applications/%d/withdraw", app2), dev, nil, nil); r.status != 409 {
+		t.Fatalf("withdraw a refused one: %d", r.status)
+	}
+	if r := e.do("POST", fmt.Sprintf("/api/v1/applications/%d/approve", app3), staff, map[string]any{}, nil); r.status != 409 {
+		t.Fatalf("approve a withdrawn one: %d", r.status)
+	}
 }
 
 func TestGatewayUsage(t *testing.T) { eachGatewayEnv(t, nil, gatewayUsage) }

@@ -30,6 +30,7 @@ func (s *Server) bindAccount(e *echo.Echo) {
 	e.GET("/account", s.accountPage)
 	e.POST("/account/keys", s.accountCreateKey)
 	e.POST("/account/keys/:id/revoke", s.accountRevokeKey)
+	e.POST("/account/applications/:id/withdraw", s.accountWithdraw)
 	e.POST("/datasets/:id/apply", s.applyForm)
 	e.GET("/docs/api", s.apiDocsPage)
 }
@@ -271,4 +272,19 @@ func docTag(path string) string {
 	seg, _, _ := strings.Cut(rest, "/")
 	seg, _, _ = strings.Cut(seg, ".")
 	return seg
+}
+
+func (s *Server) accountWithdraw(c echo.Context) error {
+	u, ok, err := s.developerPage(c)
+	if !ok {
+		return err
+	}
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := s.app.Access.Withdraw(c.Request().Context(), u, id); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/account?done=1")
 }
