@@ -16,7 +16,7 @@ import (
 func (s *Server) bindGateway(g *echo.Group) {
 	g.GET("/resources/:id/records", s.records, s.limitPublic)
 	g.GET("/key", s.currentKey, s.limitPublic)
-	g.POST("/account/signup", s.apiSignup)
+	g.POST("/account/signup", s.apiSignup, s.limitPublic)
 	g.GET("/keys", s.listKeys)
 	g.POST("/keys", s.createKey)
 	g.POST("/keys/:id/revoke", s.revokeKey)

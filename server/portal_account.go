@@ -25,7 +25,7 @@ import (
 // the API documentation.
 func (s *Server) bindAccount(e *echo.Echo) {
 	e.GET("/signup", s.signupPage)
-	e.POST("/signup", s.signupForm)
+	e.POST("/signup", s.signupForm, s.limitPublic)
 	e.GET("/account/verify", s.verifyPage)
 	e.GET("/account", s.accountPage)
 	e.POST("/account/keys", s.accountCreateKey)
