@@ -34,6 +34,19 @@ func (s *Server) bindGateway(g *echo.Group) {
 	g.POST("/developers/:id/suspend", s.suspendDeveloper)
 }
 
+// withID is the preamble of actions on one object: who acts (as who
+// decides) and the object's id from the path.
+func withID(c echo.Context, who func(echo.Context) (auth.User, error)) (auth.User, int64, error) {
+	u, err := who(c)
+	if err != nil {
+		return u, 0, err
+	}
+	id, err := pathID(c, "id")
+	return u, id, err
+}
+
+func bureauAdmin(c echo.Context) (auth.User, error) { return requireRole(c, auth.RoleBureauAdmin) }
+
 // sessionAccount is an account logged in with a session (not an API key:
 // keys call the data API, they do not manage keys or applications).
 func sessionAccount(c echo.Context) (auth.User, error) {
@@ -135,11 +148,7 @@ func (s *Server) createKey(c echo.Context) error {
 }
 
 func (s *Server) revokeKey(c echo.Context) error {
-	u, err := sessionAccount(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, sessionAccount)
 	if err != nil {
 		return err
 	}
@@ -154,11 +163,7 @@ func (s *Server) revokeKey(c echo.Context) error {
 }
 
 func (s *Server) setKeyTier(c echo.Context) error {
-	u, err := requireRole(c, auth.RoleBureauAdmin)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, bureauAdmin)
 	if err != nil {
 		return err
 	}
@@ -207,11 +212,7 @@ func (s *Server) fileApplication(c echo.Context) error {
 }
 
 func (s *Server) getApplication(c echo.Context) error {
-	u, err := sessionAccount(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, sessionAccount)
 	if err != nil {
 		return err
 	}
@@ -223,11 +224,7 @@ func (s *Server) getApplication(c echo.Context) error {
 }
 
 func (s *Server) approveApplication(c echo.Context) error {
-	u, err := currentUser(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, currentUser)
 	if err != nil {
 		return err
 	}
@@ -258,11 +255,7 @@ func (s *Server) revokeApplication(c echo.Context) error {
 }
 
 func (s *Server) withReason(c echo.Context, fn func(auth.User, int64, string) (access.Application, error)) error {
-	u, err := currentUser(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, currentUser)
 	if err != nil {
 		return err
 	}
@@ -306,24 +299,31 @@ func usageDays(c echo.Context) (int, error) {
 }
 
 func (s *Server) apiUsage(c echo.Context) error {
-	u, err := sessionAccount(c)
-	if err != nil {
-		return err
-	}
-	scope, err := usageScope(u)
-	if err != nil {
-		return err
-	}
-	days, err := usageDays(c)
-	if err != nil {
-		return err
-	}
-	s.flushCounts(c.Request().Context())
-	rep, err := s.app.Access.Report(c.Request().Context(), scope, days)
+	rep, _, err := s.usageReport(c, sessionAccount)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, rep)
+}
+
+// usageReport is the usage the caller may see over ?days= (30 by default),
+// with the counts buffered so far included.
+func (s *Server) usageReport(c echo.Context, who func(echo.Context) (auth.User, error)) (access.Report, access.UsageScope, error) {
+	u, err := who(c)
+	if err != nil {
+		return access.Report{}, access.UsageScope{}, err
+	}
+	scope, err := usageScope(u)
+	if err != nil {
+		return access.Report{}, scope, err
+	}
+	days, err := usageDays(c)
+	if err != nil {
+		return access.Report{}, scope, err
+	}
+	s.flushCounts(c.Request().Context())
+	rep, err := s.app.Access.Report(c.Request().Context(), scope, days)
+	return rep, scope, err
 }
 
 func (s *Server) listDevelopers(c echo.Context) error {
@@ -343,11 +343,7 @@ func (s *Server) listDevelopers(c echo.Context) error {
 func (s *Server) activateDeveloper(c echo.Context) error { return s.setDeveloper(c, true) }
 func (s *Server) suspendDeveloper(c echo.Context) error  { return s.setDeveloper(c, false) }
 func (s *Server) setDeveloper(c echo.Context, active bool) error {
-	u, err := requireRole(c, auth.RoleBureauAdmin)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, bureauAdmin)
 	if err != nil {
 		return err
 	}
@@ -381,11 +377,7 @@ type keyInfo struct {
 }
 
 func (s *Server) withdrawApplication(c echo.Context) error {
-	u, err := s.requireDeveloper(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, s.requireDeveloper)
 	if err != nil {
 		return err
 	}

@@ -35,11 +35,7 @@ func (s *Server) consoleApplications(c echo.Context) error {
 }
 
 func (s *Server) consoleApplicationAction(c echo.Context) error {
-	u, err := currentUser(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, currentUser)
 	if err != nil {
 		return err
 	}
@@ -62,20 +58,7 @@ func (s *Server) consoleApplicationAction(c echo.Context) error {
 }
 
 func (s *Server) consoleUsage(c echo.Context) error {
-	u, err := currentUser(c)
-	if err != nil {
-		return err
-	}
-	scope, err := usageScope(u)
-	if err != nil {
-		return err
-	}
-	days, err := usageDays(c)
-	if err != nil {
-		return err
-	}
-	s.flushCounts(c.Request().Context())
-	rep, err := s.app.Access.Report(c.Request().Context(), scope, days)
+	rep, scope, err := s.usageReport(c, currentUser)
 	if err != nil {
 		return err
 	}
@@ -87,7 +70,7 @@ func (s *Server) consoleUsage(c echo.Context) error {
 }
 
 func (s *Server) consoleDevelopers(c echo.Context) error {
-	if _, err := requireRole(c, auth.RoleBureauAdmin); err != nil {
+	if _, err := bureauAdmin(c); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -103,11 +86,7 @@ func (s *Server) consoleDevelopers(c echo.Context) error {
 }
 
 func (s *Server) consoleDeveloperAction(c echo.Context) error {
-	u, err := requireRole(c, auth.RoleBureauAdmin)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, bureauAdmin)
 	if err != nil {
 		return err
 	}
@@ -122,11 +101,7 @@ func (s *Server) consoleDeveloperAction(c echo.Context) error {
 }
 
 func (s *Server) consoleKeyTier(c echo.Context) error {
-	u, err := requireRole(c, auth.RoleBureauAdmin)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, bureauAdmin)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -24,12 +23,10 @@ import (
 	"time"
 
 	"opendata/app"
-	"opendata/auth"
+	"opendata/bench/fixture"
 	"opendata/blob"
-	"opendata/catalog"
 	"opendata/config"
 	"opendata/db"
-	"opendata/ingest"
 	"opendata/search"
 	"opendata/server"
 )
@@ -95,7 +92,7 @@ func main() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "bench-portal-")
 	defer os.RemoveAll(dir)
-	cfg, _ := config.Load("", []string{"OPENDATA_DATA_DIR=" + dir})
+	cfg, _ := config.Load("", []string{"OPENDATA_DATA_DIR=" + dir, "OPENDATA_ANON_RATE=1000000-S", "OPENDATA_ANON_DAILY=0"}) // measure pages, not limits
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d, err := db.Open(ctx, "", filepath.Join(dir, "b.db"))
 	check(err)
@@ -126,33 +123,8 @@ func main() {
 		return
 	}
 	// One real dataset with a large version, published.
-	dept, err := a.Catalog.CreateDepartment(ctx, catalog.Department{Code: "JTJ", Name: "市交通运输局"})
+	r, _, err := fixture.BusCards(ctx, a, dir, *rows)
 	check(err)
-	admin, err := a.Users.CreateUser(ctx, auth.NewUser{Username: "admin", Password: "0123456789ab", Role: auth.RoleBureauAdmin})
-	check(err)
-	r, err := a.Catalog.CreateResource(ctx, admin.Actor(), catalog.Entry{Code: "BIG-001", Name: "公交刷卡记录", DepartmentID: dept.ID, Summary: "刷卡记录",
-		CatalogKind: "theme", Domain: "transport", Format: "table", CollectionChannel: "business_system", UpdatePeriod: "daily",
-		ShareType: "unconditional", ShareMethods: []string{"api"}, OpenType: "unconditional", ResponsiblePerson: "张三", ResponsibleContact: "1",
-		UsageNote: "注明来源", Items: []catalog.Item{{Name: "记录号", Type: "int"}, {Name: "线路", Type: "string"}, {Name: "站点", Type: "string"},
-			{Name: "刷卡时间", Type: "timestamp"}, {Name: "金额", Type: "decimal"}, {Name: "卡类型", Type: "string"}}})
-	check(err)
-	csvPath := filepath.Join(dir, "big.csv")
-	f, _ := os.Create(csvPath)
-	w := bufio.NewWriterSize(f, 1<<20)
-	rng := rand.New(rand.NewPCG(3, 4))
-	w.WriteString("记录号,线路,站点,刷卡时间,金额,卡类型\n")
-	for i := 1; i <= *rows; i++ {
-		fmt.Fprintf(w, "%d,%d路,%s站,2025-%02d-%02d %02d:%02d:%02d,%.2f,%s\n", i, 1+rng.IntN(40), pick(rng, towns), 1+rng.IntN(10), 1+rng.IntN(28),
-			rng.IntN(24), rng.IntN(60), rng.IntN(60), 1+float64(rng.IntN(300))/100, pick(rng, []string{"普通卡", "学生卡", "老年卡", "扫码"}))
-	}
-	w.Flush()
-	f.Close()
-	start = time.Now()
-	out, err := a.Ingest.Ingest(ctx, admin.Actor(), ingest.Request{ResourceID: r.ID, Path: csvPath, Name: "big.csv"})
-	check(err)
-	fmt.Printf("ingested %d rows in %.1fs\n", out.RowsStored, time.Since(start).Seconds())
-	check(a.Publish.Submit(ctx, admin.Actor(), r.ID, 1))
-	check(a.Publish.Approve(ctx, admin.Actor(), r.ID, 1))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)

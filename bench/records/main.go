@@ -16,13 +16,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -37,18 +35,17 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"opendata/app"
+	"opendata/bench/fixture"
 	"opendata/auth"
 	"opendata/blob"
 	"opendata/catalog"
 	"opendata/config"
 	"opendata/db"
-	"opendata/ingest"
 	"opendata/query"
 	"opendata/search"
 	"opendata/server"
 )
 
-var towns = []string{"舞阳坝", "六角亭", "小渡船", "龙凤", "崔家坝", "板桥", "白杨坪", "三岔", "沙地", "红土", "太阳河", "屯堡", "新塘", "盛家坝", "芭蕉"}
 
 func main() {
 	rows := flag.Int("rows", 10_000_000, "rows of the version the records API reads")
@@ -74,35 +71,9 @@ func main() {
 	check(err)
 	defer a.Close()
 
-	dept, err := a.Catalog.CreateDepartment(ctx, catalog.Department{Code: "JTJ", Name: "市交通运输局"})
+	fmt.Printf("machine: 2 CPUs; ingesting %d rows…\n", *rows)
+	r, admin, err := fixture.BusCards(ctx, a, dir, *rows)
 	check(err)
-	admin, err := a.Users.CreateUser(ctx, auth.NewUser{Username: "admin", Password: "0123456789ab", Role: auth.RoleBureauAdmin})
-	check(err)
-	r, err := a.Catalog.CreateResource(ctx, admin.Actor(), catalog.Entry{Code: "BIG-001", Name: "公交刷卡记录", DepartmentID: dept.ID, Summary: "刷卡记录",
-		CatalogKind: "theme", Domain: "transport", Format: "table", CollectionChannel: "business_system", UpdatePeriod: "daily",
-		ShareType: "unconditional", ShareMethods: []string{"api"}, OpenType: "unconditional", ResponsiblePerson: "张三", ResponsibleContact: "1",
-		UsageNote: "注明来源", Items: []catalog.Item{{Name: "记录号", Type: "int"}, {Name: "线路", Type: "string"}, {Name: "站点", Type: "string"},
-			{Name: "刷卡时间", Type: "timestamp"}, {Name: "金额", Type: "decimal"}, {Name: "卡类型", Type: "string"}}})
-	check(err)
-	csvPath := filepath.Join(dir, "big.csv")
-	f, _ := os.Create(csvPath)
-	w := bufio.NewWriterSize(f, 1<<20)
-	rng := rand.New(rand.NewPCG(3, 4))
-	w.WriteString("记录号,线路,站点,刷卡时间,金额,卡类型\n")
-	for i := 1; i <= *rows; i++ {
-		fmt.Fprintf(w, "%d,%d路,%s站,2025-%02d-%02d %02d:%02d:%02d,%.2f,%s\n", i, 1+rng.IntN(40), towns[rng.IntN(len(towns))], 1+rng.IntN(10), 1+rng.IntN(28),
-			rng.IntN(24), rng.IntN(60), rng.IntN(60), 1+float64(rng.IntN(300))/100, []string{"普通卡", "学生卡", "老年卡", "扫码"}[rng.IntN(4)])
-	}
-	w.Flush()
-	f.Close()
-	fmt.Printf("machine: %d CPUs; ingesting %d rows…\n", 2, *rows)
-	start := time.Now()
-	out, err := a.Ingest.Ingest(ctx, admin.Actor(), ingest.Request{ResourceID: r.ID, Path: csvPath, Name: "big.csv"})
-	check(err)
-	os.Remove(csvPath)
-	fmt.Printf("ingested %d rows in %.0fs\n", out.RowsStored, time.Since(start).Seconds())
-	check(a.Publish.Submit(ctx, admin.Actor(), r.ID, 1))
-	check(a.Publish.Approve(ctx, admin.Actor(), r.ID, 1))
 
 	dev, err := a.Users.CreateUser(ctx, auth.NewUser{Username: "dev@example.cn", Password: "0123456789ab", Role: auth.RoleDeveloper, Email: "dev@example.cn"})
 	check(err)
