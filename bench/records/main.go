@@ -35,8 +35,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"opendata/app"
-	"opendata/bench/fixture"
 	"opendata/auth"
+	"opendata/bench/fixture"
 	"opendata/blob"
 	"opendata/catalog"
 	"opendata/config"
@@ -45,7 +45,6 @@ import (
 	"opendata/search"
 	"opendata/server"
 )
-
 
 func main() {
 	rows := flag.Int("rows", 10_000_000, "rows of the version the records API reads")
