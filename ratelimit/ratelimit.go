@@ -82,7 +82,7 @@ func (l *Limits) Check(ctx context.Context, key string, tier Tier) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Allowed: !rc.Reached, Limit: rc.Limit, Remaining: rc.Remaining, Reset: time.Unix(rc.Reset, 0)}
+	res := Result{Allowed: !rc.Reached, Limit: rc.Limit, Remaining: rc.Remaining, Reset: resetTime(rc.Reset)}
 	if rc.Reached {
 		res.RetryAfter = time.Until(res.Reset)
 		return res, nil
@@ -93,7 +93,7 @@ func (l *Limits) Check(ctx context.Context, key string, tier Tier) (Result, erro
 			return Result{}, err
 		}
 		if dc.Reached {
-			reset := time.Unix(dc.Reset, 0)
+			reset := resetTime(dc.Reset)
 			return Result{Limit: dc.Limit, Remaining: 0, Reset: reset, RetryAfter: time.Until(reset), Quota: true}, nil
 		}
 		if dc.Remaining < res.Remaining {
@@ -102,5 +102,10 @@ func (l *Limits) Check(ctx context.Context, key string, tier Tier) (Result, erro
 	}
 	return res, nil
 }
+
+// resetTime turns limiter's reset (the window's end truncated to whole
+// seconds) into an upper bound, so RateLimit-Reset and Retry-After never
+// tell a client to come back before the window has really ended.
+func resetTime(unix int64) time.Time { return time.Unix(unix+1, 0) }
 
 func safe(key string) string { return strings.NewReplacer(" ", "_", "\n", "_").Replace(key) }
