@@ -125,7 +125,11 @@ func (r *Result) Cleanup() {
 func openReader(path, format string, keys []string, opt Options) (rowReader, error) {
 	switch format {
 	case "csv":
-		return openCSV(path, opt)
+		r, err := openCSV(path, opt)
+		if err != nil {
+			return nil, err
+		}
+		return newPrefetch(r), nil
 	case "xlsx":
 		return openXLSX(path, opt)
 	case "json":
@@ -260,8 +264,10 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 	}
 	defer r.Close()
 	sr := &scanResult{}
-	if cr, ok := r.(*csvReader); ok {
-		sr.encoding = cr.enc
+	if pr, ok := r.(*prefetch); ok {
+		if cr, ok := pr.inner.(*csvReader); ok {
+			sr.encoding = cr.enc
+		}
 	}
 	if st, err := os.Stat(path); err == nil {
 		sr.sourceBytes = st.Size()
