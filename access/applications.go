@@ -377,12 +377,11 @@ func (s *Service) RevokeGrant(ctx context.Context, by auth.User, appID int64, re
 }
 
 // RecordGrantedRead audits a read of on-application data under a grant.
-func (s *Service) RecordGrantedRead(ctx context.Context, user, key, resource int64, version int, appID int64, remote string) {
+func (s *Service) RecordGrantedRead(ctx context.Context, user int64, name string, key, resource int64, version int, appID int64, remote string) {
 	if s.Audit == nil {
 		return
 	}
-	u, _ := s.Users.GetUser(ctx, user)
-	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: user, ActorName: u.Username, Action: "open.read", ResourceID: resource, Version: version,
+	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: user, ActorName: name, Action: "open.read", ResourceID: resource, Version: version,
 		Remote: remote, Detail: fmt.Sprintf("application %d, key %d", appID, key)}); err != nil && s.Log != nil {
 		s.Log.Error("audit append failed", "err", err)
 	}

@@ -255,11 +255,6 @@ func typeOf(duck string) string {
 	return TString
 }
 
-// Parse reads request parameters against a schema in the engine's zone.
-func (e *Engine) Parse(v map[string][]string, s Schema) (*Query, error) {
-	return Parse(v, s, e.opt.Location)
-}
-
 // Row is one result row: the output values, then the sort keys and the row
 // number the next cursor is made of.
 type Row struct {
@@ -312,7 +307,7 @@ func (e *Engine) Count(ctx context.Context, b Built) (int64, error) {
 	return n, e.mapErr(ctx, err)
 }
 
-// Exec runs a statement on the engine (benchmarks build data with it).
+// Exec runs a statement on the engine (the lockdown test tries forbidden ones).
 func (e *Engine) Exec(ctx context.Context, stmt string) error {
 	_, err := e.db.ExecContext(ctx, stmt)
 	return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -112,7 +113,7 @@ func (q *Query) Grouped() bool { return len(q.GroupBy) > 0 || len(q.Aggs) > 0 }
 func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 	q := &Query{schema: schema, loc: loc, Limit: DefaultLimit, Format: "json"}
 	for name, vals := range v {
-		if !contains(Params, name) {
+		if !slices.Contains(Params, name) {
 			return nil, errs.FieldErrors{name: fmt.Sprintf("unknown parameter; the records API takes %s", strings.Join(Params, ", "))}
 		}
 		if len(vals) > 1 {
@@ -120,7 +121,7 @@ func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 		}
 	}
 	if s := v.Get("format"); s != "" {
-		if !contains(Formats, s) {
+		if !slices.Contains(Formats, s) {
 			return nil, errs.FieldErrors{"format": fmt.Sprintf("%q is not one of json, ndjson, csv", s)}
 		}
 		q.Format = s
@@ -130,7 +131,7 @@ func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 			if _, ok := schema.Find(name); !ok {
 				return nil, errs.FieldErrors{"select": unknownColumn(name, schema)}
 			}
-			if contains(q.Select, name) {
+			if slices.Contains(q.Select, name) {
 				return nil, errs.FieldErrors{"select": fmt.Sprintf("column %q is selected twice", name)}
 			}
 			q.Select = append(q.Select, name)
@@ -165,7 +166,7 @@ func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 			if _, ok := schema.Find(name); !ok {
 				return nil, errs.FieldErrors{"group_by": unknownColumn(name, schema)}
 			}
-			if !contains(q.GroupBy, name) {
+			if !slices.Contains(q.GroupBy, name) {
 				q.GroupBy = append(q.GroupBy, name)
 			}
 		}
@@ -252,7 +253,7 @@ func (q *Query) parseSort(s string) error {
 			k = SortKey{Column: name, Desc: strings.EqualFold(dir, "desc")}
 		}
 		if q.Grouped() {
-			ok := contains(q.GroupBy, k.Column)
+			ok := slices.Contains(q.GroupBy, k.Column)
 			for _, a := range q.Aggs {
 				ok = ok || a.As == k.Column
 			}
@@ -341,15 +342,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func unknownColumn(name string, s Schema) string {

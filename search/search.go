@@ -7,6 +7,7 @@ import (
 	"context"
 	"html"
 	"html/template"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -101,7 +102,7 @@ func (q *Query) Normalize() error {
 		return errs.Invalidf("q: longer than %d characters", MaxQueryRunes)
 	}
 	for f, vs := range q.Filters {
-		if !contains(FacetFields, f) {
+		if !slices.Contains(FacetFields, f) {
 			return errs.Invalidf("%s: not a filter (use %s)", f, strings.Join(FacetFields, ", "))
 		}
 		for _, v := range vs {
@@ -130,15 +131,6 @@ func (q *Query) Normalize() error {
 		return errs.Invalidf("page: at most 500")
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Terms splits a query into words: at white space (ASCII or full-width)

@@ -33,6 +33,17 @@ func pathID(c echo.Context, name string) (int64, error) {
 	return id, nil
 }
 
+// withID is the preamble of actions on one object: who acts (as who
+// decides) and the object's id from the path.
+func withID(c echo.Context, who func(echo.Context) (auth.User, error)) (auth.User, int64, error) {
+	u, err := who(c)
+	if err != nil {
+		return u, 0, err
+	}
+	id, err := pathID(c, "id")
+	return u, id, err
+}
+
 func (s *Server) login(c echo.Context) error {
 	var in struct {
 		Username string `json:"username"`

@@ -141,11 +141,7 @@ func (s *Server) getResource(c echo.Context) error {
 }
 
 func (s *Server) updateResource(c echo.Context) error {
-	u, err := staff(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, staff)
 	if err != nil {
 		return err
 	}
@@ -217,11 +213,7 @@ func (s *Server) listVersions(c echo.Context) error {
 // getVersion returns a version with its quality report. The report names
 // rejected values, so only the providing department and the bureau see it.
 func (s *Server) getVersion(c echo.Context) error {
-	u, err := staff(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, staff)
 	if err != nil {
 		return err
 	}

@@ -34,17 +34,6 @@ func (s *Server) bindGateway(g *echo.Group) {
 	g.POST("/developers/:id/suspend", s.suspendDeveloper)
 }
 
-// withID is the preamble of actions on one object: who acts (as who
-// decides) and the object's id from the path.
-func withID(c echo.Context, who func(echo.Context) (auth.User, error)) (auth.User, int64, error) {
-	u, err := who(c)
-	if err != nil {
-		return u, 0, err
-	}
-	id, err := pathID(c, "id")
-	return u, id, err
-}
-
 func bureauAdmin(c echo.Context) (auth.User, error) { return requireRole(c, auth.RoleBureauAdmin) }
 
 // sessionAccount is an account logged in with a session (not an API key:
@@ -321,7 +310,7 @@ func (s *Server) usageReport(c echo.Context, who func(echo.Context) (auth.User, 
 	if err != nil {
 		return access.Report{}, scope, err
 	}
-	s.flushCounts(c.Request().Context())
+	s.flushUsage(c.Request().Context())
 	rep, err := s.app.Access.Report(c.Request().Context(), scope, days)
 	return rep, scope, err
 }

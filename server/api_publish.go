@@ -22,11 +22,7 @@ func (s *Server) bindPublish(g *echo.Group) {
 
 func (s *Server) apiPubAction(action string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		u, err := staff(c)
-		if err != nil {
-			return err
-		}
-		id, err := pathID(c, "id")
+		u, id, err := withID(c, staff)
 		if err != nil {
 			return err
 		}
@@ -57,11 +53,7 @@ func (s *Server) apiPubAction(action string) echo.HandlerFunc {
 }
 
 func (s *Server) apiWithdraw(c echo.Context) error {
-	u, err := staff(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, staff)
 	if err != nil {
 		return err
 	}
@@ -79,11 +71,7 @@ func (s *Server) apiWithdraw(c echo.Context) error {
 }
 
 func (s *Server) apiCancelWithdraw(c echo.Context) error {
-	u, err := staff(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, staff)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ type recordsTarget struct {
 	purpose  string
 	grant    *access.Grant // an on-application grant in force
 	userID   int64
+	userName string
 	keyID    int64
 	public   bool // unconditionally open: cacheable, no audit
 }
@@ -65,9 +66,9 @@ func (s *Server) recordsAccess(c echo.Context, r catalog.Resource) (recordsTarge
 		return t, errs.NotFoundf("dataset %d", r.ID)
 	}
 	if k, ok := apiCaller(c); ok {
-		t.userID, t.keyID = k.User.ID, k.Key.ID
+		t.userID, t.userName, t.keyID = k.User.ID, k.User.Username, k.Key.ID
 	} else if u, ok := developer(c); ok {
-		t.userID = u.ID
+		t.userID, t.userName = u.ID, u.Username
 	}
 	t.req.Version, t.req.Variant = r.PublishedVersion, "open"
 	t.req.Key = catalog.VersionPrefix(r.ID, r.PublishedVersion) + "open.parquet"
@@ -101,13 +102,6 @@ func internalPrincipal(c echo.Context) (sharing.Principal, bool) {
 		return sharing.FromActor(u.Actor()), true
 	}
 	return sharing.Principal{}, false
-}
-
-func purposeOf(c echo.Context) string {
-	if p := c.Request().Header.Get("X-Purpose"); p != "" {
-		return p
-	}
-	return c.QueryParam("purpose")
 }
 
 type countingWriter struct {
@@ -145,7 +139,7 @@ func (s *Server) records(c echo.Context) error {
 	if t.internal != nil {
 		s.app.Sharing.RecordAccess(ctx, *t.internal, r.ID, t.req.Version, t.purpose, c.RealIP(), "records API: "+c.QueryString())
 	} else if t.grant != nil {
-		s.app.Access.RecordGrantedRead(ctx, t.userID, t.keyID, r.ID, t.req.Version, t.grant.ApplicationID, c.RealIP())
+		s.app.Access.RecordGrantedRead(ctx, t.userID, t.userName, t.keyID, r.ID, t.req.Version, t.grant.ApplicationID, c.RealIP())
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, query.ContentType(p.Query.Format))

@@ -54,6 +54,15 @@ func principal(c echo.Context) (sharing.Principal, error) {
 	return sharing.FromActor(u.Actor()), nil
 }
 
+// purposeOf is an internal caller's stated purpose: the X-Purpose header
+// or the purpose parameter.
+func purposeOf(c echo.Context) string {
+	if p := c.Request().Header.Get("X-Purpose"); p != "" {
+		return p
+	}
+	return c.QueryParam("purpose")
+}
+
 // staffWithID is the preamble of staff actions on one object: who acts
 // and the object's id from the path.
 func staffWithID(c echo.Context) (sharing.Principal, int64, error) {
@@ -115,11 +124,8 @@ func (s *Server) shareData(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	purpose := c.Request().Header.Get("X-Purpose")
-	if purpose == "" {
-		purpose = c.QueryParam("purpose")
-	}
-	if purpose, err = sharing.CheckPurpose(purpose); err != nil {
+	purpose, err := sharing.CheckPurpose(purposeOf(c))
+	if err != nil {
 		return err
 	}
 	id, err := pathID(c, "id")

@@ -50,11 +50,7 @@ func (s *Server) notifications(c echo.Context) error {
 }
 
 func (s *Server) notificationRead(c echo.Context) error {
-	u, err := currentUser(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, currentUser)
 	if err != nil {
 		return err
 	}

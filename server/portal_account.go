@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -126,8 +127,7 @@ func (s *Server) renderAccount(c echo.Context, u auth.User, newToken string) err
 	if err != nil {
 		return err
 	}
-	s.flushCounts(ctx)
-	rep, err := s.app.Access.Report(ctx, access.UsageScope{UserID: u.ID}, 30)
+	rep, _, err := s.usageReport(c, func(echo.Context) (auth.User, error) { return u, nil })
 	if err != nil {
 		return err
 	}
@@ -206,10 +206,11 @@ type docGroup struct {
 	Ops []docOp
 }
 
-func (s *Server) apiDocsPage(c echo.Context) error {
+// apiDocs is the rendered spec; the spec is embedded, so it is built once.
+var apiDocs = sync.OnceValues(func() ([]docGroup, error) {
 	doc, err := openapi3.NewLoader().LoadFromData(openapi.Spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	groups := map[string]*docGroup{}
 	var order []string
@@ -228,7 +229,8 @@ func (s *Server) apiDocsPage(c echo.Context) error {
 				order = append(order, tag)
 			}
 			d := docOp{ID: strings.NewReplacer("/", "-", "{", "", "}", "").Replace(method + path), Method: method, Path: path, Summary: op.Summary, Description: op.Description}
-			for _, p := range append(item.Parameters, op.Parameters...) {
+			params := append(append(openapi3.Parameters{}, item.Parameters...), op.Parameters...)
+			for _, p := range params {
 				if p.Value != nil {
 					d.Params = append(d.Params, docParam{p.Value.Name, p.Value.In, p.Value.Description})
 				}
@@ -258,6 +260,14 @@ func (s *Server) apiDocsPage(c echo.Context) error {
 		ops := groups[t].Ops
 		sort.SliceStable(ops, func(i, j int) bool { return ops[i].Path < ops[j].Path })
 		out = append(out, *groups[t])
+	}
+	return out, nil
+})
+
+func (s *Server) apiDocsPage(c echo.Context) error {
+	out, err := apiDocs()
+	if err != nil {
+		return err
 	}
 	return s.render(c, http.StatusOK, "apidocs", s.newPage(c, "API", map[string]any{"Groups": out, "Base": s.baseURL(c),
 		"Anon": tierText(s.app.AnonTier), "Registered": tierText(s.app.Tiers[access.TierRegistered]), "Partner": tierText(s.app.Tiers[access.TierPartner])}))

@@ -145,6 +145,14 @@ func (s *Server) ensureIndex(ctx context.Context) {
 	}
 }
 
+// flushUsage adds the buffered API usage counts to the database (also
+// before a usage page is shown, so it includes the last calls).
+func (s *Server) flushUsage(ctx context.Context) {
+	if err := s.app.Access.Usage.Flush(ctx, s.app.DB); err != nil {
+		s.log.Warn("flush API usage", "err", err)
+	}
+}
+
 // flushCounts writes view and download counts and refreshes the search
 // documents whose download counts changed ("most used" sorting).
 func (s *Server) flushCounts(ctx context.Context) {
@@ -152,9 +160,7 @@ func (s *Server) flushCounts(ctx context.Context) {
 	if err != nil {
 		s.log.Warn("flush usage counts", "err", err)
 	}
-	if err := s.app.Access.Usage.Flush(ctx, s.app.DB); err != nil {
-		s.log.Warn("flush API usage", "err", err)
-	}
+	s.flushUsage(ctx)
 	for _, id := range changed {
 		if err := s.app.Publish.RefreshCounts(ctx, id); err != nil {
 			s.log.Warn("refresh search counts", "resource", id, "err", err)
