@@ -120,20 +120,35 @@ func Mask(kind, s string) string {
 	if s == "" {
 		return ""
 	}
+	return string(AppendMask(nil, kind, s))
+}
+
+// AppendMask appends Mask(kind, s) to dst without allocating on its own.
+func AppendMask(dst []byte, kind, s string) []byte {
 	switch {
+	case s == "":
+		return dst
 	case kind == "id_number" && len(s) == 18:
-		return s[:6] + "********" + s[14:]
+		return append(append(append(dst, s[:6]...), "********"...), s[14:]...)
 	case kind == "mobile" && len(s) == 11:
-		return s[:3] + "****" + s[7:]
+		return append(append(append(dst, s[:3]...), "****"...), s[7:]...)
 	}
 	n := utf8.RuneCountInString(s)
-	r := []rune(s)
-	switch {
-	case n == 1:
-		return "*"
-	case n <= 4:
-		return string(r[0]) + strings.Repeat("*", n-1)
+	if n == 1 {
+		return append(dst, '*')
 	}
-	keep := n / 4
-	return string(r[:keep]) + strings.Repeat("*", n-2*keep) + string(r[n-keep:])
+	keep, tail := n/4, n/4
+	if n <= 4 {
+		keep, tail = 1, 0 // the first character, then stars
+	}
+	for k, i := 0, 0; k < n; k++ {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if k < keep || k >= n-tail {
+			dst = utf8.AppendRune(dst, r)
+		} else {
+			dst = append(dst, '*')
+		}
+	}
+	return dst
 }

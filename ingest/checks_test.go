@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -132,4 +133,78 @@ func TestParseDateAndTimestamp(t *testing.T) {
 			t.Errorf("parseTimestamp(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func TestTrimCell(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""}, {"abc", "abc"}, {" abc ", "abc"}, {"\tabc\r\n", "abc"},
+		{"王伟", "王伟"}, {"\u3000王伟\u3000", "王伟"}, {"王伟\u00a0", "王伟"}, {"\u2003x", "x"},
+		{"恩施市学院路1号", "恩施市学院路1号"}, {"a b", "a b"}, {"é", "é"}, {"\u3000", ""},
+		{"\xff", "\xff"}, {"ab\x85", "ab\x85"}, {"中\u3000", "中"},
+	} {
+		if got := trimCell(tc.in); got != tc.want {
+			t.Errorf("trimCell(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzTrimCell(f *testing.F) {
+	f.Add(" 王伟\u3000")
+	f.Fuzz(func(t *testing.T, s string) {
+		want := strings.TrimSpace(s)
+		if strings.HasPrefix(want, "\u3000") || strings.HasSuffix(want, "\u3000") {
+			want = strings.Trim(want, " \t\u3000")
+		}
+		if got := trimCell(s); got != want {
+			t.Fatalf("trimCell(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+// The encoding sniffer reads the first 64 KiB; wherever that sample ends —
+// inside a character or just after one — a UTF-8 file stays UTF-8.
+func TestSniffUTF8AtEveryCut(t *testing.T) {
+	text := []byte(strings.Repeat("编号,站点名称\n1,站点\n", 20))
+	for cut := len(text) - 12; cut <= len(text); cut++ {
+		s, err := sniffText(text[:cut], "")
+		if err != nil || s.encoding != "utf-8" {
+			t.Fatalf("cut at %d: %q %v", cut, s.encoding, err)
+		}
+	}
+}
+
+// maskRunes is the original, rune-slice formulation of Mask.
+func maskRunes(kind, s string) string {
+	if s == "" {
+		return ""
+	}
+	switch {
+	case kind == "id_number" && len(s) == 18:
+		return s[:6] + "********" + s[14:]
+	case kind == "mobile" && len(s) == 11:
+		return s[:3] + "****" + s[7:]
+	}
+	r := []rune(s)
+	n := len(r)
+	switch {
+	case n == 1:
+		return "*"
+	case n <= 4:
+		return string(r[0]) + strings.Repeat("*", n-1)
+	}
+	keep := n / 4
+	return string(r[:keep]) + strings.Repeat("*", n-2*keep) + string(r[n-keep:])
+}
+
+func FuzzMask(f *testing.F) {
+	for _, s := range []string{"张三", "湖北省恩施市舞阳坝街道", "11010519491231002X", "13812345678", "a", "\xff\xfe中文", "欧阳娜娜"} {
+		f.Add("", s)
+		f.Add("id_number", s)
+		f.Add("mobile", s)
+	}
+	f.Fuzz(func(t *testing.T, kind, s string) {
+		if got, want := Mask(kind, s), maskRunes(kind, s); got != want {
+			t.Fatalf("Mask(%q, %q) = %q, want %q", kind, s, got, want)
+		}
+	})
 }

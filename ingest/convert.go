@@ -9,12 +9,12 @@ package ingest
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -78,7 +77,7 @@ func (o *Options) defaults() {
 		o.Now = time.Now()
 	}
 	if o.BatchRows <= 0 {
-		o.BatchRows = 64 << 10
+		o.BatchRows = 8 << 10
 	}
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
@@ -113,6 +112,7 @@ type Result struct {
 	Report    Report            `json:"quality"`
 	Files     map[string]string `json:"-"` // object name → local path
 	Dir       string            `json:"-"`
+	passes    int               // reads of the file: 1 or 2
 }
 
 // Cleanup removes the local output files.
@@ -152,6 +152,7 @@ type scanResult struct {
 	sourceBytes int64
 	titleRows   []int64
 	dedup       *dedupResult
+	complete    bool // the scan read to the end of the file
 }
 
 var totalLabels = []string{"合计", "总计", "小计", "合 计", "总 计", "total", "sum", "grand total"}
@@ -167,12 +168,40 @@ func isTotalLabel(s string) bool {
 	return false
 }
 
+// trimCell removes surrounding white space, the ideographic space (U+3000)
+// included.
 func trimCell(s string) string {
+	if s == "" || !maybeSpaceAt(s, 0) && !maybeSpaceAt(s, lastRuneStart(s)) {
+		return s // the common case, decided from two bytes
+	}
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "\u3000") || strings.HasSuffix(s, "\u3000") {
 		s = strings.Trim(s, " \t\u3000")
 	}
 	return s
+}
+
+// maybeSpaceAt reports whether the rune starting at s[i] may be white
+// space: an ASCII space or a rune whose UTF-8 lead byte is shared with one
+// (U+0085, U+00A0, U+1680, U+2000–U+205F, U+3000). Han characters and
+// other text lead with different bytes.
+func maybeSpaceAt(s string, i int) bool {
+	switch c := s[i]; {
+	case c < 0x80:
+		return c == ' ' || c >= '\t' && c <= '\r'
+	case c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3:
+		return true
+	}
+	return false
+}
+
+// lastRuneStart is the index of the last rune's first byte.
+func lastRuneStart(s string) int {
+	i := len(s) - 1
+	for j := 0; j < 3 && i > 0 && s[i]&0xC0 == 0x80; j++ {
+		i--
+	}
+	return i
 }
 
 func blank(rec []string) bool {
@@ -257,21 +286,40 @@ func (c *converter) fileErr(err error) error {
 	return &FileError{File: c.opt.Name, Err: err}
 }
 
-func scan(ctx context.Context, path, format string, opt Options) (*scanResult, error) {
-	r, err := openReader(path, format, nil, opt)
-	if err != nil {
-		return nil, err
+// hashRow hashes a trimmed data row's content (up to its last filled cell)
+// and its key cells, for the duplicate and key-conflict checks; without key
+// columns the key is the content.
+func hashRow(rec []string, keyIdx []int, buf *[]byte) (row, key uint64) {
+	last := len(rec)
+	for last > 0 && rec[last-1] == "" {
+		last--
 	}
-	defer r.Close()
-	sr := &scanResult{}
-	if pr, ok := r.(*prefetch); ok {
-		if cr, ok := pr.inner.(*csvReader); ok {
-			sr.encoding = cr.enc
+	b := (*buf)[:0]
+	for _, v := range rec[:last] {
+		b = append(append(b, v...), 0x1f)
+	}
+	row, key = xxh3.Hash(b), 0
+	if keyIdx == nil {
+		*buf = b
+		return row, row
+	}
+	b = b[:0]
+	for _, i := range keyIdx {
+		if i < len(rec) {
+			b = append(b, rec[i]...)
 		}
+		b = append(b, 0x1f)
 	}
-	if st, err := os.Stat(path); err == nil {
-		sr.sourceBytes = st.Size()
-	}
+	*buf = b
+	return row, xxh3.Hash(b) ^ 0x9e3779b97f4a7c15
+}
+
+// scan reads a file to find its header, infer column types and spot
+// personal data, and (unless head) to find duplicates and key conflicts by
+// sorting row hashes. With head it stops after sampleRows data rows: enough
+// for the one-pass conversion, which checks the rest as it goes.
+func scan(ctx context.Context, r rowReader, format string, opt Options, head bool, size int64) (*scanResult, error) {
+	sr := &scanResult{encoding: encodingOf(r), sourceBytes: size}
 	keyed := format == "json" || format == "ndjson"
 	declared := map[string]bool{}
 	for _, it := range opt.Items {
@@ -284,11 +332,17 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 	var lastRow int64
 	var lastLabel string
 	var candidate int64
-	sorter := newDedupSorter(opt.TempDir, opt.DedupMemoryBytes)
-	defer sorter.cleanup()
+	var sorter *dedupSorter
+	if !head {
+		sorter = newDedupSorter(opt.TempDir, opt.DedupMemoryBytes)
+		defer sorter.cleanup()
+	}
 	var hashBuf []byte
 	var keyIdx []int
 	keyIdxFor := func() []int {
+		if len(opt.KeyColumns) == 0 {
+			return nil
+		}
 		if keyed {
 			keyIdx = keyIdx[:0]
 			keys := r.Keys()
@@ -302,49 +356,32 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 			return keyIdx
 		}
 		if keyIdx == nil {
-			keyIdx = []int{}
-			for _, k := range opt.KeyColumns {
-				for i, name := range sr.header {
-					if name == k {
-						keyIdx = append(keyIdx, i)
-					}
-				}
-			}
+			keyIdx = keyIndexes(sr.header, opt.KeyColumns)
 		}
 		return keyIdx
 	}
 	var sortErr error
+	var trimmed []string
 	addData := func(rec []string, rowNum int64) {
-		if blank(rec) {
+		trimmed = trimmed[:0]
+		empty := true
+		for _, v := range rec {
+			v = trimCell(v)
+			empty = empty && v == ""
+			trimmed = append(trimmed, v)
+		}
+		if empty {
 			return
 		}
 		sr.dataRows++
 		lastRow = rowNum
-		// Hash the trimmed row (up to its last non-empty cell) and its key.
-		last := len(rec)
-		for last > 0 && trimCell(rec[last-1]) == "" {
-			last--
-		}
-		hashBuf = hashBuf[:0]
-		for _, v := range rec[:last] {
-			hashBuf = append(append(hashBuf, trimCell(v)...), 0x1f)
-		}
-		rowHash := xxh3.Hash(hashBuf)
-		keyHash := rowHash
-		if ki := keyIdxFor(); len(opt.KeyColumns) > 0 {
-			hashBuf = hashBuf[:0]
-			for _, i := range ki {
-				if i < len(rec) {
-					hashBuf = append(hashBuf, trimCell(rec[i])...)
-				}
-				hashBuf = append(hashBuf, 0x1f)
+		if sorter != nil {
+			rowHash, keyHash := hashRow(trimmed, keyIdxFor(), &hashBuf)
+			if err := sorter.add(dedupRec{key: keyHash, row: rowHash, idx: uint32(sr.dataRows - 1), num: uint32(rowNum)}); err != nil && sortErr == nil {
+				sortErr = err
 			}
-			keyHash = xxh3.Hash(hashBuf) ^ 0x9e3779b97f4a7c15
 		}
-		if err := sorter.add(dedupRec{key: keyHash, row: rowHash, idx: uint32(sr.dataRows - 1), num: uint32(rowNum)}); err != nil && sortErr == nil {
-			sortErr = err
-		}
-		for len(sr.inf) < len(rec) {
+		for len(sr.inf) < len(trimmed) {
 			in := inference{}
 			// A declared column has its type already: only look for personal data.
 			if i := len(sr.inf); i < len(sr.header) && declared[trimCell(sr.header[i])] {
@@ -352,20 +389,18 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 			}
 			sr.inf = append(sr.inf, in)
 		}
-		for i, v := range rec {
-			sr.inf[i].add(trimCell(v), opt.Location)
+		for i, v := range trimmed {
+			sr.inf[i].add(v, opt.Location)
 		}
 		candidate = 0
-		for _, v := range rec {
-			if t := trimCell(v); t != "" {
-				if isTotalLabel(t) {
-					candidate, lastLabel = rowNum, t
-				}
-				break
-			}
+		if label := totalLabelOf(trimmed); label != "" {
+			candidate, lastLabel = rowNum, label
 		}
 	}
 	for {
+		if head && headerDone && sr.dataRows >= sampleRows {
+			break
+		}
 		if records%8192 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -376,6 +411,7 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 		}
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
+			sr.complete = true
 			break
 		}
 		if err != nil {
@@ -421,13 +457,30 @@ func scan(ctx context.Context, path, format string, opt Options) (*scanResult, e
 	if sortErr != nil {
 		return nil, sortErr
 	}
-	if sr.dedup, err = sorter.finish(sr.dataRows, maxRejectedListed); err != nil {
-		return nil, err
+	if sorter != nil {
+		dd, err := sorter.finish(sr.dataRows, maxRejectedListed)
+		if err != nil {
+			return nil, err
+		}
+		sr.dedup = dd
 	}
 	for len(sr.inf) < len(sr.header) {
 		sr.inf = append(sr.inf, inference{})
 	}
 	return sr, nil
+}
+
+// keyIndexes finds the key columns in a header.
+func keyIndexes(header, keys []string) []int {
+	idx := []int{}
+	for _, k := range keys {
+		for i, name := range header {
+			if name == k {
+				idx = append(idx, i)
+			}
+		}
+	}
+	return idx
 }
 
 func (sr *scanResult) decideHeader(buf [][]string, rows []int64, items []catalog.Item, addData func([]string, int64)) {
@@ -472,34 +525,40 @@ type colStats struct {
 }
 
 type converter struct {
-	opt      Options
-	cols     []Column
-	stats    []colStats
-	rep      Report
-	full     *asyncWriter
-	open     *asyncWriter
-	fullSch  *arrow.Schema
-	openSch  *arrow.Schema
-	fullB    []array.Builder
-	openB    []*array.StringBuilder // non-nil for masked columns
-	csvw     *csv.Writer
-	csvFile  *os.File
-	csvBuf   *bufio.Writer
-	csvRec   []string
-	pending  int
-	dd       *dedupResult
-	dataIdx  uint32
-	keyIdx   []int
-	cells    []cell
-	today    int32
-	nowMicro int64
-	isXLSX   bool
-	mem      memory.Allocator
+	opt             Options
+	format          string
+	width           int // columns in the header
+	sourceBytes     int64
+	cols            []Column
+	stats           []colStats // merged from the workers at the end
+	rep             Report
+	full            *asyncWriter
+	open            *asyncWriter
+	fullSch         *arrow.Schema
+	openSch         *arrow.Schema
+	csvFile         *os.File
+	csvBuf          *bufio.Writer
+	dd              *dedupResult
+	keyIdx          []int // key columns, as indexes into cols
+	today           int32
+	nowMicro        int64
+	isXLSX          bool
+	verifyDetection bool // one pass: count personal-data look-alikes over every row
+	mem             memory.Allocator
+	workers         []*worker
 }
 
-// Convert runs both passes and writes the outputs into a new directory under
-// opt.TempDir. On error nothing is left behind.
-func Convert(ctx context.Context, path string, opt Options) (res *Result, err error) {
+// errTwoPasses: the one-pass conversion cannot decide alone (undeclared
+// columns, too many rows for its hash table, or personal data the first
+// rows did not show); Convert starts again with a scan.
+var errTwoPasses = errors.New("needs a scan")
+
+// Convert writes the outputs into a new directory under opt.TempDir. On
+// error nothing is left behind. A CSV file whose columns are all declared
+// is converted in one read when its rows fit the duplicate check's memory;
+// any other file is scanned first (header, types, personal data, duplicates
+// by external sort) and converted in a second read. Both give the same result.
+func Convert(ctx context.Context, path string, opt Options) (*Result, error) {
 	opt.defaults()
 	if opt.Name == "" {
 		opt.Name = filepath.Base(path)
@@ -508,19 +567,124 @@ func Convert(ctx context.Context, path string, opt Options) (res *Result, err er
 	if format == "" {
 		format = DetectFormat(opt.Name)
 	}
-	c := &converter{opt: opt, isXLSX: format == "xlsx", mem: memory.DefaultAllocator}
 	if format == "" {
-		return nil, c.fileErr(ErrUnknownFormat)
+		return nil, (&converter{opt: opt}).fileErr(ErrUnknownFormat)
 	}
-	sr, err := scan(ctx, path, format, opt)
+	if format == "csv" && len(opt.Items) > 0 {
+		res, err := convertOnePass(ctx, path, opt)
+		if !errors.Is(err, errTwoPasses) {
+			return res, err
+		}
+	}
+	c := newConverter(opt, format)
+	r, err := openReader(path, format, nil, opt)
 	if err != nil {
 		return nil, c.fileErr(err)
 	}
-	dir, err := os.MkdirTemp(opt.TempDir, "ingest-")
+	sr, err := scan(ctx, r, format, opt, false, fileSize(path))
+	r.Close()
+	if err != nil {
+		return nil, c.fileErr(err)
+	}
+	res, err := c.output(sr, func() error { return c.convert(ctx, path, format, sr) })
+	if res != nil {
+		res.passes = 2
+	}
+	return res, err
+}
+
+func newConverter(opt Options, format string) *converter {
+	return &converter{opt: opt, format: format, isXLSX: format == "xlsx", mem: memory.DefaultAllocator}
+}
+
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// convertOnePass reads the first rows to settle the header and what the
+// columns hold, then converts the whole file in the same read, deciding
+// duplicates with a hash table; it confirms at the end that the personal
+// data detection over every row agrees with the first rows.
+func convertOnePass(ctx context.Context, path string, opt Options) (*Result, error) {
+	c := newConverter(opt, "csv")
+	cr, err := openCSV(path, opt)
+	if err != nil {
+		return nil, c.fileErr(err)
+	}
+	rec := &recorder{inner: cr}
+	defer rec.Close()
+	sr, err := scan(ctx, rec, "csv", opt, true, fileSize(path))
+	if err != nil {
+		return nil, c.fileErr(err)
+	}
+	declared := map[string]bool{}
+	for _, it := range opt.Items {
+		declared[it.Name] = true
+	}
+	for _, name := range sr.header {
+		if !declared[name] || strings.HasPrefix(name, "column_") {
+			return nil, errTwoPasses // a type to infer from every row
+		}
+	}
+	expected := sr.dataRows
+	if !sr.complete {
+		if read := cr.textOffset(); read > 0 {
+			expected = int64(float64(sr.dataRows) * float64(sr.sourceBytes) / float64(read) * 1.1)
+		}
+	}
+	var keyIdx []int
+	if len(opt.KeyColumns) > 0 {
+		keyIdx = keyIndexes(sr.header, opt.KeyColumns)
+	}
+	table, ok := newDedupTable(expected, opt.DedupMemoryBytes, keyIdx != nil, rand.Uint64())
+	if !ok {
+		return nil, errTwoPasses // the external sort keeps memory bounded
+	}
+	rec.replay()
+	c.verifyDetection = true
+	res, err := c.output(sr, func() error {
+		var buf []byte
+		res, err := c.run(ctx, rec, sr.skip, -1, func(r []string, _ uint32, row int64) (uint8, int64, error) {
+			rowHash, keyHash := hashRow(r, keyIdx, &buf)
+			verdict, first, fits := table.check(keyHash, rowHash, uint32(row))
+			if !fits {
+				return 0, 0, errTwoPasses
+			}
+			return verdict, first, nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := c.finishRun(res); err != nil {
+			return err
+		}
+		overall := c.detectedOverAll()
+		for _, col := range c.cols {
+			if overall[col.src] != col.Detected {
+				return errTwoPasses
+			}
+		}
+		return nil
+	})
+	if res != nil {
+		res.passes = 1
+	}
+	return res, err
+}
+
+// output resolves the columns, opens the outputs, runs conv and writes the
+// reports. On error (but ErrNoStorableRow, whose report is kept) the
+// directory is removed.
+func (c *converter) output(sr *scanResult, conv func() error) (res *Result, err error) {
+	dir, err := os.MkdirTemp(c.opt.TempDir, "ingest-")
 	if err != nil {
 		return nil, err
 	}
-	res = &Result{Format: format, Encoding: sr.encoding, HeaderRow: sr.headerRow, Dir: dir, Files: map[string]string{}}
+	res = &Result{Format: c.format, Encoding: sr.encoding, HeaderRow: sr.headerRow, Dir: dir, Files: map[string]string{}}
 	defer func() {
 		if err != nil && !errors.Is(err, ErrNoStorableRow) {
 			res.Cleanup()
@@ -532,8 +696,11 @@ func Convert(ctx context.Context, path string, opt Options) (res *Result, err er
 	if err := c.openOutputs(dir, res); err != nil {
 		return res, err
 	}
-	if err := c.convert(ctx, path, format, sr); err != nil {
+	if err := conv(); err != nil {
 		c.closeOutputs()
+		if errors.Is(err, errTwoPasses) {
+			return res, err
+		}
 		return res, c.fileErr(err)
 	}
 	if err := c.closeOutputs(); err != nil {
@@ -545,7 +712,7 @@ func Convert(ctx context.Context, path string, opt Options) (res *Result, err er
 		return res, err
 	}
 	res.Files["quality.json"] = filepath.Join(dir, "quality.json")
-	if err := writeJSON(filepath.Join(dir, "schema.json"), map[string]any{"columns": c.cols, "format": format, "encoding": sr.encoding, "header_row": sr.headerRow}); err != nil {
+	if err := writeJSON(filepath.Join(dir, "schema.json"), map[string]any{"columns": c.cols, "format": c.format, "encoding": sr.encoding, "header_row": sr.headerRow}); err != nil {
 		return res, err
 	}
 	res.Files["schema.json"] = filepath.Join(dir, "schema.json")
@@ -618,14 +785,6 @@ func (c *converter) resolveColumns(sr *scanResult) {
 	for _, t := range sr.titleRows {
 		c.rep.Warnings = append(c.rep.Warnings, RowError{Row: t, Code: "title_row_skipped"})
 	}
-	c.stats = make([]colStats, len(c.cols))
-	for i := range c.stats {
-		c.stats[i].hll = hyperloglog.New14()
-		c.stats[i].stride = 1
-		if c.cols[i].Type == TString || c.cols[i].Type == TBool {
-			c.stats[i].top = newSpaceSaving(64)
-		}
-	}
 	for _, k := range c.opt.KeyColumns {
 		for i, col := range c.cols {
 			if col.Name == k {
@@ -637,7 +796,8 @@ func (c *converter) resolveColumns(sr *scanResult) {
 		c.rep.KeyConflicts.Columns = c.opt.KeyColumns
 	}
 	c.dd = sr.dedup
-	c.cells = make([]cell, len(c.cols))
+	c.width = len(sr.header)
+	c.sourceBytes = sr.sourceBytes
 	now := c.opt.Now.In(c.opt.Location)
 	c.today = int32(time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).Unix() / 86400)
 	c.nowMicro = c.opt.Now.UnixMicro()
@@ -668,14 +828,11 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 		Open        string `json:"open,omitempty"`
 	}
 	var fullMeta, openMeta []meta
-	c.fullB = make([]array.Builder, len(c.cols))
-	c.openB = make([]*array.StringBuilder, len(c.cols))
-	for i, col := range c.cols {
+	for _, col := range c.cols {
 		md := arrow.NewMetadata([]string{"description", "personal", "type"}, []string{col.Description, strconv.FormatBool(col.Personal), col.Type})
 		dt := arrowType(col.Type, c.opt.Location)
 		fullF = append(fullF, arrow.Field{Name: col.Name, Type: dt, Nullable: true, Metadata: md})
 		fullMeta = append(fullMeta, meta{col.Name, col.Type, col.Description, ""})
-		c.fullB[i] = array.NewBuilder(c.mem, dt)
 		switch col.Open {
 		case "kept":
 			openF = append(openF, arrow.Field{Name: col.Name, Type: dt, Nullable: true, Metadata: md})
@@ -683,7 +840,6 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 		case "masked":
 			openF = append(openF, arrow.Field{Name: col.Name, Type: arrow.BinaryTypes.String, Nullable: true, Metadata: md})
 			openMeta = append(openMeta, meta{col.Name, TString, col.Description, "masked"})
-			c.openB[i] = array.NewStringBuilder(c.mem)
 		}
 	}
 	fm, _ := json.Marshal(fullMeta)
@@ -693,7 +849,7 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 	c.fullSch = arrow.NewSchema(fullF, &fmd)
 	c.openSch = arrow.NewSchema(openF, &omd)
 	popts := []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Snappy), parquet.WithDictionaryDefault(true),
-		parquet.WithMaxRowGroupLength(1 << 20), parquet.WithCreatedBy("opendata")}
+		parquet.WithMaxRowGroupLength(rowGroupRows), parquet.WithCreatedBy("opendata")}
 	for _, col := range c.cols {
 		// Dictionary encoding pays only for repetitive columns; for
 		// identifiers and free text it is work for nothing.
@@ -733,72 +889,39 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 	res.Files["open.csv"] = p
 	c.csvBuf = bufio.NewWriterSize(c.csvFile, 256<<10)
 	c.csvBuf.WriteString("\uFEFF") // Excel reads UTF-8 only with a BOM
-	c.csvw = csv.NewWriter(c.csvBuf)
-	c.csvw.UseCRLF = true
 	var head []string
 	for _, col := range c.cols {
 		if col.Open != "dropped" {
 			head = append(head, col.Name)
 		}
 	}
-	c.csvRec = make([]string, 0, len(head))
-	return c.csvw.Write(head)
+	_, err = c.csvBuf.Write(appendCSVRecord(nil, head))
+	return err
 }
 
 func (c *converter) closeOutputs() error {
 	var errsList []error
-	if c.pending > 0 {
-		errsList = append(errsList, c.flush())
-	}
 	if c.full != nil {
 		errsList = append(errsList, c.full.close())
 	}
 	if c.open != nil {
 		errsList = append(errsList, c.open.close())
 	}
-	if c.csvw != nil {
-		c.csvw.Flush()
-		errsList = append(errsList, c.csvw.Error(), c.csvBuf.Flush(), c.csvFile.Close())
+	if c.csvBuf != nil {
+		errsList = append(errsList, c.csvBuf.Flush(), c.csvFile.Close())
 	}
-	for _, b := range c.fullB {
-		if b != nil {
-			b.Release()
-		}
+	for _, w := range c.workers {
+		w.release()
 	}
-	for _, b := range c.openB {
-		if b != nil {
-			b.Release()
-		}
-	}
-	c.full, c.open, c.csvw, c.fullB, c.openB = nil, nil, nil, nil, nil
+	c.full, c.open, c.csvBuf, c.workers = nil, nil, nil, nil
 	return errors.Join(errsList...)
 }
 
-func (c *converter) flush() error {
-	fullCols := make([]arrow.Array, len(c.cols))
-	var openCols []arrow.Array
-	for i, col := range c.cols {
-		fullCols[i] = c.fullB[i].NewArray()
-		switch col.Open {
-		case "kept":
-			fullCols[i].Retain()
-			openCols = append(openCols, fullCols[i])
-		case "masked":
-			openCols = append(openCols, c.openB[i].NewArray())
-		}
-	}
-	n := int64(c.pending)
-	fr := array.NewRecordBatch(c.fullSch, fullCols, n)
-	or := array.NewRecordBatch(c.openSch, openCols, n)
-	for _, a := range fullCols {
-		a.Release()
-	}
-	for _, a := range openCols {
-		a.Release()
-	}
-	c.pending = 0
-	return errors.Join(c.full.write(fr), c.open.write(or))
-}
+// rowGroupRows is the Parquet row group size. Batches are appended to the
+// open row group, whose pages are held encoded and compressed in memory
+// until it is full (about 10 MB for typical rows), so row groups can be
+// much larger than the conversion's batches.
+const rowGroupRows = 128 << 10
 
 // asyncWriter encodes record batches into a Parquet file on its own
 // goroutine, so parsing the next batch overlaps encoding this one. At most
@@ -819,7 +942,7 @@ func startWriter(name string, fw *pqarrow.FileWriter) *asyncWriter {
 		// After a failure keep draining (and releasing) so the producer never blocks.
 		for rec := range ch {
 			if err == nil {
-				err = fw.Write(rec)
+				err = fw.WriteBuffered(rec)
 			}
 			rec.Release()
 		}
@@ -852,102 +975,6 @@ func (w *asyncWriter) close() error {
 	return nil
 }
 
-func (c *converter) reject(e RowError) {
-	c.rep.RowsRejected++
-	if c.rep.RejectedByCode == nil {
-		c.rep.RejectedByCode = map[string]int64{}
-	}
-	c.rep.RejectedByCode[e.Code]++
-	if len(c.rep.Rejected) < maxRejectedListed {
-		e.Value = short(e.Value, 80)
-		c.rep.Rejected = append(c.rep.Rejected, e)
-	}
-}
-
-func (c *converter) flag(i int, e RowError) {
-	st := &c.stats[i]
-	st.invalid++
-	if len(st.samples) < maxSamples {
-		e.Value = short(e.Value, 80)
-		st.samples = append(st.samples, e)
-	}
-}
-
-// parse turns a trimmed value into the column's type; ok=false names why.
-func (c *converter) parse(col *Column, v string, out *cell) (code string) {
-	*out = cell{s: v}
-	if v == "" {
-		out.null = true
-		return ""
-	}
-	switch col.Type {
-	case TString:
-	case TInt:
-		n, ok := parseInt(v)
-		if !ok {
-			if _, isNum := parseDecimal(v); isNum {
-				return "not_an_integer"
-			}
-			return "not_a_number"
-		}
-		out.i, out.s = n, strconv.FormatInt(n, 10)
-	case TDecimal:
-		f, ok := parseDecimal(v)
-		if !ok || math.IsInf(f, 0) {
-			return "not_a_number"
-		}
-		out.f, out.s = f, normNumber(v)
-	case TBool:
-		b, ok := parseBool(v)
-		if !ok {
-			return "not_a_bool"
-		}
-		out.b, out.s = b, strconv.FormatBool(b)
-	case TDate:
-		d, ok := parseDate(v)
-		if !ok && c.isXLSX {
-			if iso, isSerial := excelSerialDate(v); isSerial {
-				d, ok = parseDate(iso[:10])
-			}
-		}
-		if !ok {
-			if ts, isTS := parseTimestamp(v, c.opt.Location); isTS {
-				t := time.UnixMicro(ts).In(c.opt.Location)
-				d, ok = int32(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC).Unix()/86400), true
-			}
-		}
-		if !ok {
-			return "not_a_date"
-		}
-		out.d, out.s = d, time.Unix(int64(d)*86400, 0).UTC().Format("2006-01-02")
-	case TTimestamp:
-		t, ok := parseTimestamp(v, c.opt.Location)
-		if !ok && c.isXLSX {
-			if iso, isSerial := excelSerialDate(v); isSerial {
-				v = iso
-				t, ok = parseTimestamp(iso, c.opt.Location)
-				if !ok {
-					if d, isD := parseDate(iso); isD {
-						t, ok = time.Unix(int64(d)*86400, 0).UTC().UnixMicro(), true
-						t = time.Date(time.UnixMicro(t).UTC().Year(), time.UnixMicro(t).UTC().Month(), time.UnixMicro(t).UTC().Day(), 0, 0, 0, 0, c.opt.Location).UnixMicro()
-					}
-				}
-			}
-		}
-		if !ok {
-			if d, isD := parseDate(v); isD {
-				u := time.Unix(int64(d)*86400, 0).UTC()
-				t, ok = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, c.opt.Location).UnixMicro(), true
-			}
-		}
-		if !ok {
-			return "not_a_timestamp"
-		}
-		out.t, out.s = t, time.UnixMicro(t).In(c.opt.Location).Format("2006-01-02 15:04:05")
-	}
-	return ""
-}
-
 func (c *converter) convert(ctx context.Context, path, format string, sr *scanResult) error {
 	var keys []string
 	if format == "json" || format == "ndjson" {
@@ -958,52 +985,39 @@ func (c *converter) convert(ctx context.Context, path, format string, sr *scanRe
 		return err
 	}
 	defer r.Close()
-	sums := make([]float64, len(c.cols))
-	records := 0
-	lastProgress := time.Now()
-	for {
-		if records%4096 == 0 {
-			if err := ctx.Err(); err != nil {
+	dd := c.dd
+	fromScan := func(_ []string, idx uint32, _ int64) (uint8, int64, error) {
+		switch {
+		case dd.is(dd.dup, idx):
+			return ddDup, dd.first[idx], nil
+		case dd.is(dd.conflict, idx):
+			return ddConflict, dd.first[idx], nil
+		}
+		return 0, 0, nil
+	}
+	res, err := c.run(ctx, r, sr.skip, sr.totalRow, fromScan)
+	if err != nil {
+		return err
+	}
+	return c.finishRun(res)
+}
+
+// finishRun decides the held total-row candidate, merges the workers'
+// results and reports the end.
+func (c *converter) finishRun(res *dispatchResult) error {
+	if it := res.held; it != nil {
+		if c.isTotal(it.rec, c.sums()) {
+			c.rep.Warnings = append(c.rep.Warnings, RowError{Row: it.row, Code: "total_row_skipped", Value: res.label})
+		} else {
+			c.rep.Warnings = append(c.rep.Warnings, RowError{Row: it.row, Code: "total_label_kept", Value: res.label})
+			if err := c.storeHeld(it); err != nil {
 				return err
 			}
-			if c.opt.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
-				lastProgress = time.Now()
-				c.opt.Progress(Progress{Phase: "convert", Rows: c.rep.RowsRead, Bytes: r.Offset(), TotalBytes: sr.sourceBytes})
-			}
-		}
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		records++
-		if err != nil {
-			if re, ok := isRowError(err); ok {
-				c.rep.RowsRead++
-				c.reject(*re)
-				continue
-			}
-			return err
-		}
-		if records <= sr.skip || blank(rec) {
-			continue
-		}
-		idx := c.dataIdx // counted as the scan counted data rows
-		c.dataIdx++
-		row := r.Row()
-		c.rep.RowsRead++
-		if row == sr.totalRow && c.isTotal(rec, sums) {
-			c.rep.RowsRead--
-			c.rep.Warnings = append(c.rep.Warnings, RowError{Row: row, Code: "total_row_skipped", Value: sr.totalLabel})
-			continue
-		} else if row == sr.totalRow {
-			c.rep.Warnings = append(c.rep.Warnings, RowError{Row: row, Code: "total_label_kept", Value: sr.totalLabel})
-		}
-		if err := c.row(rec, row, idx, len(sr.header), format, sums); err != nil {
-			return err
 		}
 	}
+	c.mergeWorkers()
 	if c.opt.Progress != nil {
-		c.opt.Progress(Progress{Phase: "convert", Rows: c.rep.RowsRead, Bytes: sr.sourceBytes, TotalBytes: sr.sourceBytes})
+		c.opt.Progress(Progress{Phase: "convert", Rows: c.rep.RowsRead, Bytes: c.sourceBytes, TotalBytes: c.sourceBytes})
 	}
 	return nil
 }
@@ -1030,196 +1044,6 @@ func (c *converter) isTotal(rec []string, sums []float64) bool {
 		checked++
 	}
 	return true
-}
-
-func (c *converter) row(rec []string, row int64, idx uint32, width int, format string, sums []float64) error {
-	if format == "csv" && len(rec) != width {
-		extra := false
-		for _, v := range rec[min(width, len(rec)):] {
-			if trimCell(v) != "" {
-				extra = true
-			}
-		}
-		if len(rec) < width || extra {
-			c.reject(RowError{Row: row, Code: "field_count", Params: map[string]string{"got": strconv.Itoa(len(rec)), "want": strconv.Itoa(width)}})
-			return nil
-		}
-	} else if len(rec) > width {
-		for _, v := range rec[width:] {
-			if trimCell(v) != "" {
-				c.reject(RowError{Row: row, Code: "field_count", Params: map[string]string{"got": strconv.Itoa(len(rec)), "want": strconv.Itoa(width)}})
-				return nil
-			}
-		}
-	}
-	for i := range c.cols {
-		col := &c.cols[i]
-		v := ""
-		if col.src < len(rec) {
-			v = trimCell(rec[col.src])
-		}
-		if len(v) > c.opt.MaxFieldBytes {
-			c.reject(RowError{Row: row, Column: col.Name, Code: "field_too_large", Params: map[string]string{"bytes": strconv.Itoa(len(v)), "limit": strconv.Itoa(c.opt.MaxFieldBytes)}})
-			return nil
-		}
-		if code := c.parse(col, v, &c.cells[i]); code != "" {
-			c.reject(RowError{Row: row, Column: col.Name, Code: code, Value: v})
-			return nil
-		}
-		if col.Required && c.cells[i].null {
-			c.reject(RowError{Row: row, Column: col.Name, Code: "required"})
-			return nil
-		}
-	}
-	// Duplicates and key conflicts, found by the scan's sort.
-	if c.dd != nil && c.dd.is(c.dd.dup, idx) {
-		c.dupRow(row, c.dd.first[idx])
-		return nil
-	}
-	if c.dd != nil && c.dd.is(c.dd.conflict, idx) {
-		c.rep.KeyConflicts.Count++
-		if len(c.rep.KeyConflicts.Samples) < maxSamples {
-			var keyText []string
-			for _, k := range c.keyIdx {
-				keyText = append(keyText, c.cells[k].s)
-			}
-			c.rep.KeyConflicts.Samples = append(c.rep.KeyConflicts.Samples, KeyConflict{Key: strings.Join(keyText, " / "), Row: row, FirstRow: c.dd.first[idx]})
-		}
-	}
-	// The row is stored: validate (flag, keep), append, count.
-	c.rep.RowsStored++
-	c.csvRec = c.csvRec[:0]
-	for i := range c.cols {
-		col, v, st := &c.cols[i], &c.cells[i], &c.stats[i]
-		if !v.null {
-			c.validate(i, col, v, row)
-		}
-		c.appendCell(i, col, v, st)
-		if col.Type == TInt {
-			sums[i] += float64(v.i)
-		} else if col.Type == TDecimal {
-			sums[i] += v.f
-		}
-		switch col.Open {
-		case "kept":
-			c.csvRec = append(c.csvRec, v.s)
-		case "masked":
-			m := Mask(col.maskKind, v.s)
-			c.csvRec = append(c.csvRec, m)
-			if v.null {
-				c.openB[i].AppendNull()
-			} else {
-				c.openB[i].Append(m)
-			}
-		}
-	}
-	if err := c.csvw.Write(c.csvRec); err != nil {
-		return err
-	}
-	c.pending++
-	if c.pending >= c.opt.BatchRows {
-		return c.flush()
-	}
-	return nil
-}
-
-func (c *converter) dupRow(row, first int64) {
-	c.rep.Duplicates.Count++
-	if len(c.rep.Duplicates.Rows) < maxRejectedListed {
-		c.rep.Duplicates.Rows = append(c.rep.Duplicates.Rows, row)
-	}
-	e := RowError{Row: row, Code: "duplicate_row"}
-	if first > 0 {
-		e.Params = map[string]string{"first": strconv.FormatInt(first, 10)}
-	}
-	c.reject(e)
-}
-
-func (c *converter) validate(i int, col *Column, v *cell, row int64) {
-	switch col.Check {
-	case "id_number":
-		if !ValidIDNumber(v.s) {
-			c.flag(i, RowError{Row: row, Column: col.Name, Code: "bad_id_number", Value: Mask("id_number", v.s)})
-		}
-	case "credit_code":
-		if !ValidCreditCode(v.s) {
-			c.flag(i, RowError{Row: row, Column: col.Name, Code: "bad_credit_code", Value: v.s})
-		}
-	case "mobile":
-		if !ValidMobile(v.s) {
-			c.flag(i, RowError{Row: row, Column: col.Name, Code: "bad_mobile", Value: Mask("mobile", v.s)})
-		}
-	}
-	if col.enum != nil && !col.enum[v.s] {
-		c.flag(i, RowError{Row: row, Column: col.Name, Code: "not_in_enum", Value: v.s})
-	}
-	if col.notFut && ((col.Type == TDate && v.d > c.today) || (col.Type == TTimestamp && v.t > c.nowMicro)) {
-		c.flag(i, RowError{Row: row, Column: col.Name, Code: "in_future", Value: v.s})
-	}
-}
-
-func (c *converter) appendCell(i int, col *Column, v *cell, st *colStats) {
-	b := c.fullB[i]
-	if v.null {
-		b.AppendNull()
-		st.nulls++
-		return
-	}
-	st.hll.InsertHash(xxh3.HashString(v.s))
-	var num float64
-	numeric := true
-	switch col.Type {
-	case TInt:
-		b.(*array.Int64Builder).Append(v.i)
-		num = float64(v.i)
-	case TDecimal:
-		b.(*array.Float64Builder).Append(v.f)
-		num = v.f
-	case TDate:
-		b.(*array.Date32Builder).Append(arrow.Date32(v.d))
-		num = float64(v.d)
-	case TTimestamp:
-		b.(*array.TimestampBuilder).Append(arrow.Timestamp(v.t))
-		num = float64(v.t)
-	case TBool:
-		b.(*array.BooleanBuilder).Append(v.b)
-		numeric = false
-		st.top.add(v.s)
-	default:
-		b.(*array.StringBuilder).Append(v.s)
-		numeric = false
-		if st.top != nil {
-			st.top.add(v.s)
-		}
-	}
-	if numeric {
-		if !st.seen || num < st.minF {
-			st.minF = num
-		}
-		if !st.seen || num > st.maxF {
-			st.maxF = num
-		}
-		st.n++
-		if st.n%st.stride == 0 {
-			st.sample = append(st.sample, num)
-			if len(st.sample) >= 8192 {
-				// Keep every other value and sample half as often.
-				for j := 0; j < len(st.sample)/2; j++ {
-					st.sample[j] = st.sample[2*j+1]
-				}
-				st.sample = st.sample[:len(st.sample)/2]
-				st.stride *= 2
-			}
-		}
-	} else if col.Open == "kept" && col.Type == TString {
-		if !st.seen || v.s < st.minS {
-			st.minS = strings.Clone(v.s)
-		}
-		if !st.seen || v.s > st.maxS {
-			st.maxS = strings.Clone(v.s)
-		}
-	}
-	st.seen = true
 }
 
 func (c *converter) display(col *Column, f float64) string {

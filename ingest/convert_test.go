@@ -511,6 +511,9 @@ func TestDedupAcrossSpilledRuns(t *testing.T) {
 	if res.Report.RowsStored != 5001 {
 		t.Fatalf("stored %d", res.Report.RowsStored)
 	}
+	if res.passes != 2 {
+		t.Fatalf("passes %d: the budget is too small for the one-pass table", res.passes)
+	}
 	if left, _ := filepath.Glob(filepath.Join(o.TempDir, "dedup-*")); len(left) != 0 {
 		t.Fatalf("runs left behind: %v", left)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"sort"
 )
@@ -199,4 +200,105 @@ func (d *dedupSorter) finish(rows int64, maxFirst int) (*dedupResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// dedupTable is the one-pass form of the same checks, for files whose rows
+// fit the memory budget: the first row of every key in an open-addressing
+// hash table, consulted in file order. Its verdicts equal the sort's: a
+// later row with a key already seen is a duplicate when its content equals
+// the first row's and a conflict otherwise.
+type dedupTable struct {
+	keys  []uint64 // 0: empty slot
+	rows  []uint64 // the first row's content hash; nil without key columns (the key is the row hash)
+	nums  []uint32 // the first row's number
+	n     int
+	limit int    // slots the memory budget allows
+	seed  uint64 // spreads slots so crafted keys cannot pile up in one run
+}
+
+const tableLoadPct = 70
+
+func dedupSlotBytes(withRows bool) int64 {
+	if withRows {
+		return 20
+	}
+	return 12
+}
+
+// newDedupTable sizes a table for about expected rows; ok is false when
+// they would not fit the budget.
+func newDedupTable(expected int64, budget int64, withRows bool, seed uint64) (t *dedupTable, ok bool) {
+	limit := budget / dedupSlotBytes(withRows)
+	want := max(1024, expected*100/tableLoadPct+1)
+	if want > limit {
+		return nil, false
+	}
+	t = &dedupTable{limit: int(limit), seed: seed | 1, keys: make([]uint64, want), nums: make([]uint32, want)}
+	if withRows {
+		t.rows = make([]uint64, want)
+	}
+	return t, true
+}
+
+func (t *dedupTable) slot(key uint64) int {
+	hi, _ := bits.Mul64((key^t.seed)*0x9e3779b97f4a7c15, uint64(len(t.keys)))
+	return int(hi)
+}
+
+// check records the row (or finds its key) and returns its verdict and the
+// first row of the key; fits is false when the table would outgrow the budget.
+func (t *dedupTable) check(key, row uint64, num uint32) (verdict uint8, first int64, fits bool) {
+	if key == 0 {
+		key = 1
+	}
+	if (t.n+1)*100 > len(t.keys)*tableLoadPct && !t.grow() {
+		return 0, 0, false
+	}
+	for i := t.slot(key); ; {
+		switch t.keys[i] {
+		case 0:
+			t.keys[i], t.nums[i] = key, num
+			if t.rows != nil {
+				t.rows[i] = row
+			}
+			t.n++
+			return 0, 0, true
+		case key:
+			if t.rows == nil || t.rows[i] == row {
+				return ddDup, int64(t.nums[i]), true
+			}
+			return ddConflict, int64(t.nums[i]), true
+		}
+		if i++; i == len(t.keys) {
+			i = 0
+		}
+	}
+}
+
+func (t *dedupTable) grow() bool {
+	slots := min(t.limit, 2*len(t.keys))
+	if (t.n+1)*100 > slots*tableLoadPct {
+		return false
+	}
+	keys, rows, nums := t.keys, t.rows, t.nums
+	t.keys, t.nums = make([]uint64, slots), make([]uint32, slots)
+	if rows != nil {
+		t.rows = make([]uint64, slots)
+	}
+	for j, k := range keys {
+		if k == 0 {
+			continue
+		}
+		i := t.slot(k)
+		for t.keys[i] != 0 {
+			if i++; i == slots {
+				i = 0
+			}
+		}
+		t.keys[i], t.nums[i] = k, nums[j]
+		if rows != nil {
+			t.rows[i] = rows[j]
+		}
+	}
+	return true
 }

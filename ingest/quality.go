@@ -134,6 +134,30 @@ func (s *spaceSaving) add(v string) {
 	s.counts[string([]byte(v))] = minC + 1
 }
 
+// merge adds another summary of the same column (counted over other rows):
+// counts add up and the k largest stay, as in mergeable summaries.
+func (s *spaceSaving) merge(o *spaceSaving) {
+	if o == nil {
+		return
+	}
+	if s.off || o.off {
+		s.off, s.counts = true, nil
+		return
+	}
+	for k, c := range o.counts {
+		s.counts[k] += c
+	}
+	if s.evictions += o.evictions; s.evictions > int64(50*s.k) {
+		s.off, s.counts = true, nil
+		return
+	}
+	if len(s.counts) > s.k {
+		for _, tv := range s.top(len(s.counts))[s.k:] {
+			delete(s.counts, tv.Value)
+		}
+	}
+}
+
 func (s *spaceSaving) top(n int) []TopValue {
 	if s.off {
 		return nil

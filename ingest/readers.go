@@ -130,8 +130,11 @@ func sniffText(head []byte, forced string) (sniffed, error) {
 			return s, ErrBinary
 		}
 		check := head
-		if len(check) > 4 {
-			check = check[:len(check)-4] // a multi-byte character may be cut at the end
+		// The sample may end inside a multi-byte character: leave out an
+		// incomplete last one (and only that: cutting a fixed number of
+		// bytes can itself split a complete character).
+		if i := lastRuneStart(string(check)); i > 0 && !utf8.FullRune(check[i:]) {
+			check = check[:i]
 		}
 		if utf8.Valid(check) {
 			s.encoding = "utf-8"
@@ -246,6 +249,9 @@ func (c *csvReader) Next() ([]string, error) {
 	}
 	return rec, nil
 }
+
+// textOffset is how much decoded text the CSV parser has consumed.
+func (c *csvReader) textOffset() int64 { return c.r.InputOffset() }
 
 func (c *csvReader) Row() int64     { return c.row }
 func (c *csvReader) Offset() int64  { return c.count.n }
@@ -405,3 +411,55 @@ func (j *jsonReader) Row() int64     { return j.row }
 func (j *jsonReader) Offset() int64  { return j.count.n }
 func (j *jsonReader) Keys() []string { return j.keys }
 func (j *jsonReader) Close() error   { return j.f.Close() }
+
+// encodingOf names the text encoding a CSV source was read in ("" for others).
+func encodingOf(r rowReader) string {
+	switch x := r.(type) {
+	case *csvReader:
+		return x.enc
+	case *prefetch:
+		return encodingOf(x.inner)
+	case *recorder:
+		return encodingOf(x.inner)
+	}
+	return ""
+}
+
+// recorder keeps the records a head scan reads, so the conversion can
+// replay them and then go on reading the same source: one read of the file.
+type recorder struct {
+	inner      rowReader
+	recs       [][]string
+	rows, offs []int64
+	replaying  bool
+	i          int
+	row, off   int64
+}
+
+func (r *recorder) Next() ([]string, error) {
+	if r.replaying && r.i < len(r.recs) {
+		rec := r.recs[r.i]
+		r.row, r.off = r.rows[r.i], r.offs[r.i]
+		r.recs[r.i] = nil
+		r.i++
+		return rec, nil
+	}
+	rec, err := r.inner.Next()
+	if err != nil {
+		return nil, err
+	}
+	r.row, r.off = r.inner.Row(), r.inner.Offset()
+	if !r.replaying {
+		r.recs = append(r.recs, append([]string(nil), rec...)) // the inner reader reuses its slice
+		r.rows, r.offs = append(r.rows, r.row), append(r.offs, r.off)
+	}
+	return rec, nil
+}
+
+// replay makes Next start again from the first recorded record.
+func (r *recorder) replay() { r.replaying, r.i = true, 0 }
+
+func (r *recorder) Row() int64     { return r.row }
+func (r *recorder) Offset() int64  { return r.off }
+func (r *recorder) Keys() []string { return r.inner.Keys() }
+func (r *recorder) Close() error   { return r.inner.Close() }

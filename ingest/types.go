@@ -39,7 +39,8 @@ func normNumber(s string) string {
 		}
 		return s
 	}
-	var b strings.Builder
+	var buf [40]byte
+	b := buf[:0]
 	digitsSinceComma, sawComma, sawDot, sawDigit := 0, false, false, false
 	for i, r := range s {
 		switch {
@@ -47,7 +48,7 @@ func normNumber(s string) string {
 			r = r - '０' + '0'
 			fallthrough
 		case r >= '0' && r <= '9':
-			b.WriteRune(r)
+			b = append(b, byte(r))
 			sawDigit = true
 			if sawComma && !sawDot {
 				digitsSinceComma++
@@ -62,10 +63,10 @@ func normNumber(s string) string {
 				return ""
 			}
 			sawDot = true
-			b.WriteByte('.')
+			b = append(b, '.')
 		case (r == '-' || r == '+') && i == 0:
 			if r == '-' {
-				b.WriteByte('-')
+				b = append(b, '-')
 			}
 		default:
 			return ""
@@ -77,7 +78,7 @@ func normNumber(s string) string {
 	if !sawDigit {
 		return ""
 	}
-	return b.String()
+	return string(b)
 }
 
 func parseInt(s string) (int64, bool) {

@@ -1,0 +1,921 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/axiomhq/hyperloglog"
+	"github.com/zeebo/xxh3"
+)
+
+// The conversion runs as a pipeline so both cores of a small server work:
+//
+//	dispatcher ─ batch i ─▶ worker i mod W ─▶ sink (in batch order) ─▶ full.parquet, open.parquet, open.csv
+//
+// The dispatcher reads and trims records, numbers the data rows and decides
+// duplicates and key conflicts in file order (from the scan's sort, or with
+// its own hash table in the one-pass mode). Workers parse, validate, mask,
+// build Arrow arrays and format open.csv text for their batches, each with
+// its own statistics. The sink writes batches strictly in order, so the
+// outputs are the same whatever the number of workers, and the statistics
+// are merged at the end in worker order, so reports are deterministic.
+
+// item is one record handed to a worker.
+type item struct {
+	rec   []string // trimmed cells
+	row   int64    // user-facing row number
+	dd    uint8    // ddDup or ddConflict
+	first int64    // the earlier row a duplicate or conflict refers to (0: not listed)
+	err   *RowError
+}
+
+const (
+	ddDup uint8 = 1 + iota
+	ddConflict
+)
+
+type batch struct {
+	flat  []string
+	items []item
+}
+
+type batchOut struct {
+	full, open arrow.RecordBatch // nil when no row of the batch was stored
+	csv        []byte
+}
+
+// dispatchResult is what the dispatcher leaves for the coordinator.
+type dispatchResult struct {
+	err     error
+	held    *item // the last data row, held back because it may be a total row
+	label   string
+	batches int
+	data    int64 // data rows seen
+}
+
+// worker converts batches; its state is touched by one goroutine at a time.
+type worker struct {
+	c       *converter
+	fullB   []array.Builder
+	openB   []*array.StringBuilder // non-nil for masked columns
+	cells   []cell
+	stats   []colStats
+	rep     Report
+	sums    []float64
+	detect  []detectCount
+	csvRec  []string
+	csv     []byte
+	scratch []byte
+	maskEnd []int // per column: where its masked value ends in the row's masks
+	dataLen []int // per column: text bytes of the last batch, to reserve the next
+	pending int
+}
+
+// detectCount counts, over every row, the values that look like personal
+// data, so a one-pass conversion can confirm what its sample concluded.
+type detectCount struct{ nonEmpty, idLike, mobile, credit int64 }
+
+func (d *detectCount) add(v string) {
+	if v == "" {
+		return
+	}
+	d.nonEmpty++
+	if len(v) == 18 {
+		if looksLikeIDNumber(v) {
+			d.idLike++
+		} else if looksLikeCreditCode(v) {
+			d.credit++
+		}
+	} else if len(v) >= 11 && len(v) <= 14 && ValidMobile(v) {
+		d.mobile++
+	}
+}
+
+// countDetect counts a data row's cells by source column, as the scan does.
+func (w *worker) countDetect(rec []string) {
+	if w.detect == nil {
+		return
+	}
+	for i, v := range rec[:min(len(rec), len(w.detect))] {
+		w.detect[i].add(v)
+	}
+}
+
+func (d *detectCount) detected() string {
+	in := inference{nonEmpty: d.nonEmpty, idLike: d.idLike, mobile: d.mobile, credit: d.credit}
+	return in.detected()
+}
+
+func (c *converter) newWorker() *worker {
+	w := &worker{c: c, cells: make([]cell, len(c.cols)), sums: make([]float64, len(c.cols)), maskEnd: make([]int, len(c.cols)), dataLen: make([]int, len(c.cols)),
+		fullB: make([]array.Builder, len(c.cols)), openB: make([]*array.StringBuilder, len(c.cols))}
+	for i, col := range c.cols {
+		w.fullB[i] = array.NewBuilder(c.mem, c.fullSch.Field(i).Type)
+		if col.Open == "masked" {
+			w.openB[i] = array.NewStringBuilder(c.mem)
+		}
+	}
+	w.stats = newColStats(c.cols)
+	if c.verifyDetection {
+		w.detect = make([]detectCount, c.width)
+	}
+	return w
+}
+
+func newColStats(cols []Column) []colStats {
+	stats := make([]colStats, len(cols))
+	for i := range stats {
+		stats[i].hll = hyperloglog.New14()
+		stats[i].stride = 1
+		if cols[i].Type == TString || cols[i].Type == TBool {
+			stats[i].top = newSpaceSaving(64)
+		}
+	}
+	return stats
+}
+
+func (w *worker) release() {
+	for _, b := range w.fullB {
+		b.Release()
+	}
+	for _, b := range w.openB {
+		if b != nil {
+			b.Release()
+		}
+	}
+}
+
+// process converts one batch.
+func (w *worker) process(b *batch, out *batchOut) {
+	w.reserve(len(b.items))
+	for k := range b.items {
+		it := &b.items[k]
+		w.rep.RowsRead++
+		if it.err != nil {
+			w.reject(*it.err)
+			continue
+		}
+		w.row(it)
+	}
+	out.csv, w.csv = w.csv, out.csv[:0]
+	out.full, out.open = nil, nil
+	if w.pending > 0 {
+		out.full, out.open = w.records()
+	}
+}
+
+// reserve sizes the builders for a batch of n rows up front (text columns
+// by the previous batch's bytes), so they do not grow by doubling and copying.
+func (w *worker) reserve(n int) {
+	for i, b := range w.fullB {
+		b.Reserve(n)
+		if sb, ok := b.(*array.StringBuilder); ok && w.dataLen[i] > 0 {
+			sb.ReserveData(w.dataLen[i] + w.dataLen[i]/8)
+		}
+		if ob := w.openB[i]; ob != nil {
+			ob.Reserve(n)
+		}
+	}
+}
+
+// records turns the builders' rows into the two variants' record batches.
+func (w *worker) records() (arrow.RecordBatch, arrow.RecordBatch) {
+	c := w.c
+	fullCols := make([]arrow.Array, len(c.cols))
+	var openCols []arrow.Array
+	for i, col := range c.cols {
+		if sb, ok := w.fullB[i].(*array.StringBuilder); ok {
+			w.dataLen[i] = sb.DataLen()
+		}
+		fullCols[i] = w.fullB[i].NewArray()
+		switch col.Open {
+		case "kept":
+			fullCols[i].Retain()
+			openCols = append(openCols, fullCols[i])
+		case "masked":
+			openCols = append(openCols, w.openB[i].NewArray())
+		}
+	}
+	n := int64(w.pending)
+	fr := array.NewRecordBatch(c.fullSch, fullCols, n)
+	or := array.NewRecordBatch(c.openSch, openCols, n)
+	for _, a := range fullCols {
+		a.Release()
+	}
+	for _, a := range openCols {
+		a.Release()
+	}
+	w.pending = 0
+	return fr, or
+}
+
+func (w *worker) reject(e RowError) {
+	r := &w.rep
+	r.RowsRejected++
+	if r.RejectedByCode == nil {
+		r.RejectedByCode = map[string]int64{}
+	}
+	r.RejectedByCode[e.Code]++
+	if len(r.Rejected) < maxRejectedListed {
+		e.Value = short(e.Value, 80)
+		r.Rejected = append(r.Rejected, e)
+	}
+}
+
+func (w *worker) flag(i int, e RowError) {
+	st := &w.stats[i]
+	st.invalid++
+	if len(st.samples) < maxSamples {
+		e.Value = short(e.Value, 80)
+		st.samples = append(st.samples, e)
+	}
+}
+
+func (w *worker) row(it *item) {
+	c := w.c
+	rec, row, width := it.rec, it.row, c.width
+	w.countDetect(rec)
+	if c.format == "csv" && len(rec) != width {
+		extra := false
+		for _, v := range rec[min(width, len(rec)):] {
+			if v != "" {
+				extra = true
+			}
+		}
+		if len(rec) < width || extra {
+			w.reject(RowError{Row: row, Code: "field_count", Params: map[string]string{"got": strconv.Itoa(len(rec)), "want": strconv.Itoa(width)}})
+			return
+		}
+	} else if len(rec) > width {
+		for _, v := range rec[width:] {
+			if v != "" {
+				w.reject(RowError{Row: row, Code: "field_count", Params: map[string]string{"got": strconv.Itoa(len(rec)), "want": strconv.Itoa(width)}})
+				return
+			}
+		}
+	}
+	for i := range c.cols {
+		col := &c.cols[i]
+		v := ""
+		if col.src < len(rec) {
+			v = rec[col.src]
+		}
+		if len(v) > c.opt.MaxFieldBytes {
+			w.reject(RowError{Row: row, Column: col.Name, Code: "field_too_large", Params: map[string]string{"bytes": strconv.Itoa(len(v)), "limit": strconv.Itoa(c.opt.MaxFieldBytes)}})
+			return
+		}
+		if code := w.parse(col, v, &w.cells[i]); code != "" {
+			w.reject(RowError{Row: row, Column: col.Name, Code: code, Value: v})
+			return
+		}
+		if col.Required && w.cells[i].null {
+			w.reject(RowError{Row: row, Column: col.Name, Code: "required"})
+			return
+		}
+	}
+	switch it.dd {
+	case ddDup:
+		w.rep.Duplicates.Count++
+		if len(w.rep.Duplicates.Rows) < maxRejectedListed {
+			w.rep.Duplicates.Rows = append(w.rep.Duplicates.Rows, row)
+		}
+		e := RowError{Row: row, Code: "duplicate_row"}
+		if it.first > 0 {
+			e.Params = map[string]string{"first": strconv.FormatInt(it.first, 10)}
+		}
+		w.reject(e)
+		return
+	case ddConflict:
+		w.rep.KeyConflicts.Count++
+		if len(w.rep.KeyConflicts.Samples) < maxSamples {
+			var keyText []string
+			for _, k := range c.keyIdx {
+				keyText = append(keyText, w.cells[k].s)
+			}
+			w.rep.KeyConflicts.Samples = append(w.rep.KeyConflicts.Samples, KeyConflict{Key: strings.Join(keyText, " / "), Row: row, FirstRow: it.first})
+		}
+	}
+	// The row is stored: validate (flag, keep), append, count.
+	w.rep.RowsStored++
+	masks := w.scratch[:0]
+	for i := range c.cols {
+		col, v, st := &c.cols[i], &w.cells[i], &w.stats[i]
+		if !v.null {
+			w.validate(i, col, v, row)
+		}
+		w.appendCell(i, col, v, st)
+		if col.Type == TInt {
+			w.sums[i] += float64(v.i)
+		} else if col.Type == TDecimal {
+			w.sums[i] += v.f
+		}
+		if col.Open == "masked" {
+			masks = AppendMask(masks, col.maskKind, v.s)
+			w.maskEnd[i] = len(masks)
+		}
+	}
+	w.scratch = masks[:0]
+	masked := string(masks) // one allocation for the row's masked values
+	w.csvRec = w.csvRec[:0]
+	start := 0
+	for i := range c.cols {
+		col, v := &c.cols[i], &w.cells[i]
+		switch col.Open {
+		case "kept":
+			w.csvRec = append(w.csvRec, v.s)
+		case "masked":
+			m := masked[start:w.maskEnd[i]]
+			start = w.maskEnd[i]
+			w.csvRec = append(w.csvRec, m)
+			if v.null {
+				w.openB[i].AppendNull()
+			} else {
+				w.openB[i].Append(m)
+			}
+		}
+	}
+	w.csv = appendCSVRecord(w.csv, w.csvRec)
+	w.pending++
+}
+
+func (w *worker) validate(i int, col *Column, v *cell, row int64) {
+	c := w.c
+	switch col.Check {
+	case "id_number":
+		if !ValidIDNumber(v.s) {
+			w.flag(i, RowError{Row: row, Column: col.Name, Code: "bad_id_number", Value: Mask("id_number", v.s)})
+		}
+	case "credit_code":
+		if !ValidCreditCode(v.s) {
+			w.flag(i, RowError{Row: row, Column: col.Name, Code: "bad_credit_code", Value: v.s})
+		}
+	case "mobile":
+		if !ValidMobile(v.s) {
+			w.flag(i, RowError{Row: row, Column: col.Name, Code: "bad_mobile", Value: Mask("mobile", v.s)})
+		}
+	}
+	if col.enum != nil && !col.enum[v.s] {
+		w.flag(i, RowError{Row: row, Column: col.Name, Code: "not_in_enum", Value: v.s})
+	}
+	if col.notFut && ((col.Type == TDate && v.d > c.today) || (col.Type == TTimestamp && v.t > c.nowMicro)) {
+		w.flag(i, RowError{Row: row, Column: col.Name, Code: "in_future", Value: v.s})
+	}
+}
+
+func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats) {
+	b := w.fullB[i]
+	if v.null {
+		b.AppendNull()
+		st.nulls++
+		return
+	}
+	st.hll.InsertHash(xxh3.HashString(v.s))
+	var num float64
+	numeric := true
+	switch col.Type {
+	case TInt:
+		b.(*array.Int64Builder).Append(v.i)
+		num = float64(v.i)
+	case TDecimal:
+		b.(*array.Float64Builder).Append(v.f)
+		num = v.f
+	case TDate:
+		b.(*array.Date32Builder).Append(arrow.Date32(v.d))
+		num = float64(v.d)
+	case TTimestamp:
+		b.(*array.TimestampBuilder).Append(arrow.Timestamp(v.t))
+		num = float64(v.t)
+	case TBool:
+		b.(*array.BooleanBuilder).Append(v.b)
+		numeric = false
+		st.top.add(v.s)
+	default:
+		b.(*array.StringBuilder).Append(v.s)
+		numeric = false
+		if st.top != nil {
+			st.top.add(v.s)
+		}
+	}
+	if numeric {
+		if !st.seen || num < st.minF {
+			st.minF = num
+		}
+		if !st.seen || num > st.maxF {
+			st.maxF = num
+		}
+		st.n++
+		if st.n%st.stride == 0 {
+			st.sample = append(st.sample, num)
+			if len(st.sample) >= histSample {
+				st.halveSample()
+			}
+		}
+	} else if col.Open == "kept" && col.Type == TString {
+		if !st.seen || v.s < st.minS {
+			st.minS = strings.Clone(v.s)
+		}
+		if !st.seen || v.s > st.maxS {
+			st.maxS = strings.Clone(v.s)
+		}
+	}
+	st.seen = true
+}
+
+const histSample = 8192
+
+// halveSample keeps every other sampled value and samples half as often.
+func (st *colStats) halveSample() {
+	for j := 0; j < len(st.sample)/2; j++ {
+		st.sample[j] = st.sample[2*j+1]
+	}
+	st.sample = st.sample[:len(st.sample)/2]
+	st.stride *= 2
+}
+
+// merge adds another worker's statistics of the same column.
+func (st *colStats) merge(o *colStats) {
+	st.nulls += o.nulls
+	st.invalid += o.invalid
+	st.samples = mergeByRow(st.samples, o.samples, func(e RowError) int64 { return e.Row }, maxSamples)
+	st.hll.Merge(o.hll)
+	if o.seen {
+		if !st.seen || o.minF < st.minF {
+			st.minF = o.minF
+		}
+		if !st.seen || o.maxF > st.maxF {
+			st.maxF = o.maxF
+		}
+		if !st.seen || o.minS < st.minS {
+			st.minS = o.minS
+		}
+		if !st.seen || o.maxS > st.maxS {
+			st.maxS = o.maxS
+		}
+		st.seen = true
+	}
+	if st.top != nil {
+		st.top.merge(o.top)
+	}
+	// Bring both samples to the coarser stride, then pool them.
+	a, b := st, o
+	bs := b.sample
+	for a.stride < b.stride {
+		a.halveSample()
+	}
+	for s := b.stride; s < a.stride; s *= 2 {
+		half := make([]float64, 0, len(bs)/2)
+		for j := 1; j < len(bs); j += 2 {
+			half = append(half, bs[j])
+		}
+		bs = half
+	}
+	st.sample = append(st.sample, bs...)
+	for len(st.sample) >= histSample {
+		st.halveSample()
+	}
+	st.n += o.n
+}
+
+// mergeByRow merges two lists that are each in row order, keeping the first max.
+func mergeByRow[T any](a, b []T, row func(T) int64, max int) []T {
+	if len(b) == 0 {
+		return a
+	}
+	out := append(append(make([]T, 0, len(a)+len(b)), a...), b...)
+	sort.SliceStable(out, func(i, j int) bool { return row(out[i]) < row(out[j]) })
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out
+}
+
+// mergeReport adds a worker's counts and lists to the converter's report.
+func (c *converter) mergeReport(o *Report) {
+	r := &c.rep
+	r.RowsRead += o.RowsRead
+	r.RowsStored += o.RowsStored
+	r.RowsRejected += o.RowsRejected
+	for code, n := range o.RejectedByCode {
+		if r.RejectedByCode == nil {
+			r.RejectedByCode = map[string]int64{}
+		}
+		r.RejectedByCode[code] += n
+	}
+	r.Rejected = mergeByRow(r.Rejected, o.Rejected, func(e RowError) int64 { return e.Row }, maxRejectedListed)
+	r.Duplicates.Count += o.Duplicates.Count
+	r.Duplicates.Rows = mergeByRow(r.Duplicates.Rows, o.Duplicates.Rows, func(n int64) int64 { return n }, maxRejectedListed)
+	r.KeyConflicts.Count += o.KeyConflicts.Count
+	r.KeyConflicts.Samples = mergeByRow(r.KeyConflicts.Samples, o.KeyConflicts.Samples, func(k KeyConflict) int64 { return k.Row }, maxSamples)
+}
+
+// parse turns a trimmed value into the column's type; a non-empty code
+// names why it cannot.
+func (w *worker) parse(col *Column, v string, out *cell) (code string) {
+	c := w.c
+	*out = cell{s: v}
+	if v == "" {
+		out.null = true
+		return ""
+	}
+	switch col.Type {
+	case TString:
+	case TInt:
+		n, ok := parseInt(v)
+		if !ok {
+			if _, isNum := parseDecimal(v); isNum {
+				return "not_an_integer"
+			}
+			return "not_a_number"
+		}
+		out.i, out.s = n, w.canonical(v, strconv.AppendInt(w.scratch, n, 10))
+	case TDecimal:
+		norm := normNumber(v)
+		f, err := strconv.ParseFloat(norm, 64)
+		if norm == "" || err != nil || math.IsInf(f, 0) {
+			return "not_a_number"
+		}
+		out.f, out.s = f, norm
+	case TBool:
+		b, ok := parseBool(v)
+		if !ok {
+			return "not_a_bool"
+		}
+		out.b, out.s = b, strconv.FormatBool(b)
+	case TDate:
+		d, ok := parseDate(v)
+		if !ok && c.isXLSX {
+			if iso, isSerial := excelSerialDate(v); isSerial {
+				d, ok = parseDate(iso[:10])
+			}
+		}
+		if !ok {
+			if ts, isTS := parseTimestamp(v, c.opt.Location); isTS {
+				t := time.UnixMicro(ts).In(c.opt.Location)
+				d, ok = int32(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC).Unix()/86400), true
+			}
+		}
+		if !ok {
+			return "not_a_date"
+		}
+		y, m, dd := civil(int64(d))
+		out.d, out.s = d, w.canonical(v, appendDate(w.scratch, y, m, dd))
+	case TTimestamp:
+		t, ok := parseTimestamp(v, c.opt.Location)
+		if !ok && c.isXLSX {
+			if iso, isSerial := excelSerialDate(v); isSerial {
+				v = iso
+				t, ok = parseTimestamp(iso, c.opt.Location)
+				if !ok {
+					if d, isD := parseDate(iso); isD {
+						u := time.Unix(int64(d)*86400, 0).UTC()
+						t, ok = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, c.opt.Location).UnixMicro(), true
+					}
+				}
+			}
+		}
+		if !ok {
+			if d, isD := parseDate(v); isD {
+				u := time.Unix(int64(d)*86400, 0).UTC()
+				t, ok = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, c.opt.Location).UnixMicro(), true
+			}
+		}
+		if !ok {
+			return "not_a_timestamp"
+		}
+		lt := time.UnixMicro(t).In(c.opt.Location)
+		y, m, dd := lt.Date()
+		hh, mm, ss := lt.Clock()
+		b := append(appendDate(w.scratch, y, int(m), dd), ' ')
+		b = appendTwo(append(appendTwo(append(appendTwo(b, hh), ':'), mm), ':'), ss)
+		out.t, out.s = t, w.canonical(v, b)
+	}
+	return ""
+}
+
+// canonical returns v when formatted (the canonical spelling, appended to
+// the empty scratch buffer) is the same text, so already-canonical values
+// cost no allocation; else a copy of formatted.
+func (w *worker) canonical(v string, formatted []byte) string {
+	w.scratch = formatted[:0] // keep a grown buffer
+	if string(formatted) == v {
+		return v
+	}
+	return string(formatted)
+}
+
+func appendTwo(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+
+func appendDate(b []byte, y, m, d int) []byte {
+	if y >= 0 && y <= 9999 {
+		b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10))
+	} else {
+		b = strconv.AppendInt(b, int64(y), 10)
+	}
+	return appendTwo(append(appendTwo(append(b, '-'), m), '-'), d)
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (H. Hinnant's algorithm), without going through time.Time.
+func civil(days int64) (y, m, d int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era = (z - 146096) / 146097
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	yy := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = int(doy - (153*mp+2)/5 + 1)
+	if mp < 10 {
+		m = int(mp + 3)
+	} else {
+		m = int(mp - 9)
+	}
+	if m <= 2 {
+		yy++
+	}
+	return int(yy), m, d
+}
+
+// workerCount is how many conversion workers run: one per core the process
+// may use, at most eight.
+func workerCount() int { return min(8, max(1, runtime.GOMAXPROCS(0))) }
+
+// run converts every record of src through the pipeline. dedup decides a
+// data row's duplicate state in file order (nil: none). held, if any, is the
+// last data row, which the caller may still store with storeHeld.
+func (c *converter) run(ctx context.Context, src rowReader, skip int, totalRow int64, dedup func(rec []string, idx uint32, row int64) (uint8, int64, error)) (*dispatchResult, error) {
+	nw := workerCount()
+	c.workers = make([]*worker, nw)
+	ins := make([]chan *batch, nw)
+	outs := make([]chan *batchOut, nw)
+	free := make(chan *batch, nw+2)
+	freeOut := make(chan *batchOut, nw+2)
+	for k := range c.workers {
+		c.workers[k] = c.newWorker()
+		ins[k], outs[k] = make(chan *batch, 1), make(chan *batchOut, 1)
+		go func(w *worker, in chan *batch, out chan *batchOut) {
+			for b := range in {
+				var o *batchOut
+				select {
+				case o = <-freeOut:
+				default:
+					o = &batchOut{}
+				}
+				w.process(b, o)
+				select {
+				case free <- b:
+				default:
+				}
+				out <- o
+			}
+			close(out)
+		}(c.workers[k], ins[k], outs[k])
+	}
+	done := make(chan *dispatchResult, 1)
+	stop := make(chan struct{})
+	go func() { done <- c.dispatch(ctx, src, skip, totalRow, dedup, ins, free, stop) }()
+
+	var sinkErr error
+	for seq := 0; ; seq++ {
+		o, ok := <-outs[seq%nw]
+		if !ok {
+			break
+		}
+		if sinkErr == nil {
+			sinkErr = c.sink(o)
+			if sinkErr != nil {
+				close(stop)
+			}
+		} else {
+			releaseOut(o)
+		}
+		select {
+		case freeOut <- o:
+		default:
+		}
+	}
+	res := <-done
+	if sinkErr != nil {
+		return res, sinkErr
+	}
+	return res, res.err
+}
+
+func releaseOut(o *batchOut) {
+	if o.full != nil {
+		o.full.Release()
+		o.open.Release()
+	}
+	o.full, o.open = nil, nil
+}
+
+// sink writes one batch's output; the Parquet writers take ownership of the records.
+func (c *converter) sink(o *batchOut) error {
+	if len(o.csv) > 0 {
+		if _, err := c.csvBuf.Write(o.csv); err != nil {
+			releaseOut(o)
+			return err
+		}
+	}
+	if o.full != nil {
+		full, open := o.full, o.open
+		o.full, o.open = nil, nil
+		return errors.Join(c.full.write(full), c.open.write(open))
+	}
+	return nil
+}
+
+// storeHeld stores the held last row (a total-row candidate that turned out
+// to be data) with the first worker, which is idle by now.
+func (c *converter) storeHeld(it *item) error {
+	var o batchOut
+	c.workers[0].process(&batch{items: []item{*it}}, &o)
+	return c.sink(&o)
+}
+
+// sums adds up the workers' column sums (for the total-row check).
+func (c *converter) sums() []float64 {
+	sums := make([]float64, len(c.cols))
+	for _, w := range c.workers {
+		for i, s := range w.sums {
+			sums[i] += s
+		}
+	}
+	return sums
+}
+
+// mergeWorkers folds the workers' counts, lists and statistics into the
+// converter's report, in worker order.
+func (c *converter) mergeWorkers() {
+	c.stats = newColStats(c.cols)
+	for _, w := range c.workers {
+		c.mergeReport(&w.rep)
+		for i := range c.stats {
+			c.stats[i].merge(&w.stats[i])
+		}
+	}
+}
+
+// detectedOverAll is what the personal-data detection concludes over every
+// row the workers saw, by source column.
+func (c *converter) detectedOverAll() []string {
+	counts := make([]detectCount, c.width)
+	for _, w := range c.workers {
+		for i, d := range w.detect {
+			counts[i].nonEmpty += d.nonEmpty
+			counts[i].idLike += d.idLike
+			counts[i].mobile += d.mobile
+			counts[i].credit += d.credit
+		}
+	}
+	out := make([]string, len(counts))
+	for i := range counts {
+		out[i] = counts[i].detected()
+	}
+	return out
+}
+
+// dispatch reads records, trims them, numbers data rows and hands batches to
+// the workers in turn. It closes the workers' inputs when done.
+func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, totalRow int64, dedup func([]string, uint32, int64) (uint8, int64, error), ins []chan *batch, free chan *batch, stop chan struct{}) (res *dispatchResult) {
+	res = &dispatchResult{}
+	defer func() {
+		for _, in := range ins {
+			close(in)
+		}
+	}()
+	newBatch := func() *batch {
+		select {
+		case b := <-free:
+			clear(b.flat)
+			clear(b.items)
+			b.flat, b.items = b.flat[:0], b.items[:0]
+			return b
+		default:
+			return &batch{flat: make([]string, 0, c.opt.BatchRows*max(1, c.width)), items: make([]item, 0, c.opt.BatchRows)}
+		}
+	}
+	cur := newBatch()
+	send := func() bool {
+		select {
+		case ins[res.batches%len(ins)] <- cur:
+		case <-stop:
+			return false
+		}
+		res.batches++
+		cur = newBatch()
+		return true
+	}
+	records := 0
+	var dataIdx uint32
+	lastProgress := time.Now()
+	for {
+		if records%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				res.err = err
+				return res
+			}
+			if c.opt.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
+				lastProgress = time.Now()
+				c.opt.Progress(Progress{Phase: "convert", Rows: res.data, Bytes: src.Offset(), TotalBytes: c.sourceBytes})
+			}
+		}
+		rec, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		records++
+		if err != nil {
+			re, ok := isRowError(err)
+			if !ok {
+				res.err = err
+				return res
+			}
+			if len(cur.items) >= c.opt.BatchRows && !send() {
+				return res
+			}
+			cur.items = append(cur.items, item{row: re.Row, err: re})
+			continue
+		}
+		if records <= skip {
+			continue
+		}
+		start := len(cur.flat)
+		empty := true
+		for _, v := range rec {
+			v = trimCell(v)
+			if v != "" {
+				empty = false
+			}
+			cur.flat = append(cur.flat, v)
+		}
+		if empty {
+			cur.flat = cur.flat[:start]
+			continue
+		}
+		// A full batch goes only when another row comes, so the last data
+		// row is still at hand at the end.
+		if len(cur.items) >= c.opt.BatchRows {
+			moved := append([]string(nil), cur.flat[start:]...)
+			cur.flat = cur.flat[:start]
+			if !send() {
+				return res
+			}
+			cur.flat = append(cur.flat, moved...)
+			start = 0
+		}
+		it := item{rec: cur.flat[start:len(cur.flat):len(cur.flat)], row: src.Row()}
+		if dedup != nil {
+			if it.dd, it.first, err = dedup(it.rec, dataIdx, it.row); err != nil {
+				res.err = err
+				return res
+			}
+		}
+		dataIdx++
+		res.data++
+		cur.items = append(cur.items, it)
+	}
+	// The last data row is a total row candidate when its first filled
+	// cell is a label such as 合计 (and, after a scan, the scan agreed).
+	for k := len(cur.items) - 1; k >= 0; k-- {
+		it := cur.items[k]
+		if it.err != nil {
+			continue
+		}
+		if label := totalLabelOf(it.rec); label != "" && (totalRow < 0 || totalRow == it.row) {
+			it.rec = append([]string(nil), it.rec...) // the batch's cells are reused once it is free
+			res.held, res.label = &it, label
+			cur.items = append(cur.items[:k], cur.items[k+1:]...)
+		}
+		break
+	}
+	if len(cur.items) > 0 {
+		send()
+	}
+	return res
+}
+
+// totalLabelOf returns the row's first filled cell when it is a total label.
+func totalLabelOf(rec []string) string {
+	for _, v := range rec {
+		if v != "" {
+			if isTotalLabel(v) {
+				return v
+			}
+			return ""
+		}
+	}
+	return ""
+}
