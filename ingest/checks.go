@@ -57,6 +57,17 @@ func looksLikeIDNumber(s string) bool {
 
 const creditAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
+// creditValue maps a byte to its value in creditAlphabet, -1 when absent.
+var creditValue = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i := 0; i < len(creditAlphabet); i++ {
+		t[creditAlphabet[i]] = int8(i)
+	}
+	return t
+}()
+
 // ValidCreditCode checks an 18-character unified social credit code
 // (GB 32100): registration authority, type, 6-digit region, 9-character
 // organisation code and the MOD 31 check character.
@@ -67,7 +78,7 @@ func ValidCreditCode(s string) bool {
 	weights := [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
 	sum := 0
 	for i := 0; i < 17; i++ {
-		v := strings.IndexByte(creditAlphabet, s[i])
+		v := int(creditValue[s[i]])
 		if v < 0 {
 			return false
 		}
@@ -85,7 +96,7 @@ func looksLikeCreditCode(s string) bool {
 		return false
 	}
 	for i := 0; i < 18; i++ {
-		if strings.IndexByte(creditAlphabet, s[i]) < 0 {
+		if creditValue[s[i]] < 0 {
 			return false
 		}
 	}

@@ -866,7 +866,7 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 			return nil, err
 		}
 		res.Files[name] = p
-		fw, err := pqarrow.NewFileWriter(sch, f, props, aprops)
+		fw, err := pqarrow.NewFileWriter(sch, &bufferedFile{bufio.NewWriterSize(f, 1<<20), f}, props, aprops)
 		if err != nil {
 			f.Close()
 			return nil, err
@@ -917,11 +917,20 @@ func (c *converter) closeOutputs() error {
 	return errors.Join(errsList...)
 }
 
+// bufferedFile gathers the Parquet writer's many small writes; closing it
+// (which the writer does) flushes and closes the file.
+type bufferedFile struct {
+	*bufio.Writer
+	f *os.File
+}
+
+func (b *bufferedFile) Close() error { return errors.Join(b.Flush(), b.f.Close()) }
+
 // rowGroupRows is the Parquet row group size. Batches are appended to the
 // open row group, whose pages are held encoded and compressed in memory
 // until it is full (about 10 MB for typical rows), so row groups can be
 // much larger than the conversion's batches.
-const rowGroupRows = 128 << 10
+const rowGroupRows = 64 << 10
 
 // asyncWriter encodes record batches into a Parquet file on its own
 // goroutine, so parsing the next batch overlaps encoding this one. At most

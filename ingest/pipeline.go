@@ -134,7 +134,13 @@ func (c *converter) newWorker() *worker {
 func newColStats(cols []Column) []colStats {
 	stats := make([]colStats, len(cols))
 	for i := range stats {
+		// The sparse form counts small cardinalities exactly but costs
+		// much to leave; a column whose sample is mostly distinct values
+		// will leave it, so it starts dense.
 		stats[i].hll = hyperloglog.New14()
+		if !cols[i].lowCardinality {
+			stats[i].hll = hyperloglog.NewNoSparse()
+		}
 		stats[i].stride = 1
 		if cols[i].Type == TString || cols[i].Type == TBool {
 			stats[i].top = newSpaceSaving(64)
