@@ -508,20 +508,21 @@ type cell struct {
 }
 
 type colStats struct {
-	nulls   int64
-	hll     *hyperloglog.Sketch
-	minF    float64
-	maxF    float64
-	minS    string
-	maxS    string
-	seen    bool
-	invalid int64
-	samples []RowError
-	top     *spaceSaving
-	sample  []float64
-	stride  int64
-	n       int64
-	sum     float64
+	nulls      int64
+	hll        *hyperloglog.Sketch
+	minF       float64
+	maxF       float64
+	minS       string
+	maxS       string
+	seen       bool
+	invalid    int64
+	samples    []RowError
+	top        *valueCounts
+	sample     []float64 // values of the rows whose number is a multiple of stride
+	sampleRows []int64
+	stride     int64
+	n          int64
+	sum        float64
 }
 
 type converter struct {

@@ -2,12 +2,16 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"opendata/catalog"
 )
@@ -210,5 +214,77 @@ func TestDedupTable(t *testing.T) {
 	}
 	if _, ok := newDedupTable(1_000_000, 1<<20, false, 1); ok {
 		t.Fatal("a million rows do not fit in 1 MiB")
+	}
+}
+
+// The outputs and the report do not depend on how many workers convert
+// the batches or how small the batches are.
+func TestPipelineIndependentOfWorkersAndBatches(t *testing.T) {
+	p := writeFile(t, "f.csv", []byte(findingsFile(12000)))
+	convertWith := func(procs, batch int) map[string]string {
+		old := runtime.GOMAXPROCS(procs)
+		defer runtime.GOMAXPROCS(old)
+		o := opts(findingsItems...)
+		o.KeyColumns = []string{"编号"}
+		o.BatchRows = batch
+		return outputsOf(t, convertOK(t, p, o))
+	}
+	want := convertWith(1, 1<<20) // one worker, one batch
+	for _, tc := range []struct{ procs, batch int }{{2, 8192}, {4, 100}, {3, 7}} {
+		got := convertWith(tc.procs, tc.batch)
+		for k := range want {
+			if got[k] != want[k] {
+				t.Errorf("%d workers, batches of %d: %s differs:\n got  %.400s\n want %.400s", tc.procs, tc.batch, k, got[k], want[k])
+			}
+		}
+	}
+}
+
+// Cancelling while the pipeline runs stops it and leaves nothing behind.
+func TestCancelDuringConversion(t *testing.T) {
+	p := writeFile(t, "f.csv", []byte(findingsFile(60000)))
+	for _, budget := range []int64{32 << 20, 1024} { // one pass, two passes
+		ctx, cancel := context.WithCancel(context.Background())
+		o := opts(findingsItems...)
+		o.TempDir = t.TempDir()
+		o.DedupMemoryBytes = budget
+		o.BatchRows = 512
+		o.Progress = func(pr Progress) {
+			if pr.Phase == "convert" {
+				cancel()
+			}
+		}
+		before := runtime.NumGoroutine()
+		if _, err := Convert(ctx, p, o); !errors.Is(err, context.Canceled) {
+			t.Fatalf("budget %d: got %v", budget, err)
+		}
+		if left, _ := os.ReadDir(o.TempDir); len(left) != 0 {
+			t.Fatalf("budget %d: left %d entries", budget, len(left))
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			t.Fatalf("budget %d: %d goroutines left running (was %d)", budget, n, before)
+		}
+		cancel()
+	}
+}
+
+// A file that turns bad after the first rows fails with the line, and
+// publishes nothing, in the one-pass mode too.
+func TestOnePassBadInputAfterTheHead(t *testing.T) {
+	data := []byte(findingsFile(10000))
+	cut := bytes.Index(data, []byte("\n9000,"))
+	bad := append(append(append([]byte{}, data[:cut+1]...), 0xff, 0xfe, ','), data[cut+1:]...)
+	o := opts(findingsItems...)
+	o.TempDir = t.TempDir()
+	_, err := Convert(context.Background(), writeFile(t, "bad.csv", bad), o)
+	if !errors.Is(err, ErrMixedEncoding) || !strings.Contains(err.Error(), "line 9") {
+		t.Fatalf("got %v", err)
+	}
+	if left, _ := os.ReadDir(o.TempDir); len(left) != 0 {
+		t.Fatalf("left %d entries", len(left))
 	}
 }

@@ -143,7 +143,7 @@ func newColStats(cols []Column) []colStats {
 		}
 		stats[i].stride = 1
 		if cols[i].Type == TString || cols[i].Type == TBool {
-			stats[i].top = newSpaceSaving(64)
+			stats[i].top = newValueCounts(maxTopDistinct)
 		}
 	}
 	return stats
@@ -318,7 +318,7 @@ func (w *worker) row(it *item) {
 		if !v.null {
 			w.validate(i, col, v, row)
 		}
-		w.appendCell(i, col, v, st)
+		w.appendCell(i, col, v, st, row)
 		if col.Type == TInt {
 			w.sums[i] += float64(v.i)
 		} else if col.Type == TDecimal {
@@ -377,7 +377,7 @@ func (w *worker) validate(i int, col *Column, v *cell, row int64) {
 	}
 }
 
-func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats) {
+func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats, row int64) {
 	b := w.fullB[i]
 	if v.null {
 		b.AppendNull()
@@ -419,10 +419,11 @@ func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats) {
 			st.maxF = num
 		}
 		st.n++
-		if st.n%st.stride == 0 {
+		if row%st.stride == 0 {
 			st.sample = append(st.sample, num)
+			st.sampleRows = append(st.sampleRows, row)
 			if len(st.sample) >= histSample {
-				st.halveSample()
+				st.coarsen()
 			}
 		}
 	} else if col.Open == "kept" && col.Type == TString {
@@ -438,13 +439,31 @@ func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats) {
 
 const histSample = 8192
 
-// halveSample keeps every other sampled value and samples half as often.
-func (st *colStats) halveSample() {
-	for j := 0; j < len(st.sample)/2; j++ {
-		st.sample[j] = st.sample[2*j+1]
-	}
-	st.sample = st.sample[:len(st.sample)/2]
+// maxTopDistinct is how many distinct values a text column may have for
+// its most frequent ones to be reported.
+const maxTopDistinct = 1000
+
+// The histogram is drawn from the values of the rows whose number is a
+// multiple of the stride, a power of two doubled whenever the sample
+// fills. The sample is thus the same set of rows however the file was
+// split between workers: merged samples are coarsened to the larger stride
+// (and further while too full), which lands on the sequential stride.
+
+// coarsen doubles the stride and keeps the rows that are multiples of it.
+func (st *colStats) coarsen() {
 	st.stride *= 2
+	st.keepStride()
+}
+
+func (st *colStats) keepStride() {
+	k := 0
+	for j, r := range st.sampleRows {
+		if r%st.stride == 0 {
+			st.sample[k], st.sampleRows[k] = st.sample[j], r
+			k++
+		}
+	}
+	st.sample, st.sampleRows = st.sample[:k], st.sampleRows[:k]
 }
 
 // merge adds another worker's statistics of the same column.
@@ -471,22 +490,18 @@ func (st *colStats) merge(o *colStats) {
 	if st.top != nil {
 		st.top.merge(o.top)
 	}
-	// Bring both samples to the coarser stride, then pool them.
-	a, b := st, o
-	bs := b.sample
-	for a.stride < b.stride {
-		a.halveSample()
+	// Bring both samples to the coarser stride, pool them, coarsen while full.
+	if o.stride > st.stride {
+		st.stride = o.stride
+		st.keepStride()
 	}
-	for s := b.stride; s < a.stride; s *= 2 {
-		half := make([]float64, 0, len(bs)/2)
-		for j := 1; j < len(bs); j += 2 {
-			half = append(half, bs[j])
+	for j, r := range o.sampleRows {
+		if r%st.stride == 0 {
+			st.sample, st.sampleRows = append(st.sample, o.sample[j]), append(st.sampleRows, r)
 		}
-		bs = half
 	}
-	st.sample = append(st.sample, bs...)
 	for len(st.sample) >= histSample {
-		st.halveSample()
+		st.coarsen()
 	}
 	st.n += o.n
 }
@@ -826,7 +841,7 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 	}
 	records := 0
 	var dataIdx uint32
-	lastProgress := time.Now()
+	var lastProgress time.Time // report at once that the conversion started
 	for {
 		if records%4096 == 0 {
 			if err := ctx.Err(); err != nil {

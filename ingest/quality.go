@@ -3,6 +3,7 @@ package ingest
 import (
 	"math"
 	"sort"
+	"strings"
 )
 
 // Report is quality.json: what the ingest found, row by row and column by
@@ -98,17 +99,21 @@ func (r *Report) score(cells int64) {
 	r.ScoreNote = "100 − 50×rejected share − 30×invalid-cell share − 10×duplicate share − 10×key-conflict share"
 }
 
-// spaceSaving keeps approximate top-k counts of a stream (Metwally et al.).
-type spaceSaving struct {
-	k         int
-	counts    map[string]int64
-	evictions int64
-	off       bool // too many distinct values for "top values" to mean anything
+// valueCounts counts a column's values exactly while it has at most max
+// distinct ones; past that "top values" would not mean much and it stops.
+// Exact counts merge exactly, so the report does not depend on how the rows
+// were split between workers.
+type valueCounts struct {
+	max    int
+	counts map[string]int64
+	off    bool
 }
 
-func newSpaceSaving(k int) *spaceSaving { return &spaceSaving{k: k, counts: make(map[string]int64, k)} }
+func newValueCounts(max int) *valueCounts {
+	return &valueCounts{max: max, counts: make(map[string]int64, 16)}
+}
 
-func (s *spaceSaving) add(v string) {
+func (s *valueCounts) add(v string) {
 	if s.off {
 		return
 	}
@@ -116,27 +121,15 @@ func (s *spaceSaving) add(v string) {
 		s.counts[v] = c + 1
 		return
 	}
-	if len(s.counts) < s.k {
-		s.counts[string([]byte(v))] = 1
-		return
-	}
-	if s.evictions++; s.evictions > int64(50*s.k) {
+	if len(s.counts) >= s.max {
 		s.off, s.counts = true, nil
 		return
 	}
-	minK, minC := "", int64(math.MaxInt64)
-	for k, c := range s.counts {
-		if c < minC {
-			minK, minC = k, c
-		}
-	}
-	delete(s.counts, minK)
-	s.counts[string([]byte(v))] = minC + 1
+	s.counts[strings.Clone(v)] = 1
 }
 
-// merge adds another summary of the same column (counted over other rows):
-// counts add up and the k largest stay, as in mergeable summaries.
-func (s *spaceSaving) merge(o *spaceSaving) {
+// merge adds the counts of other rows of the same column.
+func (s *valueCounts) merge(o *valueCounts) {
 	if o == nil {
 		return
 	}
@@ -147,18 +140,12 @@ func (s *spaceSaving) merge(o *spaceSaving) {
 	for k, c := range o.counts {
 		s.counts[k] += c
 	}
-	if s.evictions += o.evictions; s.evictions > int64(50*s.k) {
+	if len(s.counts) > s.max {
 		s.off, s.counts = true, nil
-		return
-	}
-	if len(s.counts) > s.k {
-		for _, tv := range s.top(len(s.counts))[s.k:] {
-			delete(s.counts, tv.Value)
-		}
 	}
 }
 
-func (s *spaceSaving) top(n int) []TopValue {
+func (s *valueCounts) top(n int) []TopValue {
 	if s.off {
 		return nil
 	}

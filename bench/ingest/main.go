@@ -39,7 +39,17 @@ func main() {
 	only := flag.String("only", "", "run only 'pipeline' or 'arrow'")
 	keep := flag.String("file", "", "reuse/keep the generated CSV at this path")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the pipeline")
+	memprofile := flag.String("memprofile", "", "write an allocation profile at the end")
 	flag.Parse()
+	if *memprofile != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if pf, err := os.Create(*memprofile); err == nil {
+				pprof.Lookup("allocs").WriteTo(pf, 0)
+				pf.Close()
+			}
+		}()
+	}
 	if *cpuprofile != "" {
 		pf, err := os.Create(*cpuprofile)
 		if err != nil {
