@@ -510,6 +510,7 @@ type cell struct {
 type colStats struct {
 	nulls      int64
 	hll        *hyperloglog.Sketch
+	recent     [recentHashes]uint64 // hash+1 of values lately put in hll
 	minF       float64
 	maxF       float64
 	minS       string

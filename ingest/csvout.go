@@ -36,6 +36,14 @@ func appendCSVRecord(buf []byte, rec []string) []byte {
 	return append(buf, '\r', '\n')
 }
 
+// hasByte is non-zero when one of x's eight bytes equals b (the classic
+// "has zero byte" test on x XOR b repeated).
+func hasByte(x uint64, b byte) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	y := x ^ (lo * uint64(b))
+	return (y - lo) &^ y & hi
+}
+
 // csvNeedsQuotes mirrors encoding/csv's fieldNeedsQuotes for a comma.
 func csvNeedsQuotes(f string) bool {
 	if f == "" {
@@ -44,7 +52,16 @@ func csvNeedsQuotes(f string) bool {
 	if f == `\.` {
 		return true
 	}
-	for i := 0; i < len(f); i++ {
+	i := 0
+	for ; i+8 <= len(f); i += 8 {
+		// Eight bytes at a time: is any of them a quote, comma, CR or LF?
+		x := uint64(f[i]) | uint64(f[i+1])<<8 | uint64(f[i+2])<<16 | uint64(f[i+3])<<24 |
+			uint64(f[i+4])<<32 | uint64(f[i+5])<<40 | uint64(f[i+6])<<48 | uint64(f[i+7])<<56
+		if hasByte(x, '"')|hasByte(x, ',')|hasByte(x, '\r')|hasByte(x, '\n') != 0 {
+			return true
+		}
+	}
+	for ; i < len(f); i++ {
 		switch f[i] {
 		case '"', ',', '\r', '\n':
 			return true

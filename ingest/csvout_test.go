@@ -46,3 +46,12 @@ func FuzzAppendCSVRecord(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkCSVNeedsQuotes(b *testing.B) {
+	fields := []string{"9142280173B1KQ2X8M", "王伟", "422801199001011234", "13800000000", "恩施市学院路254号", "有限责任公司", "313583.74", "2012-12-23", "2025-01-04 01:08:15"}
+	for i := 0; i < b.N; i++ {
+		for _, f := range fields {
+			csvNeedsQuotes(f)
+		}
+	}
+}

@@ -142,7 +142,8 @@ func newColStats(cols []Column) []colStats {
 			stats[i].hll = hyperloglog.NewNoSparse()
 		}
 		stats[i].stride = 1
-		if cols[i].Type == TString || cols[i].Type == TBool {
+		// Top values are reported for columns the open variant keeps as they are.
+		if (cols[i].Type == TString || cols[i].Type == TBool) && cols[i].Open == "kept" {
 			stats[i].top = newValueCounts(maxTopDistinct)
 		}
 	}
@@ -384,7 +385,13 @@ func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats, row int64
 		st.nulls++
 		return
 	}
-	st.hll.InsertHash(xxh3.HashString(v.s))
+	// Inserting a hash twice changes nothing, so repeats of recent values
+	// (most cells of a repetitive column) skip the sketch.
+	h := xxh3.HashString(v.s)
+	if slot := &st.recent[h&(recentHashes-1)]; *slot != h+1 {
+		*slot = h + 1
+		st.hll.InsertHash(h)
+	}
 	var num float64
 	numeric := true
 	switch col.Type {
@@ -403,7 +410,9 @@ func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats, row int64
 	case TBool:
 		b.(*array.BooleanBuilder).Append(v.b)
 		numeric = false
-		st.top.add(v.s)
+		if st.top != nil {
+			st.top.add(v.s)
+		}
 	default:
 		b.(*array.StringBuilder).Append(v.s)
 		numeric = false
@@ -438,6 +447,9 @@ func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats, row int64
 }
 
 const histSample = 8192
+
+// recentHashes is the size of each column's filter of recently counted values.
+const recentHashes = 256
 
 // maxTopDistinct is how many distinct values a text column may have for
 // its most frequent ones to be reported.
