@@ -150,7 +150,7 @@ var Options = []Option{
 	{"ingest_workers", "2", "background ingest jobs run at once per server", intRange(func(c *Config) *int { return &c.IngestWorkers }, 1, 64)},
 	{"max_field_kb", "1024", "largest single field accepted by ingest, in KiB", intRange(func(c *Config) *int { return &c.MaxFieldKB }, 1, 1<<20)},
 	{"max_unzip_mb", "2048", "largest uncompressed size of an XLSX workbook, in MiB (zip-bomb guard)", intRange(func(c *Config) *int { return &c.MaxUnzipMB }, 1, 1<<20)},
-	{"dedup_memory_mb", "32", "memory for sorting row hashes in the duplicate and key-conflict checks, in MiB (beyond it they spill to disk)", intRange(func(c *Config) *int { return &c.DedupMemoryMB }, 1, 1<<16)},
+	{"dedup_memory_mb", "32", "memory for the duplicate and key-conflict checks, in MiB: a one-read hash table for files whose rows fit, else sorted runs that spill to disk", intRange(func(c *Config) *int { return &c.DedupMemoryMB }, 1, 1<<16)},
 	{"timezone", "Asia/Shanghai", "time zone for dates, deadlines and 'not in the future' checks", str(func(c *Config) *string { return &c.TimeZone })},
 	{"session_ttl", "12h", "how long a staff login lasts", duration(func(c *Config) *time.Duration { return &c.SessionTTL })},
 	{"shutdown_timeout", "20s", "grace period for in-flight requests on shutdown", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},

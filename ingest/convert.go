@@ -1,9 +1,12 @@
 // Package ingest turns a department's file (CSV in UTF-8 or GBK, XLSX, JSON,
 // NDJSON) into a clean, typed version: full.parquet (every column, internal),
 // open.parquet and open.csv (personal data masked or dropped), schema.json
-// and quality.json. It streams in two passes over the file — a scan that
-// finds the header, infers types and spots personal data, then a conversion
-// that validates and writes — so memory stays bounded by the batch size.
+// and quality.json. It streams, so memory stays bounded by the batch size
+// and the duplicate check's budget. A file is scanned (header, type
+// inference, personal data, duplicates by external sort) and then converted
+// (validation, masking, writing) on parallel workers (pipeline.go); a CSV
+// file whose columns are all declared is converted in the same read that
+// finds its header, when its rows fit the duplicate check's hash table.
 package ingest
 
 import (
@@ -859,9 +862,12 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 			popts = append(popts, parquet.WithDictionaryFor(col.Name, false))
 		}
 	}
-	props := parquet.NewWriterProperties(popts...)
 	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
-	mk := func(name string, sch *arrow.Schema, meta []byte) (*asyncWriter, error) {
+	// The open variant is what the public downloads: compress it harder.
+	// The full variant stays internal, where the faster encoder pays.
+	fullProps := parquet.NewWriterProperties(append(popts, parquet.WithCompressionLevel(snappyFast))...)
+	openProps := parquet.NewWriterProperties(popts...)
+	mk := func(name string, sch *arrow.Schema, meta []byte, props *parquet.WriterProperties) (*asyncWriter, error) {
 		p := filepath.Join(dir, name)
 		f, err := os.Create(p)
 		if err != nil {
@@ -878,10 +884,10 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 		return startWriter(name, fw), nil
 	}
 	var err error
-	if c.full, err = mk("full.parquet", c.fullSch, fm); err != nil {
+	if c.full, err = mk("full.parquet", c.fullSch, fm, fullProps); err != nil {
 		return err
 	}
-	if c.open, err = mk("open.parquet", c.openSch, om); err != nil {
+	if c.open, err = mk("open.parquet", c.openSch, om, openProps); err != nil {
 		return err
 	}
 	p := filepath.Join(dir, "open.csv")

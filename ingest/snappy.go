@@ -8,15 +8,22 @@ import (
 	"github.com/klauspost/compress/snappy"
 )
 
-// fastSnappy writes standard Snappy blocks with s2's default encoder instead
-// of the "better" one arrow-go registers: about twice as fast for a few
-// percent more bytes, and every Snappy reader (DuckDB, pyarrow, Spark)
-// reads them as before. Decoding is unchanged.
+// fastSnappy lets a Parquet writer choose between s2's two Snappy
+// encoders by compression level: snappyFast (1) takes the default encoder,
+// about twice as fast as the "better" one arrow-go uses for every level,
+// for 10–13 % more bytes; any other level keeps the better one. Both write
+// standard Snappy blocks that every reader (DuckDB, pyarrow, Spark) reads.
+// Decoding is unchanged.
 type fastSnappy struct{ compress.Codec }
 
-func (fastSnappy) Encode(dst, src []byte) []byte { return s2.EncodeSnappy(dst, src) }
-func (fastSnappy) EncodeLevel(dst, src []byte, _ int) []byte {
-	return s2.EncodeSnappy(dst, src)
+const snappyFast = 1
+
+func (fastSnappy) Encode(dst, src []byte) []byte { return s2.EncodeSnappyBetter(dst, src) }
+func (fastSnappy) EncodeLevel(dst, src []byte, level int) []byte {
+	if level == snappyFast {
+		return s2.EncodeSnappy(dst, src)
+	}
+	return s2.EncodeSnappyBetter(dst, src)
 }
 func (fastSnappy) CompressBound(n int64) int64 { return int64(snappy.MaxEncodedLen(int(n))) }
 func (fastSnappy) NewWriter(w io.Writer) io.WriteCloser {

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,6 +90,13 @@ func main() {
 		r := res.Report
 		fmt.Printf("pipeline: %d rows in %.2fs = %.0f rows/s, %.1f MB/s (stored %d, rejected %d, masked %v, dedup complete %v)\n",
 			r.RowsRead, d.Seconds(), float64(r.RowsRead)/d.Seconds(), mb/d.Seconds(), r.RowsStored, r.RowsRejected, masked(res), r.Duplicates.Complete && r.KeyConflicts.Complete)
+		var sizes []string
+		for _, name := range []string{"full.parquet", "open.parquet", "open.csv"} {
+			if st, err := os.Stat(res.Files[name]); err == nil {
+				sizes = append(sizes, fmt.Sprintf("%s %.1f MB", name, float64(st.Size())/(1<<20)))
+			}
+		}
+		fmt.Printf("outputs: %s\n", strings.Join(sizes, ", "))
 		res.Cleanup()
 		pipe := d
 		if *only == "" {
