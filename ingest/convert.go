@@ -635,12 +635,7 @@ func convertOnePass(ctx context.Context, path string, opt Options) (*Result, err
 			return nil, errTwoPasses // a type to infer from every row
 		}
 	}
-	expected := sr.dataRows
-	if !sr.complete {
-		if read := cr.textOffset(); read > 0 {
-			expected = int64(float64(sr.dataRows) * float64(sr.sourceBytes) / float64(read) * 1.1)
-		}
-	}
+	expected := estimateRows(sr, cr)
 	var keyIdx []int
 	if len(opt.KeyColumns) > 0 {
 		keyIdx = keyIndexes(sr.header, opt.KeyColumns)
@@ -679,6 +674,17 @@ func convertOnePass(ctx context.Context, path string, opt Options) (*Result, err
 		res.passes = 1
 	}
 	return res, err
+}
+
+// estimateRows guesses a file's data rows from those the head scan read
+// and how much of the file's text they took, with a tenth to spare.
+func estimateRows(sr *scanResult, cr *csvReader) int64 {
+	read := cr.textOffset()
+	if sr.complete || read <= 0 {
+		return sr.dataRows
+	}
+	text := float64(sr.sourceBytes) * cr.textPerByte // the whole file, decoded
+	return int64(float64(sr.dataRows) * text / float64(read) * 1.1)
 }
 
 // output resolves the columns, opens the outputs, runs conv and writes the

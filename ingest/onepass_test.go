@@ -288,3 +288,32 @@ func TestOnePassBadInputAfterTheHead(t *testing.T) {
 		t.Fatalf("left %d entries", len(left))
 	}
 }
+
+// The row estimate that decides between one read and two holds for GBK
+// files too, whose decoded text is larger than the file.
+func TestEstimateRows(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("编号,名称\n")
+	for i := 1; i <= 50000; i++ {
+		fmt.Fprintf(&b, "%d,恩施市舞阳坝街道办事处居民委员会第%d网格\n", i, i%97)
+	}
+	text := b.String()
+	for name, data := range map[string][]byte{"utf-8": []byte(text), "gbk": gbk(t, text)} {
+		p := writeFile(t, "f.csv", data)
+		o := opts(catalog.Item{Name: "编号", Type: "int"}, catalog.Item{Name: "名称", Type: "string"})
+		o.defaults()
+		cr, err := openCSV(p, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr, err := scan(context.Background(), &recorder{inner: cr}, "csv", o, true, fileSize(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := estimateRows(sr, cr)
+		cr.Close()
+		if got < 50000 || got > 50000*13/10 {
+			t.Errorf("%s (%s): estimated %d rows for about 50,000", name, sr.encoding, got)
+		}
+	}
+}

@@ -174,11 +174,12 @@ func sniffText(head []byte, forced string) (sniffed, error) {
 }
 
 type csvReader struct {
-	f     *os.File
-	count *countingReader
-	r     *csv.Reader
-	row   int64
-	enc   string
+	f           *os.File
+	count       *countingReader
+	r           *csv.Reader
+	row         int64
+	enc         string
+	textPerByte float64 // decoded UTF-8 bytes per byte of the file
 }
 
 func openCSV(path string, opt Options) (*csvReader, error) {
@@ -200,18 +201,14 @@ func openCSV(path string, opt Options) (*csvReader, error) {
 	}
 	count := &countingReader{r: bufio.NewReaderSize(f, 256<<10)}
 	var text io.Reader = count
-	switch sn.encoding {
-	case "utf-8-bom":
-		text = transform.NewReader(count, unicode.UTF8BOM.NewDecoder())
-	case "gb18030":
-		text = transform.NewReader(count, simplifiedchinese.GB18030.NewDecoder())
-	case "utf-16le":
-		text = transform.NewReader(count, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder())
-	case "utf-16be":
-		text = transform.NewReader(count, unicode.UTF16(unicode.BigEndian, unicode.UseBOM).NewDecoder())
-	}
-	if sn.encoding != "utf-8" {
-		text = bufio.NewReaderSize(text, 256<<10)
+	textPerByte := 1.0
+	if dec := decoderFor(sn.encoding); dec != nil {
+		text = bufio.NewReaderSize(transform.NewReader(count, dec), 256<<10)
+		// How much text a byte of this file makes, from the sample: the
+		// one-pass conversion estimates the file's rows with it.
+		if out, _, err := transform.Bytes(decoderFor(sn.encoding), head); err == nil && len(head) > 0 {
+			textPerByte = float64(len(out)) / float64(len(head))
+		}
 	}
 	r := csv.NewReader(&lineGuard{r: text, max: opt.MaxFieldBytes * 4})
 	if opt.Delimiter != 0 {
@@ -221,7 +218,22 @@ func openCSV(path string, opt Options) (*csvReader, error) {
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
 	r.ReuseRecord = true
-	return &csvReader{f: f, count: count, r: r, enc: sn.encoding}, nil
+	return &csvReader{f: f, count: count, r: r, enc: sn.encoding, textPerByte: textPerByte}, nil
+}
+
+// decoderFor turns a sniffed encoding into UTF-8; nil for UTF-8 itself.
+func decoderFor(encoding string) transform.Transformer {
+	switch encoding {
+	case "utf-8-bom":
+		return unicode.UTF8BOM.NewDecoder()
+	case "gb18030":
+		return simplifiedchinese.GB18030.NewDecoder()
+	case "utf-16le":
+		return unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder()
+	case "utf-16be":
+		return unicode.UTF16(unicode.BigEndian, unicode.UseBOM).NewDecoder()
+	}
+	return nil
 }
 
 func (c *csvReader) Next() ([]string, error) {
