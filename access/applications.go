@@ -414,16 +414,15 @@ func (s *Service) RemindApplications(ctx context.Context) (int, error) {
 	rows.Close()
 	n := 0
 	for _, d := range all {
-		left := s.Calendar.TimeLeft(s.now(), d.deadline)
 		params := notify.Params("id", d.id, "code", d.code, "name", d.name, "deadline", d.deadline.In(s.Calendar.Location()).Format("2006-01-02"))
-		switch {
-		case left.Overdue && d.overdueOK:
+		switch s.Calendar.NudgeFor(s.now(), d.deadline, !d.remind, !d.overdueOK) {
+		case calendar.NudgeOverdue:
 			if _, err := s.DB.Exec(ctx, "UPDATE open_applications SET overdue_at = ?, reminded_at = COALESCE(reminded_at, ?) WHERE id = ?", s.now(), s.now(), d.id); err != nil {
 				return n, err
 			}
 			s.Notify.Send(ctx, "application_overdue", params, "/console/applications", notify.To{DepartmentID: d.dept}, notify.To{Role: string(auth.RoleBureauAdmin)})
 			n++
-		case !left.Overdue && left.WorkingDays <= 1 && d.remind:
+		case calendar.NudgeRemind:
 			if _, err := s.DB.Exec(ctx, "UPDATE open_applications SET reminded_at = ? WHERE id = ?", s.now(), d.id); err != nil {
 				return n, err
 			}

@@ -121,6 +121,29 @@ func (c *Calendar) TimeLeft(now, deadline time.Time) Left {
 	return Left{WorkingDays: n, LastDay: c.endOfDay(now).Equal(c.endOfDay(deadline))}
 }
 
+// Nudge is what an open deadline calls for at a given moment.
+type Nudge int
+
+const (
+	NudgeNone    Nudge = iota
+	NudgeRemind        // one working day or less left: remind the one who must act
+	NudgeOverdue       // past the deadline: tell them and whoever oversees them
+)
+
+// NudgeFor decides the nudge of a deadline, each sent once: reminded and
+// toldOverdue say which were sent already. Every clock in the platform
+// (share requests, disputes, applications for open data) follows it.
+func (c *Calendar) NudgeFor(now, deadline time.Time, reminded, toldOverdue bool) Nudge {
+	left := c.TimeLeft(now, deadline)
+	switch {
+	case left.Overdue && !toldOverdue:
+		return NudgeOverdue
+	case !left.Overdue && left.WorkingDays <= 1 && !reminded:
+		return NudgeRemind
+	}
+	return NudgeNone
+}
+
 // MissingYears lists the years in [from, to] with no holiday data loaded:
 // deadlines in them count plain weekdays, which the bureau must know.
 func (c *Calendar) MissingYears(from, to int) []int {

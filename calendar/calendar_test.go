@@ -149,3 +149,26 @@ func TestStore(t *testing.T) {
 		}
 	})
 }
+
+func TestNudgeFor(t *testing.T) {
+	c := New(time.UTC, nil, []int{2026})
+	deadline := time.Date(2026, 11, 27, 23, 59, 59, 0, time.UTC) // a Friday
+	for _, tc := range []struct {
+		name              string
+		now               time.Time
+		reminded, overdue bool
+		want              Nudge
+	}{
+		{"days ahead", time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), false, false, NudgeNone},
+		{"one working day left", time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), false, false, NudgeRemind},
+		{"reminded already", time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), true, false, NudgeNone},
+		{"last day", time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), false, false, NudgeRemind},
+		{"overdue", time.Date(2026, 11, 28, 0, 0, 1, 0, time.UTC), false, false, NudgeOverdue},
+		{"overdue after the reminder", time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), true, false, NudgeOverdue},
+		{"told already", time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), true, true, NudgeNone},
+	} {
+		if got := c.NudgeFor(tc.now, deadline, tc.reminded, tc.overdue); got != tc.want {
+			t.Errorf("%s: got %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

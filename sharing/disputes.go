@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"opendata/auth"
+	"opendata/calendar"
 	"opendata/catalog"
 	"opendata/db"
 	"opendata/errs"
@@ -240,18 +241,17 @@ func (s *Service) RemindDisputes(ctx context.Context) (int, error) {
 	rows.Close()
 	n := 0
 	for _, o := range all {
-		left := s.Calendar.TimeLeft(s.now(), o.deadline)
 		date := o.deadline.In(s.Calendar.Location()).Format("2006-01-02")
 		link := fmt.Sprintf("/api/v1/share/resources/%d/disputes", o.id)
-		switch {
-		case left.Overdue:
+		switch s.Calendar.NudgeFor(s.now(), o.deadline, o.reminded, o.overdue) {
+		case calendar.NudgeOverdue:
 			if _, err := s.DB.Exec(ctx, "UPDATE disputes SET overdue_at = ? WHERE id = ?", s.now(), o.id); err != nil {
 				return n, err
 			}
 			s.Notify.Send(ctx, "dispute_overdue", notify.Params("id", o.id, "name", o.name, "deadline", date), link,
 				notify.To{DepartmentID: o.dept}, notify.To{Role: string(auth.RoleBureauAdmin)})
 			n++
-		case left.WorkingDays <= 1 && !o.reminded:
+		case calendar.NudgeRemind:
 			if _, err := s.DB.Exec(ctx, "UPDATE disputes SET reminded_at = ? WHERE id = ?", s.now(), o.id); err != nil {
 				return n, err
 			}

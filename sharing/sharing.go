@@ -496,8 +496,8 @@ func (s *Service) RemindDue(ctx context.Context) (int, error) {
 	rows.Close()
 	n := 0
 	for _, d := range all {
-		left := s.Calendar.TimeLeft(s.now(), d.deadline)
-		if left.Overdue || left.WorkingDays > 1 {
+		// Overdue requests escalate on their own (EscalateOverdue); here only the reminder.
+		if s.Calendar.NudgeFor(s.now(), d.deadline, false, true) != calendar.NudgeRemind {
 			continue
 		}
 		if _, err := s.DB.Exec(ctx, "UPDATE share_requests SET reminded_at = ? WHERE id = ?", s.now(), d.id); err != nil {
