@@ -563,7 +563,16 @@ var errTwoPasses = errors.New("needs a scan")
 // is converted in one read when its rows fit the duplicate check's memory;
 // any other file is scanned first (header, types, personal data, duplicates
 // by external sort) and converted in a second read. Both give the same result.
-func Convert(ctx context.Context, path string, opt Options) (*Result, error) {
+func Convert(ctx context.Context, path string, opt Options) (res *Result, err error) {
+	defer func() {
+		if r := recover(); r != nil { // outputs are removed by output's own guard
+			res, err = nil, panicError(r)
+		}
+	}()
+	return convertFile(ctx, path, opt)
+}
+
+func convertFile(ctx context.Context, path string, opt Options) (*Result, error) {
 	opt.defaults()
 	if opt.Name == "" {
 		opt.Name = filepath.Base(path)
@@ -700,6 +709,11 @@ func (c *converter) output(sr *scanResult, conv func() error) (res *Result, err 
 		if err != nil && !errors.Is(err, ErrNoStorableRow) {
 			res.Cleanup()
 			res = nil
+		}
+	}()
+	defer func() { // runs first: a panic becomes an error, and the outputs go
+		if r := recover(); r != nil {
+			err = panicError(r)
 		}
 	}()
 	c.resolveColumns(sr)
@@ -965,12 +979,18 @@ func startWriter(name string, fw *pqarrow.FileWriter) *asyncWriter {
 		// After a failure keep draining (and releasing) so the producer never blocks.
 		for rec := range ch {
 			if err == nil {
-				err = fw.WriteBuffered(rec)
+				if perr := guard(func() { err = fw.WriteBuffered(rec) }); perr != nil {
+					err = perr
+				}
 			}
 			rec.Release()
 		}
-		if cerr := fw.Close(); err == nil {
-			err = cerr
+		if perr := guard(func() {
+			if cerr := fw.Close(); err == nil {
+				err = cerr
+			}
+		}); perr != nil {
+			err = perr
 		}
 		w.done <- err
 	}()

@@ -317,3 +317,27 @@ func TestEstimateRows(t *testing.T) {
 		}
 	}
 }
+
+// A panic while converting (here in the progress callback, which the
+// dispatcher calls) becomes an error; nothing is left behind and the
+// process lives on.
+func TestPanicBecomesError(t *testing.T) {
+	p := writeFile(t, "f.csv", []byte(findingsFile(3000)))
+	for _, budget := range []int64{32 << 20, 1024} {
+		o := opts(findingsItems...)
+		o.TempDir = t.TempDir()
+		o.DedupMemoryBytes = budget
+		o.Progress = func(pr Progress) {
+			if pr.Phase == "convert" {
+				panic("boom")
+			}
+		}
+		res, err := Convert(context.Background(), p, o)
+		if err == nil || res != nil || !strings.Contains(err.Error(), "internal error while converting: boom") {
+			t.Fatalf("budget %d: res %v err %v", budget, res, err)
+		}
+		if left, _ := os.ReadDir(o.TempDir); len(left) != 0 {
+			t.Fatalf("budget %d: left %d entries", budget, len(left))
+		}
+	}
+}

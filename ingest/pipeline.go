@@ -3,9 +3,11 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,6 +77,7 @@ type worker struct {
 	csvRec  []string
 	csv     []byte
 	scratch []byte
+	err     error // a panic while converting a batch; later batches are skipped
 	maskEnd []int // per column: where its masked value ends in the row's masks
 	dataLen []int // per column: text bytes of the last batch, to reserve the next
 	pending int
@@ -706,7 +709,9 @@ func (c *converter) run(ctx context.Context, src rowReader, skip int, totalRow i
 				default:
 					o = &batchOut{}
 				}
-				w.process(b, o)
+				if w.err == nil {
+					w.err = guard(func() { w.process(b, o) })
+				}
 				select {
 				case free <- b:
 				default:
@@ -743,7 +748,28 @@ func (c *converter) run(ctx context.Context, src rowReader, skip int, totalRow i
 	if sinkErr != nil {
 		return res, sinkErr
 	}
+	for _, w := range c.workers {
+		if w.err != nil {
+			return res, w.err
+		}
+	}
 	return res, res.err
+}
+
+// guard runs f and turns a panic into an error: a conversion runs in a
+// server's job, where one file must never take the process down.
+func guard(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicError(r)
+		}
+	}()
+	f()
+	return nil
+}
+
+func panicError(r any) error {
+	return fmt.Errorf("internal error while converting: %v\n%s", r, debug.Stack())
 }
 
 func releaseOut(o *batchOut) {
@@ -827,6 +853,11 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 	defer func() {
 		for _, in := range ins {
 			close(in)
+		}
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			res.err = panicError(r)
 		}
 	}()
 	newBatch := func() *batch {
