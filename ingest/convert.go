@@ -1048,12 +1048,13 @@ func (c *converter) convert(ctx context.Context, path, format string, sr *scanRe
 // finishRun decides the held total-row candidate, merges the workers'
 // results and reports the end.
 func (c *converter) finishRun(res *dispatchResult) error {
-	if it := res.held; it != nil {
-		if c.isTotal(it.rec, c.sums()) {
+	if held := res.held; held != nil {
+		it, rec := &held.items[0], held.flat
+		if c.isTotal(rec, c.sums()) {
 			c.rep.Warnings = append(c.rep.Warnings, RowError{Row: it.row, Code: "total_row_skipped", Value: res.label})
 		} else {
 			c.rep.Warnings = append(c.rep.Warnings, RowError{Row: it.row, Code: "total_label_kept", Value: res.label})
-			if err := c.storeHeld(it); err != nil {
+			if err := c.storeHeld(held); err != nil {
 				return err
 			}
 		}

@@ -31,13 +31,13 @@ import (
 // outputs are the same whatever the number of workers, and the statistics
 // are merged at the end in worker order, so reports are deterministic.
 
-// item is one record handed to a worker.
+// item is one record handed to a worker. It holds no pointers, so a
+// batch's items cost the garbage collector nothing.
 type item struct {
-	rec   []string // trimmed cells
-	row   int64    // user-facing row number
-	dd    uint8    // ddDup or ddConflict
-	first int64    // the earlier row a duplicate or conflict refers to (0: not listed)
-	err   *RowError
+	start, end int   // its trimmed cells: flat[start:end]; a bad record has end -1 and its error at errs[start]
+	row        int64 // user-facing row number
+	first      int64 // the earlier row a duplicate or conflict refers to (0: not listed)
+	dd         uint8 // ddDup or ddConflict
 }
 
 const (
@@ -48,7 +48,10 @@ const (
 type batch struct {
 	flat  []string
 	items []item
+	errs  []*RowError
 }
+
+func (b *batch) rec(it *item) []string { return b.flat[it.start:it.end:it.end] }
 
 type batchOut struct {
 	full, open arrow.RecordBatch // nil when no row of the batch was stored
@@ -58,7 +61,7 @@ type batchOut struct {
 // dispatchResult is what the dispatcher leaves for the coordinator.
 type dispatchResult struct {
 	err     error
-	held    *item // the last data row, held back because it may be a total row
+	held    *batch // the last data row, held back because it may be a total row
 	label   string
 	batches int
 	data    int64 // data rows seen
@@ -170,11 +173,11 @@ func (w *worker) process(b *batch, out *batchOut) {
 	for k := range b.items {
 		it := &b.items[k]
 		w.rep.RowsRead++
-		if it.err != nil {
-			w.reject(*it.err)
+		if it.end < 0 {
+			w.reject(*b.errs[it.start])
 			continue
 		}
-		w.row(it)
+		w.row(it, b.rec(it))
 	}
 	out.csv, w.csv = w.csv, out.csv[:0]
 	out.full, out.open = nil, nil
@@ -250,9 +253,9 @@ func (w *worker) flag(i int, e RowError) {
 	}
 }
 
-func (w *worker) row(it *item) {
+func (w *worker) row(it *item, rec []string) {
 	c := w.c
-	rec, row, width := it.rec, it.row, c.width
+	row, width := it.row, c.width
 	w.countDetect(rec)
 	if c.format == "csv" && len(rec) != width {
 		extra := false
@@ -798,9 +801,9 @@ func (c *converter) sink(o *batchOut) error {
 
 // storeHeld stores the held last row (a total-row candidate that turned out
 // to be data) with the first worker, which is idle by now.
-func (c *converter) storeHeld(it *item) error {
+func (c *converter) storeHeld(held *batch) error {
 	var o batchOut
-	c.workers[0].process(&batch{items: []item{*it}}, &o)
+	c.workers[0].process(held, &o)
 	return c.sink(&o)
 }
 
@@ -865,7 +868,7 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 		case b := <-free:
 			clear(b.flat)
 			clear(b.items)
-			b.flat, b.items = b.flat[:0], b.items[:0]
+			b.flat, b.items, b.errs = b.flat[:0], b.items[:0], b.errs[:0]
 			return b
 		default:
 			return &batch{flat: make([]string, 0, c.opt.BatchRows*max(1, c.width)), items: make([]item, 0, c.opt.BatchRows)}
@@ -910,7 +913,8 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 			if len(cur.items) >= c.opt.BatchRows && !send() {
 				return res
 			}
-			cur.items = append(cur.items, item{row: re.Row, err: re})
+			cur.items = append(cur.items, item{start: len(cur.errs), end: -1, row: re.Row})
+			cur.errs = append(cur.errs, re)
 			continue
 		}
 		if records <= skip {
@@ -940,9 +944,9 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 			cur.flat = append(cur.flat, moved...)
 			start = 0
 		}
-		it := item{rec: cur.flat[start:len(cur.flat):len(cur.flat)], row: src.Row()}
+		it := item{start: start, end: len(cur.flat), row: src.Row()}
 		if dedup != nil {
-			if it.dd, it.first, err = dedup(it.rec, dataIdx, it.row); err != nil {
+			if it.dd, it.first, err = dedup(cur.rec(&it), dataIdx, it.row); err != nil {
 				res.err = err
 				return res
 			}
@@ -955,12 +959,14 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 	// cell is a label such as 合计 (and, after a scan, the scan agreed).
 	for k := len(cur.items) - 1; k >= 0; k-- {
 		it := cur.items[k]
-		if it.err != nil {
+		if it.end < 0 {
 			continue
 		}
-		if label := totalLabelOf(it.rec); label != "" && (totalRow < 0 || totalRow == it.row) {
-			it.rec = append([]string(nil), it.rec...) // the batch's cells are reused once it is free
-			res.held, res.label = &it, label
+		if label := totalLabelOf(cur.rec(&it)); label != "" && (totalRow < 0 || totalRow == it.row) {
+			// Its own batch: the batch's cells are reused once it is free.
+			rec := append([]string(nil), cur.rec(&it)...)
+			it.start, it.end = 0, len(rec)
+			res.held, res.label = &batch{flat: rec, items: []item{it}}, label
 			cur.items = append(cur.items[:k], cur.items[k+1:]...)
 		}
 		break
