@@ -101,6 +101,14 @@ func readParquet(t *testing.T, path string) ([]map[string]string, *arrow.Schema)
 	return out, tbl.Schema()
 }
 
+// nothingLeft fails when a failed conversion left files in its temp dir.
+func nothingLeft(t *testing.T, dir string) {
+	t.Helper()
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("left %d entries in %s, e.g. %s", len(left), dir, left[0].Name())
+	}
+}
+
 func convertOK(t *testing.T, path string, o Options) *Result {
 	t.Helper()
 	if o.TempDir == "" {
@@ -360,9 +368,7 @@ func TestBadInput(t *testing.T) {
 			if res != nil {
 				t.Fatal("a failed conversion returned a result")
 			}
-			if left, _ := os.ReadDir(o.TempDir); len(left) != 0 {
-				t.Fatalf("left %d temp entries", len(left))
-			}
+			nothingLeft(t, o.TempDir)
 		})
 	}
 }
@@ -476,9 +482,7 @@ func TestCancel(t *testing.T) {
 	if _, err := Convert(ctx, writeFile(t, "c.csv", []byte(b.String())), o); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
-	if left, _ := os.ReadDir(o.TempDir); len(left) != 0 {
-		t.Fatalf("left %d entries", len(left))
-	}
+	nothingLeft(t, o.TempDir)
 }
 
 // With a tiny memory budget the check spills many sorted runs and still

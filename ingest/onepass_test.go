@@ -258,9 +258,7 @@ func TestCancelDuringConversion(t *testing.T) {
 		if _, err := Convert(ctx, p, o); !errors.Is(err, context.Canceled) {
 			t.Fatalf("budget %d: got %v", budget, err)
 		}
-		if left, _ := os.ReadDir(o.TempDir); len(left) != 0 {
-			t.Fatalf("budget %d: left %d entries", budget, len(left))
-		}
+		nothingLeft(t, o.TempDir)
 		deadline := time.Now().Add(2 * time.Second)
 		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
@@ -284,9 +282,7 @@ func TestOnePassBadInputAfterTheHead(t *testing.T) {
 	if !errors.Is(err, ErrMixedEncoding) || !strings.Contains(err.Error(), "line 9") {
 		t.Fatalf("got %v", err)
 	}
-	if left, _ := os.ReadDir(o.TempDir); len(left) != 0 {
-		t.Fatalf("left %d entries", len(left))
-	}
+	nothingLeft(t, o.TempDir)
 }
 
 // The row estimate that decides between one read and two holds for GBK
@@ -336,8 +332,6 @@ func TestPanicBecomesError(t *testing.T) {
 		if err == nil || res != nil || !strings.Contains(err.Error(), "internal error while converting: boom") {
 			t.Fatalf("budget %d: res %v err %v", budget, res, err)
 		}
-		if left, _ := os.ReadDir(o.TempDir); len(left) != 0 {
-			t.Fatalf("budget %d: left %d entries", budget, len(left))
-		}
+		nothingLeft(t, o.TempDir)
 	}
 }

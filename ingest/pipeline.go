@@ -86,26 +86,6 @@ type worker struct {
 	pending int
 }
 
-// detectCount counts, over every row, the values that look like personal
-// data, so a one-pass conversion can confirm what its sample concluded.
-type detectCount struct{ nonEmpty, idLike, mobile, credit int64 }
-
-func (d *detectCount) add(v string) {
-	if v == "" {
-		return
-	}
-	d.nonEmpty++
-	if len(v) == 18 {
-		if looksLikeIDNumber(v) {
-			d.idLike++
-		} else if looksLikeCreditCode(v) {
-			d.credit++
-		}
-	} else if len(v) >= 11 && len(v) <= 14 && ValidMobile(v) {
-		d.mobile++
-	}
-}
-
 // countDetect counts a data row's cells by source column, as the scan does.
 func (w *worker) countDetect(rec []string) {
 	if w.detect == nil {
@@ -116,10 +96,6 @@ func (w *worker) countDetect(rec []string) {
 	}
 }
 
-func (d *detectCount) detected() string {
-	in := inference{nonEmpty: d.nonEmpty, idLike: d.idLike, mobile: d.mobile, credit: d.credit}
-	return in.detected()
-}
 
 func (c *converter) newWorker() *worker {
 	w := &worker{c: c, cells: make([]cell, len(c.cols)), sums: make([]float64, len(c.cols)), maskEnd: make([]int, len(c.cols)), dataLen: make([]int, len(c.cols)),

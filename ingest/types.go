@@ -303,14 +303,11 @@ func fits(v string, loc *time.Location) typeSet {
 
 // inference accumulates a column's evidence during the scan.
 type inference struct {
+	detectCount
 	sample    map[string]struct{} // distinct values among the first sampleRows
 	sampled   int
-	dead      bool // no type but string can win any more: stop testing
-	nonEmpty  int64
+	dead      bool     // no type but string can win any more: stop testing
 	counts    [5]int64 // int, decimal, bool, date, timestamp
-	idLike    int64
-	mobile    int64
-	credit    int64
 	maxBytes  int
 	firstBad  [5]int64
 	sampleBad [5]string
@@ -320,7 +317,7 @@ func (in *inference) add(v string, loc *time.Location) {
 	if v == "" {
 		return
 	}
-	in.nonEmpty++
+	in.detectCount.add(v)
 	if in.sampled < sampleRows {
 		if in.sample == nil {
 			in.sample = map[string]struct{}{}
@@ -353,15 +350,6 @@ func (in *inference) add(v string, loc *time.Location) {
 			}
 			in.dead = dead
 		}
-	}
-	if len(v) == 18 {
-		if looksLikeIDNumber(v) {
-			in.idLike++
-		} else if looksLikeCreditCode(v) {
-			in.credit++
-		}
-	} else if len(v) >= 11 && len(v) <= 14 && ValidMobile(v) {
-		in.mobile++
 	}
 }
 
@@ -408,17 +396,37 @@ func (in *inference) decide() string {
 	return TString
 }
 
+// detectCount counts the values that look like personal data or codes:
+// the scan's inference and, in the one-read conversion, every worker keep one.
+type detectCount struct{ nonEmpty, idLike, mobile, credit int64 }
+
+func (d *detectCount) add(v string) {
+	if v == "" {
+		return
+	}
+	d.nonEmpty++
+	if len(v) == 18 {
+		if looksLikeIDNumber(v) {
+			d.idLike++
+		} else if looksLikeCreditCode(v) {
+			d.credit++
+		}
+	} else if len(v) >= 11 && len(v) <= 14 && ValidMobile(v) {
+		d.mobile++
+	}
+}
+
 // detected names the personal or code kind the column's values look like.
-func (in *inference) detected() string {
-	if in.nonEmpty == 0 {
+func (d *detectCount) detected() string {
+	if d.nonEmpty == 0 {
 		return ""
 	}
 	switch {
-	case in.idLike*10 >= in.nonEmpty*8:
+	case d.idLike*10 >= d.nonEmpty*8:
 		return "id_number"
-	case in.mobile*10 >= in.nonEmpty*8:
+	case d.mobile*10 >= d.nonEmpty*8:
 		return "mobile"
-	case in.credit*10 >= in.nonEmpty*8:
+	case d.credit*10 >= d.nonEmpty*8:
 		return "credit_code"
 	}
 	return ""
