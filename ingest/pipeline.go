@@ -96,7 +96,6 @@ func (w *worker) countDetect(rec []string) {
 	}
 }
 
-
 func (c *converter) newWorker() *worker {
 	w := &worker{c: c, cells: make([]cell, len(c.cols)), sums: make([]float64, len(c.cols)), maskEnd: make([]int, len(c.cols)), dataLen: make([]int, len(c.cols)),
 		fullB: make([]array.Builder, len(c.cols)), openB: make([]*array.StringBuilder, len(c.cols))}
