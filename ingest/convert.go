@@ -207,15 +207,6 @@ func lastRuneStart(s string) int {
 	return i
 }
 
-func blank(rec []string) bool {
-	for _, v := range rec {
-		if trimCell(v) != "" {
-			return false
-		}
-	}
-	return true
-}
-
 func nonEmpty(rec []string) int {
 	n := 0
 	for _, v := range rec {
@@ -526,7 +517,6 @@ type colStats struct {
 	sampleRows []int64
 	stride     int64
 	n          int64
-	sum        float64
 }
 
 type converter struct {

@@ -26,11 +26,10 @@ type dedupRec struct {
 const dedupRecSize = 24
 
 type dedupSorter struct {
-	dir    string
-	buf    []dedupRec
-	max    int
-	runs   []string
-	closed bool
+	dir  string
+	buf  []dedupRec
+	max  int
+	runs []string
 }
 
 func newDedupSorter(dir string, budgetBytes int64) *dedupSorter {

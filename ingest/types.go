@@ -304,13 +304,11 @@ func fits(v string, loc *time.Location) typeSet {
 // inference accumulates a column's evidence during the scan.
 type inference struct {
 	detectCount
-	sample    map[string]struct{} // distinct values among the first sampleRows
-	sampled   int
-	dead      bool     // no type but string can win any more: stop testing
-	counts    [5]int64 // int, decimal, bool, date, timestamp
-	maxBytes  int
-	firstBad  [5]int64
-	sampleBad [5]string
+	sample   map[string]struct{} // distinct values among the first sampleRows
+	sampled  int
+	dead     bool     // no type but string can win any more: stop testing
+	counts   [5]int64 // int, decimal, bool, date, timestamp
+	maxBytes int
 }
 
 func (in *inference) add(v string, loc *time.Location) {
