@@ -35,7 +35,7 @@ func pathID(c echo.Context, name string) (int64, error) {
 
 // withID is the preamble of actions on one object: who acts (as who
 // decides) and the object's id from the path.
-func withID(c echo.Context, who func(echo.Context) (auth.User, error)) (auth.User, int64, error) {
+func withID[T any](c echo.Context, who func(echo.Context) (T, error)) (T, int64, error) {
 	u, err := who(c)
 	if err != nil {
 		return u, 0, err

@@ -125,10 +125,7 @@ func (s *Server) createResource(c echo.Context) error {
 }
 
 func (s *Server) getResource(c echo.Context) error {
-	if _, err := staff(c); err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	_, id, err := withID(c, staff)
 	if err != nil {
 		return err
 	}
@@ -178,10 +175,7 @@ func trimETag(s string) string {
 }
 
 func (s *Server) resourceHistory(c echo.Context) error {
-	if _, err := staff(c); err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	_, id, err := withID(c, staff)
 	if err != nil {
 		return err
 	}
@@ -193,10 +187,7 @@ func (s *Server) resourceHistory(c echo.Context) error {
 }
 
 func (s *Server) listVersions(c echo.Context) error {
-	if _, err := staff(c); err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	_, id, err := withID(c, staff)
 	if err != nil {
 		return err
 	}

@@ -79,11 +79,7 @@ func (s *Server) startUpload(c echo.Context) (jobs.Job, string, error) {
 }
 
 func (s *Server) startUploadParams(c echo.Context) (j jobs.Job, p ingestParams, err error) {
-	u, err := staff(c)
-	if err != nil {
-		return j, p, err
-	}
-	id, err := pathID(c, "id")
+	u, id, err := withID(c, staff)
 	if err != nil {
 		return j, p, err
 	}

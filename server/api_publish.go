@@ -83,10 +83,7 @@ func (s *Server) apiCancelWithdraw(c echo.Context) error {
 
 // apiPublication shows a resource's publication state and history to staff.
 func (s *Server) apiPublication(c echo.Context) error {
-	if _, err := staff(c); err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	_, id, err := withID(c, staff)
 	if err != nil {
 		return err
 	}

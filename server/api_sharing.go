@@ -63,17 +63,6 @@ func purposeOf(c echo.Context) string {
 	return c.QueryParam("purpose")
 }
 
-// staffWithID is the preamble of staff actions on one object: who acts
-// and the object's id from the path.
-func staffWithID(c echo.Context) (sharing.Principal, int64, error) {
-	p, err := staffPrincipal(c)
-	if err != nil {
-		return p, 0, err
-	}
-	id, err := pathID(c, "id")
-	return p, id, err
-}
-
 func staffPrincipal(c echo.Context) (sharing.Principal, error) {
 	p, err := principal(c)
 	if err == nil && p.System {
@@ -273,11 +262,7 @@ func (s *Server) shareList(c echo.Context) error {
 
 // shareVisible loads a request the caller may see.
 func (s *Server) shareVisible(c echo.Context) (sharing.Request, sharing.Principal, error) {
-	p, err := staffPrincipal(c)
-	if err != nil {
-		return sharing.Request{}, p, err
-	}
-	id, err := pathID(c, "id")
+	p, id, err := withID(c, staffPrincipal)
 	if err != nil {
 		return sharing.Request{}, p, err
 	}
@@ -352,7 +337,7 @@ func (s *Server) shareSettle(c echo.Context) error {
 }
 
 func (s *Server) shareRevoke(c echo.Context) error {
-	p, id, err := staffWithID(c)
+	p, id, err := withID(c, staffPrincipal)
 	if err != nil {
 		return err
 	}
@@ -406,7 +391,7 @@ func (s *Server) credCreate(c echo.Context) error {
 }
 
 func (s *Server) credRotate(c echo.Context) error {
-	p, id, err := staffWithID(c)
+	p, id, err := withID(c, staffPrincipal)
 	if err != nil {
 		return err
 	}
@@ -419,7 +404,7 @@ func (s *Server) credRotate(c echo.Context) error {
 }
 
 func (s *Server) credRevoke(c echo.Context) error {
-	p, id, err := staffWithID(c)
+	p, id, err := withID(c, staffPrincipal)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func (s *Server) disputeList(c echo.Context) error {
 }
 
 func (s *Server) disputeReport(c echo.Context) error {
-	p, id, err := staffWithID(c)
+	p, id, err := withID(c, staffPrincipal)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (s *Server) disputeReport(c echo.Context) error {
 }
 
 func (s *Server) disputeAnswer(c echo.Context) error {
-	p, id, err := staffWithID(c)
+	p, id, err := withID(c, staffPrincipal)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (s *Server) publicDisputes(c echo.Context) error {
 }
 
 func (s *Server) shareStop(c echo.Context) error {
-	p, id, err := staffWithID(c)
+	p, id, err := withID(c, staffPrincipal)
 	if err != nil {
 		return err
 	}

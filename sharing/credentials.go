@@ -63,19 +63,7 @@ func (s *Service) Credentials(ctx context.Context, p Principal, dept int64) ([]C
 	if !mayManage(p, dept) {
 		return nil, errs.Forbiddenf("not allowed")
 	}
-	ids, err := s.ids(ctx, "SELECT id FROM dept_credentials WHERE department_id = ? ORDER BY id", dept)
-	if err != nil {
-		return nil, err
-	}
-	out := []Credential{}
-	for _, id := range ids {
-		c, err := s.credential(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return loadAll(ctx, s, s.credential, "SELECT id FROM dept_credentials WHERE department_id = ? ORDER BY id", dept)
 }
 
 // RevokeCredential ends a credential at once.

@@ -99,19 +99,7 @@ func (s *Service) GetDispute(ctx context.Context, id int64) (Dispute, error) {
 
 // Disputes lists a resource's disputes, newest first.
 func (s *Service) Disputes(ctx context.Context, rid int64) ([]Dispute, error) {
-	ids, err := s.ids(ctx, "SELECT id FROM disputes WHERE resource_id = ? ORDER BY id DESC", rid)
-	if err != nil {
-		return nil, err
-	}
-	out := []Dispute{}
-	for _, id := range ids {
-		d, err := s.GetDispute(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, nil
+	return loadAll(ctx, s, s.GetDispute, "SELECT id FROM disputes WHERE resource_id = ? ORDER BY id DESC", rid)
 }
 
 // AnswerDispute records the provider's verification: confirmed (to be, or

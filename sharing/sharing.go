@@ -150,6 +150,24 @@ func (s *Service) ids(ctx context.Context, q string, args ...any) ([]int64, erro
 	return out, rows.Err()
 }
 
+// loadAll runs q for ids and loads each row with get, in the query's order;
+// an empty result is an empty list (JSON []), never null.
+func loadAll[T any](ctx context.Context, s *Service, get func(context.Context, int64) (T, error), q string, args ...any) ([]T, error) {
+	ids, err := s.ids(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := []T{}
+	for _, id := range ids {
+		v, err := get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // CheckPurpose requires a stated purpose for every internal access.
 func CheckPurpose(purpose string) (string, error) {
 	purpose = strings.TrimSpace(purpose)
@@ -316,19 +334,7 @@ func (s *Service) List(ctx context.Context, p Principal) ([]Request, error) {
 		q += " WHERE r.department_id = ? OR res.department_id = ?"
 		args = append(args, p.DepartmentID, p.DepartmentID)
 	}
-	ids, err := s.ids(ctx, q+" ORDER BY r.id DESC LIMIT 500", args...)
-	if err != nil {
-		return nil, err
-	}
-	out := []Request{}
-	for _, id := range ids {
-		r, err := s.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return loadAll(ctx, s, s.Get, q+" ORDER BY r.id DESC LIMIT 500", args...)
 }
 
 // transition moves a request between states after checking who may.
