@@ -7,11 +7,15 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 )
 
-//go:embed locales/*.json
+// Each language is a folder of JSON files, one per area of the product
+// (locales/zh-CN/ingest.json, …); a key defined in two files is a defect.
+//
+//go:embed locales/*/*.json
 var files embed.FS
 
 // Languages, default first.
@@ -24,16 +28,39 @@ var catalogs = map[string]map[string]string{}
 
 func init() {
 	for _, lang := range []string{ZH, EN} {
-		b, err := files.ReadFile("locales/" + lang + ".json")
+		m, err := load(lang)
 		if err != nil {
 			panic(err)
 		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			panic(fmt.Sprintf("i18n: %s: %v", lang, err))
-		}
 		catalogs[lang] = m
 	}
+}
+
+// load merges every file of one language.
+func load(lang string) (map[string]string, error) {
+	names, err := fs.Glob(files, "locales/"+lang+"/*.json")
+	if err != nil || len(names) == 0 {
+		return nil, fmt.Errorf("i18n: no message files for %s", lang)
+	}
+	m := map[string]string{}
+	from := map[string]string{}
+	for _, name := range names {
+		b, err := files.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		part := map[string]string{}
+		if err := json.Unmarshal(b, &part); err != nil {
+			return nil, fmt.Errorf("i18n: %s: %v", name, err)
+		}
+		for k, v := range part {
+			if prev, dup := from[k]; dup {
+				return nil, fmt.Errorf("i18n: key %q in both %s and %s", k, prev, name)
+			}
+			m[k], from[k] = v, name
+		}
+	}
+	return m, nil
 }
 
 // Missing marks a key without a message, so tests and pages can spot it.
