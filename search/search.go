@@ -8,7 +8,6 @@ import (
 	"html"
 	"html/template"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -155,57 +154,89 @@ func Terms(s string) []string {
 // does not occur whole is marked by its two-character pieces, which is how
 // the Chinese analysis matched it.
 func Highlight(text, query string) template.HTML {
-	terms := Terms(query)
-	if len(terms) == 0 || text == "" {
+	return HighlightTerms(text, Terms(query))
+}
+
+// HighlightTerms escapes text and marks every occurrence of the terms,
+// compared case-insensitively and with full-width Latin letters and digits
+// folded to ASCII. A term that does not occur whole is marked by its
+// two-character pieces. Matching is done on characters, never on bytes of
+// a lower-cased copy: lower-casing changes the length of some characters
+// (Ⱥ → ⱥ grows, İ → i shrinks), so byte offsets into a lower-cased copy do
+// not fit the original.
+func HighlightTerms(text string, terms []string) template.HTML {
+	if text == "" || len(terms) == 0 {
 		return template.HTML(html.EscapeString(text))
 	}
-	lower := strings.ToLower(text)
-	type span struct{ from, to int }
-	var spans []span
-	mark := func(needle string) bool {
+	// offs[i] is the byte offset of character i in text; offs[n] = len(text).
+	offs := make([]int, 0, len(text)+1)
+	folded := make([]rune, 0, len(text))
+	for i, r := range text {
+		offs = append(offs, i)
+		folded = append(folded, foldRune(r))
+	}
+	offs = append(offs, len(text))
+	marked := make([]bool, len(folded))
+	mark := func(needle []rune) bool {
 		found := false
-		n := strings.ToLower(needle)
-		for i := 0; ; {
-			j := strings.Index(lower[i:], n)
-			if j < 0 || n == "" {
-				break
+		if len(needle) == 0 || len(needle) > len(folded) {
+			return false
+		}
+	outer:
+		for i := 0; i+len(needle) <= len(folded); i++ {
+			for j, r := range needle {
+				if folded[i+j] != r {
+					continue outer
+				}
 			}
-			spans = append(spans, span{i + j, i + j + len(n)})
-			i += j + len(n)
+			for j := range needle {
+				marked[i+j] = true
+			}
 			found = true
 		}
 		return found
 	}
 	for _, t := range terms {
-		if mark(t) {
+		n := foldString(t)
+		if mark(n) {
 			continue
 		}
-		r := []rune(t)
-		for i := 0; i+1 < len(r); i++ {
-			mark(string(r[i : i+2]))
+		for i := 0; i+1 < len(n); i++ {
+			mark(n[i : i+2])
 		}
 	}
-	if len(spans) == 0 {
-		return template.HTML(html.EscapeString(text))
-	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].from < spans[j].from })
 	var b strings.Builder
-	pos := 0
-	for _, s := range spans {
-		if s.from < pos {
-			if s.to > pos { // overlapping: extend the open mark
-				b.WriteString(html.EscapeString(text[pos:s.to]))
-				pos = s.to
-			}
-			continue
+	b.Grow(len(text) + 32)
+	open := false
+	for i := range folded {
+		if marked[i] && !open {
+			b.WriteString("<mark>")
+			open = true
+		} else if !marked[i] && open {
+			b.WriteString("</mark>")
+			open = false
 		}
-		b.WriteString(html.EscapeString(text[pos:s.from]))
-		b.WriteString("<mark>")
-		b.WriteString(html.EscapeString(text[s.from:s.to]))
-		b.WriteString("</mark>")
-		pos = s.to
+		b.WriteString(html.EscapeString(text[offs[i]:offs[i+1]]))
 	}
-	b.WriteString(html.EscapeString(text[pos:]))
-	// Merge adjacent marks: "<mark>公交</mark><mark>站点</mark>" reads better whole.
-	return template.HTML(strings.ReplaceAll(b.String(), "</mark><mark>", ""))
+	if open {
+		b.WriteString("</mark>")
+	}
+	return template.HTML(b.String())
+}
+
+// foldRune is the comparison form of a character: lower case, and
+// full-width ASCII (ＰＭ２.５) as ASCII, as the analysis sees it.
+func foldRune(r rune) rune {
+	if r >= 0xFF01 && r <= 0xFF5E {
+		r -= 0xFEE0
+	}
+	return unicode.ToLower(r)
+}
+
+func foldString(s string) []rune {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		out = append(out, foldRune(r))
+	}
+	return out
 }
