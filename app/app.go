@@ -42,8 +42,10 @@ type App struct {
 	Ingest  *ingest.Service
 	Index   search.Index
 	Publish *publish.Service
-	Counter *publish.Counter
-	Audit   *audit.Log
+	// Follower applies the search change log to Index (serve runs it).
+	Follower *publish.Follower
+	Counter  *publish.Counter
+	Audit    *audit.Log
 	// Calendar counts working days for every deadline.
 	Calendar *calendar.Calendar
 	Sharing  *sharing.Service
@@ -75,6 +77,22 @@ func NewLogger(cfg config.Config) *slog.Logger {
 
 // Open connects every backend and migrates the database.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	return open(ctx, cfg, log, true)
+}
+
+// OpenHeadless is Open without the search index, for command-line tools
+// that run beside a server: the embedded index is held by the server, and
+// every change they make reaches it through the search change log.
+func OpenHeadless(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	return open(ctx, cfg, log, false)
+}
+
+// BlevePath is where the embedded index lives.
+func BlevePath(cfg config.Config) string {
+	return filepath.Join(cfg.DataDir, "search", "catalog.bleve")
+}
+
+func open(ctx context.Context, cfg config.Config, log *slog.Logger, withIndex bool) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -99,13 +117,21 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	var idx search.Index
-	switch cfg.SearchBackend {
-	case "meilisearch":
+	switch {
+	case !withIndex:
+		err = errNoIndex
+	case cfg.SearchBackend == "meilisearch":
 		idx, err = search.OpenMeili(ctx, cfg.MeiliURL, cfg.MeiliKey, cfg.MeiliIndex)
 	default:
-		idx, err = search.OpenBleve(filepath.Join(cfg.DataDir, "search", "catalog.bleve"))
+		idx, err = search.OpenBleve(BlevePath(cfg))
 	}
-	if err != nil {
+	if errors.Is(err, search.ErrLocked) {
+		d.Close()
+		return nil, fmt.Errorf("%w: is another opendata serve running on data directory %s? Each instance needs its own data_dir", err, cfg.DataDir)
+	}
+	if !withIndex {
+		idx = unavailableIndex{err}
+	} else if err != nil {
 		// The platform still runs without search: the portal lists from the
 		// database and says search is degraded.
 		log.Error("search backend unavailable; continuing degraded", "backend", cfg.SearchBackend, "err", err)
@@ -115,6 +141,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		d.Close()
 		return nil, err
+	}
+	if !withIndex {
+		a.Publish.Index = nil // changes go to the change log only
 	}
 	if cfg.LimitStore == "redis" {
 		if a.Limits, err = ratelimit.NewRedis(ctx, cfg.RedisURL, "opendata:rl:"); err != nil {
@@ -143,6 +172,9 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	a.Index = idx
 	a.Publish = &publish.Service{DB: d, Catalog: cat, Index: idx, Log: log, Approver: cfg.Approver,
 		MinNotice: time.Duration(cfg.MinNoticeDays) * 24 * time.Hour}
+	host, _ := os.Hostname()
+	a.Follower = &publish.Follower{Service: a.Publish, Index: idx, Log: log, Shared: cfg.SearchBackend == "meilisearch",
+		Cursor: "meilisearch:" + cfg.MeiliIndex, Instance: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano())}
 	a.Counter = publish.NewCounter(cfg.Location())
 	a.Audit = &audit.Log{DB: d}
 	a.Publish.Audit = a.Audit
@@ -227,6 +259,8 @@ func (a *App) ReadyErr(ctx context.Context) error {
 	}
 	return errors.Join(all...)
 }
+
+var errNoIndex = errors.New("not opened by command-line tools (the server holds it)")
 
 // unavailableIndex stands in when the search backend could not be opened.
 type unavailableIndex struct{ err error }

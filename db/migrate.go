@@ -387,4 +387,34 @@ CREATE TABLE settings (
 	name TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 )`},
+	{30, "search: index change log, delivery cursors, synonym dictionary, zero-result queries", `
+CREATE TABLE search_changes (
+	id {{ID}},
+	kind TEXT NOT NULL,
+	resource_id {{BIGINT}} NOT NULL DEFAULT 0,
+	at {{TS}} NOT NULL
+);
+CREATE INDEX search_changes_at ON search_changes(at);
+CREATE TABLE search_cursors (
+	name TEXT PRIMARY KEY,
+	seq {{BIGINT}} NOT NULL DEFAULT 0,
+	owner TEXT NOT NULL DEFAULT '',
+	lease_until {{TS}},
+	updated_at {{TS}} NOT NULL
+);
+CREATE TABLE synonyms (
+	id {{ID}},
+	kind TEXT NOT NULL,
+	term TEXT NOT NULL UNIQUE,
+	synonyms TEXT NOT NULL,
+	note TEXT NOT NULL DEFAULT '',
+	updated_by TEXT NOT NULL DEFAULT '',
+	updated_at {{TS}} NOT NULL
+);
+CREATE TABLE search_misses (
+	query TEXT PRIMARY KEY,
+	count {{BIGINT}} NOT NULL,
+	first_at {{TS}} NOT NULL,
+	last_at {{TS}} NOT NULL
+)`},
 }

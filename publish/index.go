@@ -2,10 +2,12 @@ package publish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
 	"opendata/catalog"
+	"opendata/errs"
 	"opendata/search"
 )
 
@@ -45,18 +47,44 @@ func (s *Service) Document(ctx context.Context, r catalog.Resource) (search.Doc,
 	}, nil
 }
 
-// Reindex brings the index in line with the resource: indexed when public,
-// removed otherwise.
+// Reindex records that the resource changed in the search change log, so
+// every instance's index follows (publication, edit, withdrawal), and
+// applies it to this instance's index at once, so the person who made the
+// change sees it in the next search.
 func (s *Service) Reindex(ctx context.Context, rid int64) error {
+	if _, err := RecordChange(ctx, s.DB, ChangeResource, rid); err != nil {
+		return err
+	}
+	return s.ApplyResource(ctx, rid)
+}
+
+// RequestRebuild asks every instance to rebuild its index from the
+// database (`opendata reindex` while the server holds the index).
+func (s *Service) RequestRebuild(ctx context.Context) (int64, error) {
+	return RecordChange(ctx, s.DB, ChangeRebuild, 0)
+}
+
+// ApplyResource brings this instance's index in line with the resource:
+// indexed when public, removed otherwise. Without an index (a command-line
+// process beside the server) there is nothing to do: the change log
+// carries the change to the server.
+func (s *Service) ApplyResource(ctx context.Context, rid int64) error {
 	if s.Index == nil {
 		return nil
 	}
+	return s.applyResource(ctx, rid)
+}
+
+func (s *Service) applyResource(ctx context.Context, rid int64) error {
 	r, err := s.Catalog.GetResource(ctx, rid)
+	if errors.Is(err, errs.NotFound) {
+		return s.Index.Delete(ctx, idString(rid))
+	}
 	if err != nil {
 		return err
 	}
 	if !r.IsPublic(s.now()) {
-		return s.Index.Delete(ctx, strconv.FormatInt(rid, 10))
+		return s.Index.Delete(ctx, idString(rid))
 	}
 	d, err := s.Document(ctx, r)
 	if err != nil {
@@ -114,16 +142,24 @@ func (s *Service) ReindexAll(ctx context.Context, progress func(done, total int)
 	return len(docs), nil
 }
 
-// RefreshCounts updates a public resource's search document after its
-// usage counts changed. Its facet values are unchanged, so a backend that
-// caches facet counts may keep them.
+// RefreshCounts records that a public resource's usage counts changed
+// (every instance's "most used" order follows) and updates this instance's
+// document. Its facet values are unchanged, so a backend that caches facet
+// counts may keep them.
 func (s *Service) RefreshCounts(ctx context.Context, rid int64) error {
-	r, err := s.Catalog.GetResource(ctx, rid)
-	if err != nil {
+	if _, err := RecordChange(ctx, s.DB, ChangeCounts, rid); err != nil {
 		return err
 	}
-	if !r.IsPublic(s.now()) {
-		return s.Reindex(ctx, rid)
+	if s.Index == nil {
+		return nil
+	}
+	return s.applyCounts(ctx, rid)
+}
+
+func (s *Service) applyCounts(ctx context.Context, rid int64) error {
+	r, err := s.Catalog.GetResource(ctx, rid)
+	if err != nil || !r.IsPublic(s.now()) {
+		return s.applyResource(ctx, rid)
 	}
 	d, err := s.Document(ctx, r)
 	if err != nil {

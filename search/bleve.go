@@ -2,9 +2,11 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
+	"go.etcd.io/bbolt"
 )
 
 // Bleve is the embedded index. Chinese text is analysed into overlapping
@@ -110,6 +113,14 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	return im, nil
 }
 
+// ErrLocked is returned by OpenBleve when another process (a running
+// `opendata serve`) holds the index directory.
+var ErrLocked = errors.New("the search index is held by another process (a running opendata serve)")
+
+// lockWait is how long OpenBleve waits for another process to let go of
+// the index before it reports ErrLocked: never forever.
+const lockWait = 1500 * time.Millisecond
+
 // OpenBleve opens (or creates) the index in dir; dir "" keeps it in memory.
 func OpenBleve(dir string) (*Bleve, error) {
 	im, err := newMapping()
@@ -120,18 +131,40 @@ func OpenBleve(dir string) (*Bleve, error) {
 		idx, err := bleve.NewMemOnly(im)
 		return &Bleve{idx: idx}, err
 	}
+	cfg := map[string]any{"bolt_timeout": lockWait.String()}
 	if _, err := os.Stat(dir); err == nil {
-		idx, err := bleve.Open(dir)
+		idx, err := bleve.OpenUsing(dir, cfg)
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("open search index %s: %w", dir, ErrLocked)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("open search index %s: %w", dir, err)
 		}
 		return &Bleve{idx: idx}, nil
 	}
-	idx, err := bleve.New(dir, im)
+	idx, err := bleve.NewUsing(dir, im, scorch.Name, scorch.Name, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create search index %s: %w", dir, err)
 	}
 	return &Bleve{idx: idx}, nil
+}
+
+var positionKey = []byte("opendata.changelog.seq")
+
+// Position is the last change-log entry this index reflects (kept inside
+// the index, so it survives restarts together with what it describes).
+func (b *Bleve) Position() (int64, bool, error) {
+	v, err := b.idx.GetInternal(positionKey)
+	if err != nil || v == nil {
+		return 0, false, err
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	return n, err == nil, err
+}
+
+// SetPosition records the change-log position the index reflects.
+func (b *Bleve) SetPosition(seq int64) error {
+	return b.idx.SetInternal(positionKey, []byte(strconv.FormatInt(seq, 10)))
 }
 
 // bleveDoc flattens a Doc into what the mapping indexes; times become

@@ -86,6 +86,13 @@ type Index interface {
 	Close() error
 }
 
+// Positioned is an index that remembers how far it has applied the
+// change log (the embedded index, whose copy is one per instance).
+type Positioned interface {
+	Position() (seq int64, ok bool, err error)
+	SetPosition(seq int64) error
+}
+
 // MaxQueryRunes bounds the query text; longer input is refused.
 const MaxQueryRunes = 200
 

@@ -16,10 +16,10 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"opendata/app"
-	"opendata/catalog"
 	"opendata/frontend"
 	"opendata/jobs"
 	"opendata/openapi"
+	"opendata/publish"
 )
 
 // Server is the HTTP server and its background workers.
@@ -109,7 +109,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	go func() {
 		s.runner.Run(wctx)
 	}()
-	go s.ensureIndex(wctx)
+	go func() {
+		if err := s.app.Follower.Start(wctx); err != nil && wctx.Err() == nil {
+			s.log.Error("search index: catching up with the change log", "err", err)
+		}
+		s.app.Follower.Run(wctx)
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String(), "base_url", s.app.Config.BaseURL)
@@ -129,20 +134,6 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	return err
-}
-
-// ensureIndex rebuilds an empty search index from the database (first
-// start, or a lost index directory).
-func (s *Server) ensureIndex(ctx context.Context) {
-	n, err := s.app.Index.Count(ctx)
-	if err != nil || n > 0 {
-		return
-	}
-	if done, err := s.app.Publish.ReindexAll(ctx, nil); err != nil {
-		s.log.Error("rebuild search index", "err", err)
-	} else if done > 0 {
-		s.log.Info("search index rebuilt from the database", "documents", done)
-	}
 }
 
 // flushUsage adds the buffered API usage counts to the database (also
@@ -169,8 +160,9 @@ func (s *Server) flushCounts(ctx context.Context) {
 }
 
 // housekeeping flushes usage counts every few seconds; once a minute it
-// requeues jobs of crashed instances, removes versions left pending by a
-// crash and drops withdrawn resources from the index when their notice ends.
+// requeues jobs of crashed instances and removes versions left pending by a
+// crash. (The search follower drops withdrawn resources from the index when
+// their notice ends.)
 func (s *Server) housekeeping(ctx context.Context) {
 	flush := time.NewTicker(10 * time.Second)
 	defer flush.Stop()
@@ -178,7 +170,6 @@ func (s *Server) housekeeping(ctx context.Context) {
 	minute := time.NewTicker(time.Minute)
 	defer minute.Stop()
 	for {
-		s.expireWithdrawals(ctx)
 		if n, err := s.app.Jobs.Requeue(ctx, 3*time.Minute); err == nil && n > 0 {
 			s.log.Warn("requeued jobs of a silent worker", "count", n)
 			s.runner.Wake()
@@ -195,6 +186,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 		if n, err := s.app.Sharing.EscalateOverdue(ctx); err == nil && n > 0 {
 			s.log.Warn("overdue share requests escalated to the leading-group office", "count", n)
 		}
+		if _, err := publish.PruneChanges(ctx, s.app.DB, 7*24*time.Hour); err != nil {
+			s.log.Warn("prune the search change log", "err", err)
+		}
 		if n, err := s.app.Ingest.CleanStale(ctx, time.Hour); err == nil && n > 0 {
 			s.log.Warn("removed versions left pending by a crash", "count", n)
 		}
@@ -208,21 +202,6 @@ func (s *Server) housekeeping(ctx context.Context) {
 			case <-minute.C:
 				break wait
 			}
-		}
-	}
-}
-
-// expireWithdrawals removes from the index resources whose announced
-// withdrawal has taken effect.
-func (s *Server) expireWithdrawals(ctx context.Context) {
-	rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{Limit: 1000})
-	if err != nil {
-		return
-	}
-	now := time.Now()
-	for _, r := range rs {
-		if r.WithdrawAt != nil && !now.Before(*r.WithdrawAt) && r.PublishedVersion > 0 {
-			s.app.Publish.Reindex(ctx, r.ID)
 		}
 	}
 }

@@ -40,8 +40,30 @@ type env struct {
 	hlth int64 // WJW department
 }
 
-// start runs the real server on a random port over the given backends.
+// start runs the real server on a random port over the given backends,
+// with two departments and three staff accounts.
 func start(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Config)) *env {
+	t.Helper()
+	e := startInstance(t, d, bs, mutate)
+	a, c := e.app, context.Background()
+	jt, _ := a.Catalog.CreateDepartment(c, catalog.Department{Code: "JTJ", Name: "市交通运输局", Kind: "department"})
+	wj, _ := a.Catalog.CreateDepartment(c, catalog.Department{Code: "WJW", Name: "市卫生健康委员会", Kind: "department"})
+	e.bus, e.hlth = jt.ID, wj.ID
+	for _, u := range []auth.NewUser{
+		{Username: "admin", Password: "bureau-secret-1", Role: auth.RoleBureauAdmin},
+		{Username: "jt_staff", Password: "transport-pass-1", Role: auth.RoleDeptStaff, DepartmentID: jt.ID},
+		{Username: "wj_staff", Password: "health-pass-123", Role: auth.RoleDeptStaff, DepartmentID: wj.ID},
+	} {
+		if _, err := a.Users.CreateUser(c, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// startInstance runs one more server instance over the backends, with its
+// own embedded search index, as a second `serve` would.
+func startInstance(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Config)) *env {
 	t.Helper()
 	cfg, err := config.Load("", []string{"OPENDATA_DATA_DIR=" + t.TempDir(), "OPENDATA_MAX_UPLOAD_MB=2"})
 	if err != nil {
@@ -75,21 +97,7 @@ func start(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Config)) *
 			t.Errorf("server shutdown: %v", err)
 		}
 	})
-	e := &env{t: t, url: "http://" + ln.Addr().String(), app: a}
-	c := context.Background()
-	jt, _ := a.Catalog.CreateDepartment(c, catalog.Department{Code: "JTJ", Name: "市交通运输局", Kind: "department"})
-	wj, _ := a.Catalog.CreateDepartment(c, catalog.Department{Code: "WJW", Name: "市卫生健康委员会", Kind: "department"})
-	e.bus, e.hlth = jt.ID, wj.ID
-	for _, u := range []auth.NewUser{
-		{Username: "admin", Password: "bureau-secret-1", Role: auth.RoleBureauAdmin},
-		{Username: "jt_staff", Password: "transport-pass-1", Role: auth.RoleDeptStaff, DepartmentID: jt.ID},
-		{Username: "wj_staff", Password: "health-pass-123", Role: auth.RoleDeptStaff, DepartmentID: wj.ID},
-	} {
-		if _, err := a.Users.CreateUser(c, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return e
+	return &env{t: t, url: "http://" + ln.Addr().String(), app: a}
 }
 
 func sqliteEnv(t *testing.T) *env {

@@ -33,6 +33,8 @@ import (
 	"opendata/errs"
 	"opendata/i18n"
 	"opendata/ingest"
+	"opendata/publish"
+	"opendata/search"
 	"opendata/server"
 )
 
@@ -156,8 +158,12 @@ func describe(err error) string {
 	return err.Error()
 }
 
+// openApp opens what a command-line tool needs: everything but the search
+// index, which a running server holds. What a command changes reaches the
+// index (the server's, or the next one to start) through the search change
+// log, so no command waits on the server's lock.
 func openApp(ctx context.Context, cfg config.Config) (*app.App, error) {
-	return app.Open(ctx, cfg, app.NewLogger(cfg))
+	return app.OpenHeadless(ctx, cfg, app.NewLogger(cfg))
 }
 
 func cmdServe(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
@@ -166,7 +172,7 @@ func cmdServe(ctx context.Context, cfg config.Config, args []string, stdout, std
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
-	a, err := openApp(ctx, cfg)
+	a, err := app.Open(ctx, cfg, app.NewLogger(cfg))
 	if err != nil {
 		return err
 	}
@@ -433,6 +439,10 @@ func cmdCatalog(ctx context.Context, cfg config.Config, args []string, stdout, s
 		if err != nil {
 			return err
 		}
+		// A running server's search follows through the change log.
+		if err := a.Publish.Reindex(ctx, r.ID); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "updated resource %s, now revision %d\n", r.Code, r.Revision)
 	case "list":
 		rs, total, err := a.Catalog.ListResources(ctx, catalog.Filter{Limit: 1000})
@@ -555,17 +565,44 @@ func cmdIngest(ctx context.Context, cfg config.Config, args []string, stdout, st
 	return nil
 }
 
+// cmdReindex rebuilds the search index. Beside a running server that
+// holds the embedded index it does not wait: it asks the server (and every
+// other instance) to rebuild through the change log.
 func cmdReindex(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	a, err := openApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.Index.Ping(ctx); err != nil {
+	var idx search.Index
+	if cfg.SearchBackend == "meilisearch" {
+		idx, err = search.OpenMeili(ctx, cfg.MeiliURL, cfg.MeiliKey, cfg.MeiliIndex)
+	} else {
+		idx, err = search.OpenBleve(app.BlevePath(cfg))
+	}
+	if errors.Is(err, search.ErrLocked) {
+		seq, err := a.Publish.RequestRebuild(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "a running server holds the search index: it will rebuild it from the database within seconds (change log entry %d)\n", seq)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
+	defer idx.Close()
+	if err := idx.Ping(ctx); err != nil {
+		return err
+	}
+	latest, err := publish.LatestChange(ctx, a.DB)
+	if err != nil {
+		return err
+	}
+	svc := *a.Publish
+	svc.Index = idx
 	var bar *progressbar.ProgressBar
-	n, err := a.Publish.ReindexAll(ctx, func(done, total int) {
+	n, err := svc.ReindexAll(ctx, func(done, total int) {
 		if bar == nil {
 			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("reindex"))
 		}
@@ -577,6 +614,13 @@ func cmdReindex(ctx context.Context, cfg config.Config, args []string, stdout, s
 	}
 	if err != nil {
 		return err
+	}
+	if p, ok := idx.(search.Positioned); ok {
+		// Changes made during the rebuild are applied again by the next
+		// server to start: harmless.
+		if err := p.SetPosition(latest); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "search index rebuilt: %d public resources\n", n)
 	return nil
