@@ -220,7 +220,7 @@ func (s *Service) Withdraw(ctx context.Context, actor auth.Actor, rid int64, rea
 	if err != nil {
 		return err
 	}
-	if !(actor.IsBureau() || actor.Role == auth.RoleDeptAdmin && actor.DepartmentID == r.DepartmentID) {
+	if !CanWithdraw(actor, r) {
 		return errs.Forbiddenf("a withdrawal is filed by the department's admin or the bureau")
 	}
 	if r.PublishedVersion == 0 {
@@ -257,7 +257,7 @@ func (s *Service) CancelWithdrawal(ctx context.Context, actor auth.Actor, rid in
 	if err != nil {
 		return err
 	}
-	if !(actor.IsBureau() || actor.Role == auth.RoleDeptAdmin && actor.DepartmentID == r.DepartmentID) {
+	if !CanWithdraw(actor, r) {
 		return errs.Forbiddenf("not allowed")
 	}
 	if r.WithdrawAt == nil {

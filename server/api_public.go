@@ -71,17 +71,13 @@ func (s *Server) apiResource(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	states, _ := s.app.Publish.VersionStates(ctx, r.ID)
-	all, err := s.app.Catalog.ListVersions(ctx, r.ID)
+	published, err := s.app.Publish.PublicVersions(ctx, r)
 	if err != nil {
 		return err
 	}
 	versions := []publicVersion{}
-	var columns []catalog.VersionColumn
-	for _, v := range all {
-		if states[v.Number] != publish.Published {
-			continue
-		}
+	open := []catalog.VersionColumn{}
+	for _, v := range published {
 		pv := publicVersion{Number: v.Number, Published: v.CreatedAt, Rows: v.RowsStored, Quality: v.QualityScore}
 		if r.OpenType == "unconditional" {
 			pv.Downloads, pv.Sizes = map[string]string{}, map[string]int64{}
@@ -94,15 +90,9 @@ func (s *Server) apiResource(c echo.Context) error {
 			}
 		}
 		if v.Number == r.PublishedVersion {
-			columns = v.Columns
+			open = publish.OpenColumns(v)
 		}
 		versions = append(versions, pv)
-	}
-	open := []catalog.VersionColumn{}
-	for _, col := range columns {
-		if col.Open != "dropped" {
-			open = append(open, col)
-		}
 	}
 	views, downloads, _ := s.app.Publish.Totals(ctx, r.ID)
 	access := "download"

@@ -13,6 +13,7 @@ import (
 	"opendata/catalog"
 	"opendata/i18n"
 	"opendata/ingest"
+	"opendata/publish"
 )
 
 func (s *Server) bindConsole(e *echo.Echo) {
@@ -56,8 +57,7 @@ func (s *Server) consolePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	canReview := u.Actor().IsBureau() || (u.Role == auth.RoleDeptAdmin && s.app.Config.Approver != "bureau")
-	return s.render(c, http.StatusOK, "console", s.newPage(c, "", map[string]any{"Resources": rs, "Queue": queue, "CanReview": canReview}))
+	return s.render(c, http.StatusOK, "console", s.newPage(c, "", map[string]any{"Resources": rs, "Queue": queue, "CanReview": s.app.Publish.Reviews(u.Actor())}))
 }
 
 type versionRow struct {
@@ -92,7 +92,7 @@ func (s *Server) consoleResource(c echo.Context) error {
 	a := u.Actor()
 	data := map[string]any{"Resource": r, "Versions": rows, "Events": events, "History": hist, "IsPublic": r.IsPublic(time.Now()),
 		"CanEdit": a.CanEditDepartment(r.DepartmentID), "CanReview": s.app.Publish.CanApprove(a, r),
-		"CanWithdraw": a.IsBureau() || (u.Role == auth.RoleDeptAdmin && u.DepartmentID == r.DepartmentID), "MinNotice": s.app.Config.MinNoticeDays}
+		"CanWithdraw": publish.CanWithdraw(a, r), "MinNotice": s.app.Config.MinNoticeDays}
 	return s.render(c, http.StatusOK, "resource", s.newPage(c, r.Name, data))
 }
 

@@ -456,8 +456,8 @@ func (s *Server) examples(r catalog.Resource, v catalog.Version) []example {
 	pq := fmt.Sprintf("%s/api/v1/resources/%d/download/open.parquet", base, r.ID)
 	records := fmt.Sprintf("%s/api/v1/resources/%d/records", base, r.ID)
 	filter, col := "", ""
-	for _, c := range v.Columns {
-		if c.Open != "dropped" && c.Type == "string" && col == "" {
+	for _, c := range publish.OpenColumns(v) {
+		if c.Type == "string" && col == "" {
 			col = c.Name
 		}
 	}
@@ -491,7 +491,7 @@ func (s *Server) datasetPage(c echo.Context) error {
 		return err
 	}
 	s.app.Counter.View(r.ID)
-	v, err := s.app.Catalog.GetVersion(ctx, r.ID, r.PublishedVersion)
+	v, err := s.app.Publish.PublicVersion(ctx, r, 0)
 	if err != nil {
 		return err
 	}
@@ -549,13 +549,9 @@ func (s *Server) datasetPage(c echo.Context) error {
 		}
 		data["Usage"] = fd
 	}
-	states, _ := s.app.Publish.VersionStates(ctx, r.ID)
-	all, _ := s.app.Catalog.ListVersions(ctx, r.ID)
-	var published []catalog.Version
-	for _, x := range all {
-		if states[x.Number] == publish.Published {
-			published = append(published, x)
-		}
+	published, err := s.app.Publish.PublicVersions(ctx, r)
+	if err != nil {
+		return err
 	}
 	data["Versions"] = published
 	if ds, err := s.app.Sharing.Disputes(ctx, r.ID); err == nil && len(ds) > 0 {

@@ -107,20 +107,17 @@ func (s *Server) download(c echo.Context) error {
 	if r.OpenType != "unconditional" {
 		return fmt.Errorf("%w: %s is open on application: %s", errs.Forbidden, r.Code, r.OpenCondition)
 	}
-	n := r.PublishedVersion
+	n := 0
 	if v := c.QueryParam("version"); v != "" {
 		if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n <= 0 {
 			return errs.Invalidf("version: a positive number")
 		}
-		states, _ := s.app.Publish.VersionStates(ctx, r.ID)
-		if states[n] != "published" {
-			return errs.NotFoundf("published version %d", n)
-		}
 	}
-	v, err := s.app.Catalog.GetVersion(ctx, r.ID, n)
+	v, err := s.app.Publish.PublicVersion(ctx, r, n)
 	if err != nil {
 		return err
 	}
+	n = v.Number
 	rc, info, err := s.app.Blobs.Get(ctx, v.Prefix()+file)
 	if err != nil {
 		return err
