@@ -202,6 +202,7 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	a.Access = &access.Service{DB: d, Users: a.Users, Catalog: cat, Audit: a.Audit, Notify: a.Notify, Calendar: a.Calendar, Log: log,
 		KeyMaxDays: cfg.KeyMaxDays, KeyCacheTTL: cfg.KeyCacheTTL, ApplicationDays: cfg.ApplicationDays, VerifyByEmail: cfg.SMTPAddr != "" && cfg.SignupApproval == "auto",
 		Usage: &access.Usage{Location: cfg.Location()}}
+	a.Sharing.OpenGrants = a.Access // on-application grants in the read matrix
 	secret, err := db.Secret(context.Background(), d, "cursor_key")
 	if err != nil {
 		return nil, fmt.Errorf("cursor secret: %w", err)

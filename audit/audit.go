@@ -161,14 +161,18 @@ func (l *Log) Verify(ctx context.Context) (*Problem, int64, error) {
 
 // Filter selects events to browse or export.
 type Filter struct {
-	ResourceIDs []int64 // events on these resources (a provider's own)
+	Scope       Scope   // whose events the reader may see (ScopeFor)
+	ResourceIDs []int64 // events on these resources, each within the scope
 	Action      string
 	Limit       int
 }
 
 // List returns events newest first.
 func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
-	q, args := "SELECT "+cols+" FROM audit_events WHERE 1=1", []any{}
+	if err := f.Scope.checkResources(ctx, l.DB, f.ResourceIDs); err != nil {
+		return nil, err
+	}
+	q, args := f.Scope.where("SELECT "+cols+" FROM audit_events WHERE 1=1", []any{})
 	if f.ResourceIDs != nil {
 		if len(f.ResourceIDs) == 0 {
 			return []Event{}, nil

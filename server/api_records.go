@@ -8,89 +8,33 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"opendata/access"
-	"opendata/catalog"
-	"opendata/errs"
 	"opendata/query"
 	"opendata/sharing"
 )
 
-// recordsTarget is what a caller may read of a resource: which file, which
-// columns, and how the call is accounted for.
-type recordsTarget struct {
-	req      query.Request
-	internal *sharing.Principal // a department reading the full variant
-	purpose  string
-	grant    *access.Grant // an on-application grant in force
+// reader is who calls, for the read matrix: a department (staff with a
+// department or a system credential) with its stated purpose, and the
+// outside account (API key or developer session), if any.
+func reader(c echo.Context) (sharing.Reader, callerIDs) {
+	var rd sharing.Reader
+	if p, ok := internalPrincipal(c); ok {
+		rd.Department, rd.Purpose = &p, purposeOf(c)
+	}
+	var who callerIDs
+	if k, ok := apiCaller(c); ok {
+		who = callerIDs{k.User.ID, k.User.Username, k.Key.ID}
+	} else if u, ok := developer(c); ok {
+		who = callerIDs{u.ID, u.Username, 0}
+	}
+	rd.AccountID = who.userID
+	return rd, who
+}
+
+// callerIDs name an outside caller in the usage counts and the audit.
+type callerIDs struct {
 	userID   int64
 	userName string
 	keyID    int64
-	public   bool // unconditionally open: cacheable, no audit
-}
-
-// recordsAccess applies design.md §5 to a records call:
-//   - a department (staff with a department, or a system credential) reads
-//     the full variant of the latest version when sharing.Decide allows,
-//     with a stated purpose, limited to the grant's columns;
-//   - everyone else reads the open variant of the published version: open
-//     type unconditional for anyone, on application only with an approved,
-//     unexpired application of the caller's account;
-//   - anything else is 404 (not public) or 403 (why not), with no data.
-func (s *Server) recordsAccess(c echo.Context, r catalog.Resource) (recordsTarget, error) {
-	ctx := c.Request().Context()
-	t := recordsTarget{req: query.Request{Resource: r.ID, Params: c.QueryParams()}}
-	if p, ok := internalPrincipal(c); ok {
-		d, err := s.app.Sharing.Decide(ctx, p, r)
-		if err != nil {
-			return t, err
-		}
-		if d.Allowed {
-			purpose, err := sharing.CheckPurpose(purposeOf(c))
-			if err != nil {
-				return t, err
-			}
-			if r.LatestVersion == 0 {
-				return t, errs.NotFoundf("%s has no data yet", r.Code)
-			}
-			t.internal, t.purpose = &p, purpose
-			t.req.Version, t.req.Variant, t.req.Columns = r.LatestVersion, "full", d.Columns
-			t.req.Key = catalog.VersionPrefix(r.ID, r.LatestVersion) + "full.parquet"
-			t.req.Params.Del("purpose")
-			return t, nil
-		}
-		if !r.IsPublic(time.Now()) || r.OpenType != "unconditional" {
-			return t, errs.Forbiddenf("%s: %s", r.Code, d.Reason)
-		}
-	}
-	if !r.IsPublic(time.Now()) {
-		return t, errs.NotFoundf("dataset %d", r.ID)
-	}
-	if k, ok := apiCaller(c); ok {
-		t.userID, t.userName, t.keyID = k.User.ID, k.User.Username, k.Key.ID
-	} else if u, ok := developer(c); ok {
-		t.userID, t.userName = u.ID, u.Username
-	}
-	t.req.Version, t.req.Variant = r.PublishedVersion, "open"
-	t.req.Key = catalog.VersionPrefix(r.ID, r.PublishedVersion) + "open.parquet"
-	switch r.OpenType {
-	case "unconditional":
-		t.public = true
-		return t, nil
-	case "on_application":
-		if t.userID == 0 {
-			return t, fmt.Errorf("%w: %s is open on application (%s): sign up, apply on /datasets/%d and call with your API key", errs.Unauthenticated, r.Code, r.OpenCondition, r.ID)
-		}
-		g, ok, err := s.app.Access.ActiveGrant(ctx, r.ID, t.userID)
-		if err != nil {
-			return t, err
-		}
-		if !ok {
-			return t, errs.Forbiddenf("%s is open on application: you have no approved application in force; apply on /datasets/%d", r.Code, r.ID)
-		}
-		t.grant, t.req.Columns = &g, g.Columns
-		return t, nil
-	}
-	return t, errs.NotFoundf("dataset %d", r.ID)
 }
 
 // internalPrincipal is the department identity of the call, if any.
@@ -128,23 +72,28 @@ func (s *Server) records(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.recordsAccess(c, r)
+	rd, who := reader(c)
+	t, err := s.app.Sharing.ReadTarget(ctx, rd, r)
 	if err != nil {
 		return err
 	}
-	p, err := s.app.Records.Prepare(ctx, s.app.Cursors, t.req)
+	params := c.QueryParams()
+	if t.Internal {
+		params.Del("purpose")
+	}
+	p, err := s.app.Records.Prepare(ctx, s.app.Cursors, query.Request{Resource: r.ID, Version: t.Version, Variant: t.Variant, Key: t.Key, Columns: t.Columns, Params: params})
 	if err != nil {
 		return err
 	}
-	if t.internal != nil {
-		s.app.Sharing.RecordAccess(ctx, *t.internal, r.ID, t.req.Version, t.purpose, c.RealIP(), "records API: "+c.QueryString())
-	} else if t.grant != nil {
-		s.app.Access.RecordGrantedRead(ctx, t.userID, t.userName, t.keyID, r.ID, t.req.Version, t.grant.ApplicationID, c.RealIP())
+	if t.Internal {
+		s.app.Sharing.RecordAccess(ctx, t.Principal, r.ID, t.Version, t.Purpose, c.RealIP(), "records API: "+c.QueryString())
+	} else if t.ApplicationID != 0 {
+		s.app.Access.RecordGrantedRead(ctx, who.userID, who.userName, who.keyID, r.ID, t.Version, t.ApplicationID, c.RealIP())
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, query.ContentType(p.Query.Format))
-	h.Set("X-Dataset-Version", fmt.Sprint(t.req.Version))
-	if t.public {
+	h.Set("X-Dataset-Version", fmt.Sprint(t.Version))
+	if t.Public {
 		h.Set("Cache-Control", "public, max-age=60")
 	} else {
 		h.Set("Cache-Control", "private, no-store")
@@ -159,8 +108,8 @@ func (s *Server) records(c echo.Context) error {
 			h.Set("Next-Cursor", next)
 		}
 	})
-	if t.internal == nil {
-		s.app.Access.Usage.Add(t.userID, t.keyID, r.ID, res.Rows, cw.n, time.Now())
+	if !t.Internal {
+		s.app.Access.Usage.Add(who.userID, who.keyID, r.ID, res.Rows, cw.n, time.Now())
 	}
 	if err != nil && cw.n > 0 {
 		// The answer has begun: the status is sent; log and cut it short.

@@ -109,15 +109,7 @@ func (s *Server) shareCatalog(c echo.Context) error {
 // shareData streams the full variant of the latest version as CSV, limited
 // to the columns the caller may read; it needs a purpose and is audited.
 func (s *Server) shareData(c echo.Context) error {
-	p, err := principal(c)
-	if err != nil {
-		return err
-	}
-	purpose, err := sharing.CheckPurpose(purposeOf(c))
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	p, id, err := withID(c, principal)
 	if err != nil {
 		return err
 	}
@@ -126,26 +118,16 @@ func (s *Server) shareData(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.app.Sharing.Decide(ctx, p, r)
+	t, err := s.app.Sharing.SharedTarget(ctx, p, purposeOf(c), r)
 	if err != nil {
 		return err
 	}
-	if !d.Allowed {
-		return errs.Forbiddenf("%s: %s", r.Code, d.Reason)
-	}
-	if r.LatestVersion == 0 {
-		return errs.NotFoundf("%s has no data yet", r.Code)
-	}
-	v, err := s.app.Catalog.GetVersion(ctx, r.ID, r.LatestVersion)
-	if err != nil {
-		return err
-	}
-	s.app.Sharing.RecordAccess(ctx, p, r.ID, v.Number, purpose, c.RealIP(), fmt.Sprintf("columns %v", d.Columns))
+	s.app.Sharing.RecordAccess(ctx, p, r.ID, t.Version, t.Purpose, c.RealIP(), fmt.Sprintf("columns %v", t.Columns))
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", contentDisposition(fmt.Sprintf("%s-v%d-full.csv", r.Code, v.Number), fmt.Sprintf("%s-v%d-共享.csv", r.Name, v.Number)))
+	h.Set("Content-Disposition", contentDisposition(fmt.Sprintf("%s-v%d-full.csv", r.Code, t.Version), fmt.Sprintf("%s-v%d-共享.csv", r.Name, t.Version)))
 	h.Set("Cache-Control", "no-store")
-	return s.writeParquetCSV(ctx, c.Response(), v.Prefix()+"full.parquet", d.Columns)
+	return s.writeParquetCSV(ctx, c.Response(), t.Key, t.Columns)
 }
 
 // writeParquetCSV converts a stored Parquet file to CSV, keeping only cols

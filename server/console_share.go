@@ -159,19 +159,11 @@ func (s *Server) consoleNotifications(c echo.Context) error {
 
 func (s *Server) consoleAudit(c echo.Context) error {
 	u, _ := currentUser(c)
-	ctx := c.Request().Context()
-	f := audit.Filter{Limit: 500}
-	if !u.Actor().IsBureau() && u.Role != auth.RoleOffice {
-		rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{DepartmentID: u.DepartmentID, Limit: 1000})
-		if err != nil {
-			return err
-		}
-		f.ResourceIDs = []int64{}
-		for _, r := range rs {
-			f.ResourceIDs = append(f.ResourceIDs, r.ID)
-		}
+	scope, err := audit.ScopeFor(u.Actor())
+	if err != nil {
+		return err
 	}
-	evs, err := s.app.Audit.List(ctx, f)
+	evs, err := s.app.Audit.List(c.Request().Context(), audit.Filter{Scope: scope, Limit: 500})
 	if err != nil {
 		return err
 	}

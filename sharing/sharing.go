@@ -69,6 +69,8 @@ type Service struct {
 	Log      *slog.Logger
 	Notify   *notify.Notifier
 	Now      func() time.Time
+	// OpenGrants, when set, finds on-application grants (ReadTarget).
+	OpenGrants OpenGrants
 }
 
 func (s *Service) now() time.Time {
