@@ -19,7 +19,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/labstack/echo/v4"
 
-	"opendata/auth"
 	"opendata/catalog"
 	"opendata/errs"
 	"opendata/sharing"
@@ -248,17 +247,8 @@ func (s *Server) shareVisible(c echo.Context) (sharing.Request, sharing.Principa
 	if err != nil {
 		return sharing.Request{}, p, err
 	}
-	req, err := s.app.Sharing.Get(c.Request().Context(), id)
-	if err != nil {
-		return req, p, err
-	}
-	if p.Role != auth.RoleBureauAdmin && p.Role != auth.RoleOffice && p.DepartmentID != req.DepartmentID {
-		res, err := s.app.Catalog.GetResource(c.Request().Context(), req.ResourceID)
-		if err != nil || res.DepartmentID != p.DepartmentID {
-			return req, p, errs.NotFoundf("share request %d", id)
-		}
-	}
-	return req, p, nil
+	req, err := s.app.Sharing.GetFor(c.Request().Context(), p, id)
+	return req, p, err
 }
 
 func (s *Server) shareGet(c echo.Context) error {

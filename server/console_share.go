@@ -87,9 +87,9 @@ func (s *Server) consoleShareRequest(c echo.Context) error {
 }
 
 type requestRow struct {
-	Req                               sharing.Request
-	ResourceName                      string
-	CanDecide, CanEscalate, CanSettle bool
+	Req          sharing.Request
+	ResourceName string
+	sharing.Actions
 }
 
 func (s *Server) consoleShareRequests(c echo.Context) error {
@@ -106,11 +106,7 @@ func (s *Server) consoleShareRequests(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		row := requestRow{Req: r, ResourceName: res.Name}
-		row.CanDecide = r.Status == sharing.Pending && p.DepartmentID == res.DepartmentID
-		row.CanEscalate = (r.Status == sharing.Refused || r.Status == sharing.OfficeRefused) && p.DepartmentID == r.DepartmentID
-		row.CanSettle = (r.Status == sharing.EscalatedOffice && u.Role == auth.RoleOffice) || (r.Status == sharing.EscalatedGroup && u.Role == auth.RoleBureauAdmin)
-		rows = append(rows, row)
+		rows = append(rows, requestRow{Req: r, ResourceName: res.Name, Actions: sharing.ActionsFor(p, r, res)})
 	}
 	return s.render(c, http.StatusOK, "share_requests", s.newPage(c, i18n.T(lang(c), "share.requests", nil), map[string]any{"Rows": rows}))
 }

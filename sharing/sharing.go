@@ -406,9 +406,7 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 }
 
 func provider(p Principal) func(Request, catalog.Resource) bool {
-	return func(_ Request, res catalog.Resource) bool {
-		return !p.System && p.DepartmentID == res.DepartmentID && p.DepartmentID != 0
-	}
+	return func(_ Request, res catalog.Resource) bool { return CanAnswer(p, res) }
 }
 
 // Approve grants the request (provider), optionally narrowing the columns
@@ -430,7 +428,7 @@ func (s *Service) Escalate(ctx context.Context, p Principal, id int64, reason st
 	if err != nil {
 		return req, err
 	}
-	requester := func(r Request, _ catalog.Resource) bool { return !p.System && p.DepartmentID == r.DepartmentID }
+	requester := func(r Request, _ catalog.Resource) bool { return CanEscalate(p, r) }
 	if req.Status == OfficeRefused {
 		return s.transition(ctx, p, id, []string{OfficeRefused}, EscalatedGroup, "escalated_to_group", reason, requester, false, nil, 0)
 	}
@@ -447,13 +445,13 @@ func (s *Service) Settle(ctx context.Context, p Principal, id int64, approve boo
 	}
 	switch req.Status {
 	case EscalatedOffice:
-		office := func(Request, catalog.Resource) bool { return p.Role == auth.RoleOffice }
+		office := func(r Request, _ catalog.Resource) bool { return CanSettle(p, r) }
 		if approve {
 			return s.transition(ctx, p, id, []string{EscalatedOffice}, Approved, "office_approved", reason, office, true, cols, termDays)
 		}
 		return s.transition(ctx, p, id, []string{EscalatedOffice}, OfficeRefused, "office_refused", reason, office, false, nil, 0)
 	case EscalatedGroup:
-		group := func(Request, catalog.Resource) bool { return p.Role == auth.RoleBureauAdmin }
+		group := func(r Request, _ catalog.Resource) bool { return CanSettle(p, r) }
 		if approve {
 			return s.transition(ctx, p, id, []string{EscalatedGroup}, Approved, "group_approved", reason, group, true, cols, termDays)
 		}

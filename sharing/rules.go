@@ -1,0 +1,82 @@
+package sharing
+
+import (
+	"context"
+
+	"opendata/auth"
+	"opendata/catalog"
+	"opendata/errs"
+)
+
+// Who may see and move a share request, named once for the
+// workflow, the API and the console.
+
+// supervises reports whether p sees every request: the bureau and the
+// leading-group office.
+func supervises(p Principal) bool {
+	return !p.System && (p.Role == auth.RoleBureauAdmin || p.Role == auth.RoleOffice)
+}
+
+// CanSeeRequest reports whether p sees req: the requesting and the
+// providing department, the bureau and the office.
+func CanSeeRequest(p Principal, req Request, res catalog.Resource) bool {
+	return supervises(p) || p.DepartmentID != 0 && (p.DepartmentID == req.DepartmentID || p.DepartmentID == res.DepartmentID)
+}
+
+// CanAnswer reports whether p answers requests for res: the providing
+// department's staff (not its systems).
+func CanAnswer(p Principal, res catalog.Resource) bool {
+	return !p.System && p.DepartmentID != 0 && p.DepartmentID == res.DepartmentID
+}
+
+// CanEscalate reports whether p takes a refusal of req up the chain: the
+// requesting department's staff.
+func CanEscalate(p Principal, req Request) bool {
+	return !p.System && p.DepartmentID != 0 && p.DepartmentID == req.DepartmentID
+}
+
+// CanSettle reports whether p settles req as it stands: the office an
+// escalation to the office, the bureau (the leading group's secretariat)
+// one to the leading group.
+func CanSettle(p Principal, req Request) bool {
+	switch req.Status {
+	case EscalatedOffice:
+		return !p.System && p.Role == auth.RoleOffice
+	case EscalatedGroup:
+		return !p.System && p.Role == auth.RoleBureauAdmin
+	}
+	return false
+}
+
+// Actions is what p may do with a request now (the console offers these).
+type Actions struct {
+	CanAnswer   bool // approve or refuse
+	CanEscalate bool
+	CanSettle   bool
+}
+
+// ActionsFor is what p may do with req, for res, in its present state.
+func ActionsFor(p Principal, req Request, res catalog.Resource) Actions {
+	return Actions{
+		CanAnswer:   req.Status == Pending && CanAnswer(p, res),
+		CanEscalate: (req.Status == Refused || req.Status == OfficeRefused) && CanEscalate(p, req),
+		CanSettle:   CanSettle(p, req),
+	}
+}
+
+// GetFor returns request id if p may see it; another department's request
+// is a NotFound, so its existence is not revealed.
+func (s *Service) GetFor(ctx context.Context, p Principal, id int64) (Request, error) {
+	req, err := s.Get(ctx, id)
+	if err != nil {
+		return req, err
+	}
+	res, err := s.Catalog.GetResource(ctx, req.ResourceID)
+	if err != nil {
+		return Request{}, err
+	}
+	if !CanSeeRequest(p, req, res) {
+		return Request{}, errs.NotFoundf("share request %d", id)
+	}
+	return req, nil
+}
