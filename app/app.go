@@ -163,9 +163,10 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	}
 	cat := &catalog.Store{DB: d}
 	a := &App{
-		Config: cfg, Log: log, DB: d, Blobs: bs, Catalog: cat, Users: &auth.Store{DB: d}, Jobs: &jobs.Queue{DB: d},
+		Config: cfg, Log: log, DB: d, Blobs: bs, Catalog: cat, Users: &auth.Store{DB: d}, Jobs: &jobs.Queue{DB: d, MaxAttempts: cfg.JobMaxAttempts},
 		Ingest: &ingest.Service{Catalog: cat, Blobs: bs, Log: log, Limits: ingest.Limits{
 			TempDir: tmp, MaxFileBytes: int64(cfg.MaxUploadMB) << 20, MaxFieldBytes: cfg.MaxFieldKB << 10,
+			MaxColumns: cfg.MaxColumns, MaxHeaderBytes: cfg.MaxHeaderKB << 10,
 			MaxUnzipBytes: int64(cfg.MaxUnzipMB) << 20, DedupMemoryBytes: int64(cfg.DedupMemoryMB) << 20, Location: cfg.Location(),
 		}},
 	}

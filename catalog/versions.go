@@ -104,18 +104,30 @@ func (s *Store) ReserveVersion(ctx context.Context, actor auth.Actor, resourceID
 
 // CommitVersion makes a pending version visible with its summary.
 func (s *Store) CommitVersion(ctx context.Context, v Version) error {
+	return s.CommitVersionWith(ctx, v, nil)
+}
+
+// CommitVersionWith commits the version and runs also in the same
+// transaction (e.g. the job that made it recording its success), so both
+// happen or neither does.
+func (s *Store) CommitVersionWith(ctx context.Context, v Version, also func(q db.Querier) error) error {
 	objs, _ := json.Marshal(v.Objects)
 	cols, _ := json.Marshal(v.Columns)
-	res, err := s.DB.Exec(ctx, `UPDATE versions SET status = ?, rows_stored = ?, rows_rejected = ?, quality_score = ?, source_encoding = ?,
+	return s.DB.Tx(ctx, func(q db.Querier) error {
+		res, err := q.Exec(ctx, `UPDATE versions SET status = ?, rows_stored = ?, rows_rejected = ?, quality_score = ?, source_encoding = ?,
 		objects = ?, columns = ?, ready_at = ? WHERE id = ? AND status = ?`,
-		VersionReady, v.RowsStored, v.RowsRejected, v.QualityScore, v.SourceEncoding, string(objs), string(cols), db.Now(), v.ID, VersionPending)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("%w: version %d is no longer pending", errs.Conflict, v.ID)
-	}
-	return nil
+			VersionReady, v.RowsStored, v.RowsRejected, v.QualityScore, v.SourceEncoding, string(objs), string(cols), db.Now(), v.ID, VersionPending)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("%w: version %d is no longer pending", errs.Conflict, v.ID)
+		}
+		if also != nil {
+			return also(q)
+		}
+		return nil
+	})
 }
 
 // AbortVersion removes a pending version's row (its objects are removed by

@@ -38,6 +38,9 @@ type Config struct {
 	MaxFieldKB      int
 	MaxUnzipMB      int
 	DedupMemoryMB   int
+	MaxColumns      int
+	MaxHeaderKB     int
+	JobMaxAttempts  int
 	TimeZone        string
 	SessionTTL      time.Duration
 	ShutdownTimeout time.Duration
@@ -151,6 +154,9 @@ var Options = []Option{
 	{"max_field_kb", "1024", "largest single field accepted by ingest, in KiB", intRange(func(c *Config) *int { return &c.MaxFieldKB }, 1, 1<<20)},
 	{"max_unzip_mb", "2048", "largest uncompressed size of an XLSX workbook, in MiB (zip-bomb guard)", intRange(func(c *Config) *int { return &c.MaxUnzipMB }, 1, 1<<20)},
 	{"dedup_memory_mb", "32", "memory for the duplicate and key-conflict checks, in MiB: a one-read hash table for files whose rows fit, else sorted runs that spill to disk", intRange(func(c *Config) *int { return &c.DedupMemoryMB }, 1, 1<<16)},
+	{"max_columns", "2000", "most columns a file may have; a wider file is refused before anything is sized by its width", intRange(func(c *Config) *int { return &c.MaxColumns }, 1, 16384)},
+	{"max_header_kb", "256", "largest header row (column names) accepted by ingest, in KiB", intRange(func(c *Config) *int { return &c.MaxHeaderKB }, 1, 1<<16)},
+	{"job_max_attempts", "3", "how many times a background job is started before it is marked failed (a job whose worker died is retried until then)", intRange(func(c *Config) *int { return &c.JobMaxAttempts }, 1, 100)},
 	{"timezone", "Asia/Shanghai", "time zone for dates, deadlines and 'not in the future' checks", str(func(c *Config) *string { return &c.TimeZone })},
 	{"session_ttl", "12h", "how long a staff login lasts", duration(func(c *Config) *time.Duration { return &c.SessionTTL })},
 	{"shutdown_timeout", "20s", "grace period for in-flight requests on shutdown", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},

@@ -387,6 +387,12 @@ CREATE TABLE settings (
 	name TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 )`},
+	{10, "jobs: attempts, claim tokens, coded errors", `
+ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN claim TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN error_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN error_params TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_heartbeat ON jobs(status, heartbeat_at)`},
 	{30, "search: index change log, delivery cursors, synonym dictionary, zero-result queries", `
 CREATE TABLE search_changes (
 	id {{ID}},

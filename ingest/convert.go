@@ -42,6 +42,8 @@ type Options struct {
 	Sheet            string // XLSX sheet name or 1-based index; "" for the first visible
 	Delimiter        rune   // CSV; 0 to detect
 	MaxFieldBytes    int
+	MaxColumns       int // most columns (fields in a record, keys in JSON objects)
+	MaxHeaderBytes   int // largest header record (the column names together)
 	MaxUnzipBytes    int64
 	DedupMemoryBytes int64
 	TempDir          string
@@ -66,6 +68,12 @@ type Progress struct {
 func (o *Options) defaults() {
 	if o.MaxFieldBytes <= 0 {
 		o.MaxFieldBytes = 1 << 20
+	}
+	if o.MaxColumns <= 0 {
+		o.MaxColumns = 2000
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 256 << 10
 	}
 	if o.MaxUnzipBytes <= 0 {
 		o.MaxUnzipBytes = 2 << 30
@@ -424,7 +432,9 @@ func scan(ctx context.Context, r rowReader, format string, opt Options, head boo
 			if len(buf) < 20 {
 				continue
 			}
-			sr.decideHeader(buf, bufRows, opt.Items, addData)
+			if err := sr.decideHeader(buf, bufRows, opt, addData); err != nil {
+				return nil, err
+			}
 			headerDone, buf = true, nil
 			continue
 		}
@@ -434,7 +444,9 @@ func scan(ctx context.Context, r rowReader, format string, opt Options, head boo
 		if len(buf) == 0 {
 			return nil, ErrEmpty
 		}
-		sr.decideHeader(buf, bufRows, opt.Items, addData)
+		if err := sr.decideHeader(buf, bufRows, opt, addData); err != nil {
+			return nil, err
+		}
 	}
 	if keyed {
 		sr.header = cleanHeader(r.Keys())
@@ -477,8 +489,18 @@ func keyIndexes(header, keys []string) []int {
 	return idx
 }
 
-func (sr *scanResult) decideHeader(buf [][]string, rows []int64, items []catalog.Item, addData func([]string, int64)) {
-	h := pickHeader(buf, items)
+// decideHeader picks the header among the first records (refusing one past
+// max_header_kb before anything is sized by it) and feeds the records
+// after it to the scan as data.
+func (sr *scanResult) decideHeader(buf [][]string, rows []int64, opt Options, addData func([]string, int64)) error {
+	h := pickHeader(buf, opt.Items)
+	size := 0
+	for _, v := range buf[h] {
+		size += len(v) + 1
+	}
+	if size > opt.MaxHeaderBytes {
+		return overLimit("header_too_large", rows[h], int64(size), int64(opt.MaxHeaderBytes), "max_header_kb")
+	}
 	sr.header = cleanHeader(buf[h])
 	sr.skip = h + 1
 	sr.headerRow = int64(h + 1)
@@ -488,6 +510,7 @@ func (sr *scanResult) decideHeader(buf [][]string, rows []int64, items []catalog
 	for i, rec := range buf[h+1:] {
 		addData(rec, rows[h+1+i])
 	}
+	return nil
 }
 
 // cell is one parsed value.
@@ -947,8 +970,13 @@ func (b *bufferedFile) Close() error { return errors.Join(b.Flush(), b.f.Close()
 // rowGroupRows is the Parquet row group size. Batches are appended to the
 // open row group, whose pages are held encoded and compressed in memory
 // until it is full (about 10 MB for typical rows), so row groups can be
-// much larger than the conversion's batches.
-const rowGroupRows = 64 << 10
+// much larger than the conversion's batches. A row group also ends once
+// the text given to it reaches rowGroupBytes, so long or many columns
+// cannot make it hold more memory than that.
+const (
+	rowGroupRows  = 64 << 10
+	rowGroupBytes = 64 << 20
+)
 
 // asyncWriter encodes record batches into a Parquet file on its own
 // goroutine, so parsing the next batch overlaps encoding this one. At most
@@ -956,24 +984,46 @@ const rowGroupRows = 64 << 10
 type asyncWriter struct {
 	name string
 	fw   *pqarrow.FileWriter
-	ch   chan arrow.RecordBatch
+	ch   chan sized
 	done chan error
 	err  error
 }
 
+// sized is a record batch and the input text it was made from.
+type sized struct {
+	rec   arrow.RecordBatch
+	bytes int
+}
+
 func startWriter(name string, fw *pqarrow.FileWriter) *asyncWriter {
-	ch := make(chan arrow.RecordBatch, 1)
+	ch := make(chan sized, 1)
 	w := &asyncWriter{name: name, fw: fw, ch: ch, done: make(chan error, 1)}
 	go func() {
 		var err error
+		groupBytes := 0 // text in the open row group
 		// After a failure keep draining (and releasing) so the producer never blocks.
-		for rec := range ch {
+		for b := range ch {
 			if err == nil {
-				if perr := guard(func() { err = fw.WriteBuffered(rec) }); perr != nil {
+				if perr := guard(func() {
+					if groupBytes > 0 && groupBytes+b.bytes > rowGroupBytes {
+						fw.NewBufferedRowGroup()
+						groupBytes = 0
+					}
+					if err = fw.WriteBuffered(b.rec); err != nil {
+						return
+					}
+					// The writer starts a new group by itself at rowGroupRows.
+					n, _ := fw.RowGroupNumRows()
+					if int64(n) < b.rec.NumRows() {
+						groupBytes = int(int64(b.bytes) * int64(n) / max(1, b.rec.NumRows()))
+					} else {
+						groupBytes += b.bytes
+					}
+				}); perr != nil {
 					err = perr
 				}
 			}
-			rec.Release()
+			b.rec.Release()
 		}
 		if perr := guard(func() {
 			if cerr := fw.Close(); err == nil {
@@ -988,8 +1038,8 @@ func startWriter(name string, fw *pqarrow.FileWriter) *asyncWriter {
 }
 
 // write hands rec over; an encoding error is reported by close.
-func (w *asyncWriter) write(rec arrow.RecordBatch) error {
-	w.ch <- rec
+func (w *asyncWriter) write(rec arrow.RecordBatch, bytes int) error {
+	w.ch <- sized{rec, bytes}
 	return nil
 }
 

@@ -353,7 +353,7 @@ func TestBadInput(t *testing.T) {
 		{"random.csv", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01"), errs.Invalid, "not text"},
 		{"trunc.json", []byte(`[{"a":1},{"a":`), errs.Invalid, "record 2"},
 		{"obj.json", []byte(`{"a":1}`), errs.Invalid, "array of objects"},
-		{"huge.csv", []byte(wide), errs.TooLarge, "larger than the limit"},
+		{"huge.csv", []byte(wide), errs.TooLarge, "row 2 is over 4194304 bytes"},
 		{"data.bin", []byte("a\n1\n"), errs.Invalid, "unknown file format"},
 		{"fake.xlsx", []byte("not a zip"), errs.Invalid, "unreadable Excel"},
 	}

@@ -1,11 +1,15 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"strconv"
 
 	"opendata/errs"
+	"opendata/i18n"
 )
 
 var errEOF = io.EOF
@@ -33,6 +37,82 @@ type FileError struct {
 
 func (e *FileError) Error() string { return e.File + ": " + e.Err.Error() }
 func (e *FileError) Unwrap() error { return e.Err }
+
+// Problem is a file-level failure the sender can act on, told in their
+// language: Code keys the message catalog (ingest.<code>), Params fill it,
+// Kind (errs.Invalid or errs.TooLarge) decides the HTTP status.
+type Problem struct {
+	Code   string
+	Params map[string]string
+	Kind   error
+}
+
+func (p *Problem) Error() string           { return i18n.T(i18n.EN, "ingest."+p.Code, p.Params) }
+func (p *Problem) Is(target error) bool    { return target == p.Kind }
+func (p *Problem) Text(lang string) string { return i18n.T(lang, "ingest."+p.Code, p.Params) }
+
+// overLimit is the Problem for an input past one of the configured limits:
+// where it happened, what was found, the limit and the option that sets it.
+func overLimit(code string, row int64, got, limit int64, option string) *Problem {
+	return &Problem{Code: code, Kind: errs.TooLarge, Params: map[string]string{
+		"row": strconv.FormatInt(row, 10), "got": strconv.FormatInt(got, 10), "limit": strconv.FormatInt(limit, 10), "option": option}}
+}
+
+// ErrorText is what a person is told about a failed ingest, in lang: the
+// file and what is wrong with it for anything the file caused, and a fixed
+// sentence for failures of our own (their cause belongs in the log, never
+// on a page).
+func ErrorText(lang string, err error) string {
+	text, _ := Explain(lang, err)
+	return text
+}
+
+// Explain is ErrorText, and whether the failure is ours rather than the
+// file's (whose cause then belongs in a log).
+func Explain(lang string, err error) (text string, internal bool) {
+	prefix := ""
+	var fe *FileError
+	if errors.As(err, &fe) && fe.File != "" {
+		prefix = fe.File + ": "
+	}
+	var p *Problem
+	var re *RowError
+	switch {
+	case errors.As(err, &p):
+		return prefix + p.Text(lang), false
+	case errors.As(err, &re):
+		return prefix + Describe(lang, *re), false
+	case errors.Is(err, context.Canceled):
+		return i18n.T(lang, "job.cancelled", nil), false
+	case errors.Is(err, errs.Invalid), errors.Is(err, errs.TooLarge), errors.Is(err, errs.Forbidden), errors.Is(err, errs.NotFound):
+		return err.Error(), false // a sentence about the file (not yet in the catalog)
+	}
+	return i18n.T(lang, "ingest.internal_error", nil), true
+}
+
+// Reason is the message key and parameters that tell a failure caused by
+// the file in any language, with the file's name as parameter "file"; the
+// key is "" for anything else.
+func Reason(err error) (key string, params map[string]string) {
+	var p *Problem
+	var re *RowError
+	switch {
+	case errors.As(err, &p):
+		key, params = "ingest."+p.Code, maps.Clone(p.Params)
+	case errors.As(err, &re):
+		key, params = "ingest."+re.Code, describeParams(*re)
+	default:
+		return "", nil
+	}
+	if params == nil {
+		params = map[string]string{}
+	}
+	var fe *FileError
+	if errors.As(err, &fe) && fe.File != "" {
+		params["file"] = fe.File
+	}
+	return key, params
+}
 
 // RowError is a problem with one record or cell. Code keys the message
 // catalog (ingest.<code>); Params fill it.

@@ -49,6 +49,21 @@ type batch struct {
 	flat  []string
 	items []item
 	errs  []*RowError
+	bytes int // text in flat
+}
+
+// A batch ends at BatchRows rows, or earlier when its cells or its text
+// reach these budgets, so a wide file or one of long texts cannot make the
+// batches in flight (and the Parquet row groups) take more memory than a
+// narrow one: memory follows what was read, never a count in the file.
+const (
+	batchCells = 1 << 18
+	batchBytes = 8 << 20
+)
+
+// batchRows is how many rows a batch of this file's width holds at most.
+func (c *converter) batchRows() int {
+	return min(c.opt.BatchRows, max(1, batchCells/max(1, c.width)))
 }
 
 func (b *batch) rec(it *item) []string { return b.flat[it.start:it.end:it.end] }
@@ -56,6 +71,7 @@ func (b *batch) rec(it *item) []string { return b.flat[it.start:it.end:it.end] }
 type batchOut struct {
 	full, open arrow.RecordBatch // nil when no row of the batch was stored
 	csv        []byte
+	bytes      int // the batch's input text, which bounds what its records hold
 }
 
 // dispatchResult is what the dispatcher leaves for the coordinator.
@@ -155,7 +171,7 @@ func (w *worker) process(b *batch, out *batchOut) {
 		w.row(it, b.rec(it))
 	}
 	out.csv, w.csv = w.csv, out.csv[:0]
-	out.full, out.open = nil, nil
+	out.full, out.open, out.bytes = nil, nil, b.bytes
 	if w.pending > 0 {
 		out.full, out.open = w.records()
 	}
@@ -769,7 +785,7 @@ func (c *converter) sink(o *batchOut) error {
 	if o.full != nil {
 		full, open := o.full, o.open
 		o.full, o.open = nil, nil
-		return errors.Join(c.full.write(full), c.open.write(open))
+		return errors.Join(c.full.write(full, o.bytes), c.open.write(open, o.bytes))
 	}
 	return nil
 }
@@ -843,13 +859,16 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 		case b := <-free:
 			clear(b.flat)
 			clear(b.items)
-			b.flat, b.items, b.errs = b.flat[:0], b.items[:0], b.errs[:0]
+			b.flat, b.items, b.errs, b.bytes = b.flat[:0], b.items[:0], b.errs[:0], 0
 			return b
 		default:
-			return &batch{flat: make([]string, 0, c.opt.BatchRows*max(1, c.width)), items: make([]item, 0, c.opt.BatchRows)}
+			// Grown by what is read; reused batches keep their size.
+			return &batch{}
 		}
 	}
-	cur := newBatch()
+	var cur *batch
+	rows := c.batchRows()
+	full := func() bool { return len(cur.items) >= rows || len(cur.flat) >= batchCells || cur.bytes >= batchBytes }
 	send := func() bool {
 		select {
 		case ins[res.batches%len(ins)] <- cur:
@@ -860,6 +879,7 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 		cur = newBatch()
 		return true
 	}
+	cur = newBatch()
 	records := 0
 	var dataIdx uint32
 	var lastProgress time.Time // report at once that the conversion started
@@ -885,7 +905,7 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 				res.err = err
 				return res
 			}
-			if len(cur.items) >= c.opt.BatchRows && !send() {
+			if full() && !send() {
 				return res
 			}
 			cur.items = append(cur.items, item{start: len(cur.errs), end: -1, row: re.Row})
@@ -896,21 +916,19 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 			continue
 		}
 		start := len(cur.flat)
-		empty := true
+		size := 0
 		for _, v := range rec {
 			v = trimCell(v)
-			if v != "" {
-				empty = false
-			}
+			size += len(v)
 			cur.flat = append(cur.flat, v)
 		}
-		if empty {
+		if size == 0 {
 			cur.flat = cur.flat[:start]
 			continue
 		}
 		// A full batch goes only when another row comes, so the last data
 		// row is still at hand at the end.
-		if len(cur.items) >= c.opt.BatchRows {
+		if full() {
 			moved := append([]string(nil), cur.flat[start:]...)
 			cur.flat = cur.flat[:start]
 			if !send() {
@@ -919,6 +937,7 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 			cur.flat = append(cur.flat, moved...)
 			start = 0
 		}
+		cur.bytes += size
 		it := item{start: start, end: len(cur.flat), row: src.Row()}
 		if dedup != nil {
 			if it.dd, it.first, err = dedup(cur.rec(&it), dataIdx, it.row); err != nil {

@@ -31,7 +31,14 @@ type recBatch struct {
 	err  error // after the records: the error (io.EOF at the end) the inner reader gave next
 }
 
-const prefetchBatch = 512
+// A batch is prefetchBatch records, or fewer when they reach prefetchCells
+// cells or prefetchBytes of text, so wide or long records cannot make the
+// queue take more memory than narrow ones.
+const (
+	prefetchBatch = 512
+	prefetchCells = 1 << 16
+	prefetchBytes = 4 << 20
+)
 
 func newPrefetch(inner rowReader) *prefetch {
 	p := &prefetch{inner: inner, ch: make(chan *recBatch, 4), free: make(chan *recBatch, 6), done: make(chan struct{})}
@@ -50,13 +57,16 @@ func (p *prefetch) fill() {
 		default:
 			b = &recBatch{}
 		}
-		for len(b.recs) < prefetchBatch {
+		for size := 0; len(b.recs) < prefetchBatch && len(b.flat) < prefetchCells && size < prefetchBytes; {
 			rec, err := p.inner.Next()
 			if err != nil {
 				b.err = err
 				break
 			}
 			start := len(b.flat)
+			for _, v := range rec {
+				size += len(v)
+			}
 			b.flat = append(b.flat, rec...) // the inner reader reuses its slice
 			b.recs = append(b.recs, b.flat[start:len(b.flat):len(b.flat)])
 			b.rows = append(b.rows, p.inner.Row())

@@ -65,36 +65,34 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// lineGuard fails when a line runs past max bytes, so one enormous field
-// cannot take unbounded memory.
-type lineGuard struct {
-	r       io.Reader
-	max     int
-	current int
+// recordGuard fails a read once the record being parsed (the bytes since
+// the parser last finished one) runs past max, so one enormous record (a
+// long line, or a quotation mark left open across many lines) cannot take
+// unbounded memory. The parser's read-ahead (a few KiB) is within the slack.
+type recordGuard struct {
+	r    io.Reader
+	max  int64
+	read int64 // bytes handed to the parser
+	mark int64 // the parser's input offset where the current record starts
 }
 
-var errLineTooLong = errors.New("line too long")
+var errRecordTooLong = errors.New("record too long")
 
-func (g *lineGuard) Read(p []byte) (int, error) {
+func (g *recordGuard) Read(p []byte) (int, error) {
+	if g.read-g.mark > g.max {
+		return 0, errRecordTooLong
+	}
 	n, err := g.r.Read(p)
-	for i := 0; i < n; {
-		j := bytes.IndexByte(p[i:n], '\n')
-		if j < 0 {
-			g.current += n - i
-			break
-		}
-		g.current += j
-		if g.current > g.max {
-			return 0, errLineTooLong
-		}
-		g.current = 0
-		i += j + 1
-	}
-	if g.current > g.max {
-		return 0, errLineTooLong
-	}
+	g.read += int64(n)
 	return n, err
 }
+
+// done marks the end of a record at the parser's input offset.
+func (g *recordGuard) done(offset int64) { g.mark = offset }
+
+// maxRecordBytes is the longest record a reader parses: four fields at
+// the field limit.
+func maxRecordBytes(opt Options) int64 { return 4 * int64(opt.MaxFieldBytes) }
 
 // sniff reads the start of a file to choose its encoding and delimiter and
 // to refuse binary data.
@@ -177,7 +175,10 @@ type csvReader struct {
 	f           *os.File
 	count       *countingReader
 	r           *csv.Reader
+	guard       *recordGuard
+	maxCols     int
 	row         int64
+	lastLine    int64 // the line the last record ended on
 	enc         string
 	textPerByte float64 // decoded UTF-8 bytes per byte of the file
 }
@@ -210,7 +211,8 @@ func openCSV(path string, opt Options) (*csvReader, error) {
 			textPerByte = float64(len(out)) / float64(len(head))
 		}
 	}
-	r := csv.NewReader(&lineGuard{r: text, max: opt.MaxFieldBytes * 4})
+	guard := &recordGuard{r: text, max: maxRecordBytes(opt)}
+	r := csv.NewReader(guard)
 	if opt.Delimiter != 0 {
 		sn.delimiter = opt.Delimiter
 	}
@@ -218,7 +220,7 @@ func openCSV(path string, opt Options) (*csvReader, error) {
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
 	r.ReuseRecord = true
-	return &csvReader{f: f, count: count, r: r, enc: sn.encoding, textPerByte: textPerByte}, nil
+	return &csvReader{f: f, count: count, r: r, guard: guard, maxCols: opt.MaxColumns, enc: sn.encoding, textPerByte: textPerByte}, nil
 }
 
 // decoderFor turns a sniffed encoding into UTF-8; nil for UTF-8 itself.
@@ -239,9 +241,8 @@ func decoderFor(encoding string) transform.Transformer {
 func (c *csvReader) Next() ([]string, error) {
 	rec, err := c.r.Read()
 	if err != nil {
-		if errors.Is(err, errLineTooLong) {
-			line, _ := c.r.FieldPos(0)
-			return nil, fmt.Errorf("%w: near line %d", ErrFieldTooLarge, line+1)
+		if errors.Is(err, errRecordTooLong) {
+			return nil, overLimit("record_too_large", c.lastLine+1, c.guard.read-c.guard.mark, c.guard.max, "max_field_kb")
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
@@ -249,8 +250,14 @@ func (c *csvReader) Next() ([]string, error) {
 		}
 		return nil, err
 	}
+	c.guard.done(c.r.InputOffset())
 	line, _ := c.r.FieldPos(0)
 	c.row = int64(line)
+	last, _ := c.r.FieldPos(len(rec) - 1)
+	c.lastLine = int64(last)
+	if len(rec) > c.maxCols {
+		return nil, overLimit("too_many_columns", c.row, int64(len(rec)), int64(c.maxCols), "max_columns")
+	}
 	if c.enc != "utf-8" {
 		return rec, nil
 	}
@@ -283,6 +290,10 @@ type jsonReader struct {
 	rec     []string
 	row     int64
 	maxLine int
+	guard   *recordGuard
+	maxCols int
+	maxHead int // bytes of all keys together (the header)
+	keyLen  int
 }
 
 func openJSON(path string, ndjson bool, keys []string, opt Options) (*jsonReader, error) {
@@ -302,7 +313,8 @@ func openJSON(path string, ndjson bool, keys []string, opt Options) (*jsonReader
 		return nil, ErrBinary
 	}
 	f.Seek(0, io.SeekStart)
-	j := &jsonReader{f: f, count: &countingReader{r: bufio.NewReaderSize(f, 256<<10)}, ndjson: ndjson, keyIdx: map[string]int{}, maxLine: opt.MaxFieldBytes * 4}
+	j := &jsonReader{f: f, count: &countingReader{r: bufio.NewReaderSize(f, 256<<10)}, ndjson: ndjson, keyIdx: map[string]int{},
+		maxLine: int(maxRecordBytes(opt)), maxCols: opt.MaxColumns, maxHead: opt.MaxHeaderBytes}
 	for _, k := range keys {
 		j.keyIdx[k] = len(j.keys)
 		j.keys = append(j.keys, k)
@@ -314,7 +326,8 @@ func openJSON(path string, ndjson bool, keys []string, opt Options) (*jsonReader
 		j.lines.Buffer(make([]byte, 64<<10), j.maxLine)
 		return j, nil
 	}
-	j.dec = json.NewDecoder(&lineGuard{r: src, max: j.maxLine})
+	j.guard = &recordGuard{r: src, max: int64(j.maxLine)}
+	j.dec = json.NewDecoder(j.guard)
 	j.dec.UseNumber()
 	tok, err := j.dec.Token()
 	if err != nil || tok != json.Delim('[') {
@@ -356,11 +369,12 @@ func (j *jsonReader) Next() ([]string, error) {
 			}
 			j.row++
 			if err := j.dec.Decode(&raw); err != nil {
-				if errors.Is(err, errLineTooLong) {
-					return nil, fmt.Errorf("%w: record %d", ErrFieldTooLarge, j.row)
+				if errors.Is(err, errRecordTooLong) {
+					return nil, overLimit("record_too_large", j.row, j.guard.read-j.guard.mark, j.guard.max, "max_field_kb")
 				}
 				return nil, fmt.Errorf("%w: record %d (byte %d): %v", ErrBadJSON, j.row, j.dec.InputOffset(), unexpectedEOF(err))
 			}
+			j.guard.done(j.dec.InputOffset())
 		}
 		break
 	}
@@ -379,6 +393,12 @@ func (j *jsonReader) Next() ([]string, error) {
 				return nil, fmt.Errorf("%w: record %d has key %q not seen while scanning", ErrBadJSON, j.row, k)
 			}
 			idx = len(j.keys)
+			if idx >= j.maxCols {
+				return nil, overLimit("too_many_columns", j.row, int64(len(j.keys)+countNew(obj, j.keyIdx)), int64(j.maxCols), "max_columns")
+			}
+			if j.keyLen += len(k) + 1; j.keyLen > j.maxHead {
+				return nil, overLimit("header_too_large", j.row, int64(j.keyLen), int64(j.maxHead), "max_header_kb")
+			}
 			j.keyIdx[k] = idx
 			j.keys = append(j.keys, k)
 		}
@@ -388,6 +408,17 @@ func (j *jsonReader) Next() ([]string, error) {
 		j.rec[idx] = jsonString(v)
 	}
 	return j.rec, nil
+}
+
+// countNew counts obj's keys not in known.
+func countNew(obj map[string]any, known map[string]int) int {
+	n := 0
+	for k := range obj {
+		if _, ok := known[k]; !ok {
+			n++
+		}
+	}
+	return n
 }
 
 func unexpectedEOF(err error) error {

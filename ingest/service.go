@@ -13,6 +13,7 @@ import (
 	"opendata/auth"
 	"opendata/blob"
 	"opendata/catalog"
+	"opendata/db"
 	"opendata/errs"
 	"opendata/i18n"
 )
@@ -33,6 +34,8 @@ type Limits struct {
 	TempDir          string
 	MaxFileBytes     int64
 	MaxFieldBytes    int
+	MaxColumns       int
+	MaxHeaderBytes   int
 	MaxUnzipBytes    int64
 	DedupMemoryBytes int64
 	Location         *time.Location
@@ -48,6 +51,11 @@ type Request struct {
 	Sheet      string
 	Lang       string
 	Progress   func(Progress)
+	// Commit, when set, runs in the transaction that makes the version
+	// visible, with the outcome as it will be returned: an error (such as
+	// the job that runs this ingest no longer being held by its worker)
+	// leaves nothing visible and the objects removed.
+	Commit func(ctx context.Context, q db.Querier, out Outcome) error
 }
 
 // Outcome is what an ingest reports (also `opendata ingest --json`).
@@ -76,11 +84,15 @@ type Message struct {
 
 // Describe renders a row problem through the message catalog.
 func Describe(lang string, e RowError) string {
+	return i18n.T(lang, "ingest."+e.Code, describeParams(e))
+}
+
+func describeParams(e RowError) map[string]string {
 	p := map[string]string{"row": strconv.FormatInt(e.Row, 10), "column": e.Column, "value": e.Value}
 	for k, v := range e.Params {
 		p[k] = v
 	}
-	return i18n.T(lang, "ingest."+e.Code, p)
+	return p
 }
 
 func messages(lang string, list []RowError) []Message {
@@ -129,7 +141,7 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 	}
 	res, err := Convert(ctx, req.Path, Options{
 		Format: req.Format, Encoding: req.Encoding, Sheet: req.Sheet, Name: req.Name,
-		MaxFieldBytes: s.Limits.MaxFieldBytes, MaxUnzipBytes: s.Limits.MaxUnzipBytes, DedupMemoryBytes: s.Limits.DedupMemoryBytes,
+		MaxFieldBytes: s.Limits.MaxFieldBytes, MaxColumns: s.Limits.MaxColumns, MaxHeaderBytes: s.Limits.MaxHeaderBytes, MaxUnzipBytes: s.Limits.MaxUnzipBytes, DedupMemoryBytes: s.Limits.DedupMemoryBytes,
 		TempDir: s.Limits.TempDir, Location: s.Limits.Location, Items: r.Items, KeyColumns: r.KeyColumns, Progress: req.Progress,
 	})
 	if res != nil {
@@ -182,11 +194,16 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 	if err := ctx.Err(); err != nil {
 		return out, err
 	}
-	if err := s.Catalog.CommitVersion(ctx, v); err != nil {
+	out.Version, out.Prefix, out.Objects = v.Number, prefix, v.Objects
+	var also func(db.Querier) error
+	if req.Commit != nil {
+		also = func(q db.Querier) error { return req.Commit(ctx, q, out) }
+	}
+	if err := s.Catalog.CommitVersionWith(ctx, v, also); err != nil {
+		out.Version, out.Prefix, out.Objects = 0, "", nil
 		return out, err
 	}
 	committed = true
-	out.Version, out.Prefix, out.Objects = v.Number, prefix, v.Objects
 	if s.Audit != nil {
 		if _, err := s.Audit.Append(ctx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, DepartmentID: actor.DepartmentID,
 			Action: "version.ingested", ResourceID: r.ID, Version: v.Number, Detail: fmt.Sprintf("%s: %d rows stored, %d rejected", req.Name, v.RowsStored, v.RowsRejected)}); err != nil {

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zeebo/xxh3"
 )
 
 // Column types. They match catalog.ItemTypes.
@@ -304,7 +306,7 @@ func fits(v string, loc *time.Location) typeSet {
 // inference accumulates a column's evidence during the scan.
 type inference struct {
 	detectCount
-	sample   map[string]struct{} // distinct values among the first sampleRows
+	sample   map[uint64]struct{} // hashes of the distinct values among the first sampleRows
 	sampled  int
 	dead     bool     // no type but string can win any more: stop testing
 	counts   [5]int64 // int, decimal, bool, date, timestamp
@@ -318,13 +320,12 @@ func (in *inference) add(v string, loc *time.Location) {
 	in.detectCount.add(v)
 	if in.sampled < sampleRows {
 		if in.sample == nil {
-			in.sample = map[string]struct{}{}
+			in.sample = map[uint64]struct{}{}
 		}
 		in.sampled++
+		// Hashes, not the values: the set costs the same for long texts.
 		if len(in.sample) < sampleRows/2 {
-			if _, ok := in.sample[v]; !ok {
-				in.sample[strings.Clone(v)] = struct{}{}
-			}
+			in.sample[xxh3.HashString(v)] = struct{}{}
 		}
 	}
 	if len(v) > in.maxBytes {

@@ -21,6 +21,7 @@ type xlsxReader struct {
 	size      int64
 	rec       []string
 	loc       *time.Location
+	maxCols   int
 }
 
 func openXLSX(path string, opt Options) (*xlsxReader, error) {
@@ -54,7 +55,7 @@ func openXLSX(path string, opt Options) (*xlsxReader, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: sheet %q: %v", ErrBadWorkbook, sheet, err)
 	}
-	return &xlsxReader{f: f, raw: raw, fmtd: fmtd, size: st.Size(), loc: opt.Location}, nil
+	return &xlsxReader{f: f, raw: raw, fmtd: fmtd, size: st.Size(), loc: opt.Location, maxCols: opt.MaxColumns}, nil
 }
 
 func pickSheet(f *excelize.File, want string) (string, error) {
@@ -93,6 +94,9 @@ func (x *xlsxReader) Next() ([]string, error) {
 	raw, err := x.raw.Columns(excelize.Options{RawCellValue: true})
 	if err != nil {
 		return nil, fmt.Errorf("%w: row %d: %v", ErrBadWorkbook, x.row, err)
+	}
+	if len(raw) > x.maxCols {
+		return nil, overLimit("too_many_columns", x.row, int64(len(raw)), int64(x.maxCols), "max_columns")
 	}
 	shown, _ := x.fmtd.Columns()
 	x.rec = x.rec[:0]

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"opendata/auth"
+	"opendata/db"
 	"opendata/errs"
 	"opendata/i18n"
 	"opendata/ingest"
@@ -190,18 +191,34 @@ func jobView(j jobs.Job, lang string) map[string]any {
 	v := map[string]any{
 		"id": j.ID, "kind": j.Kind, "status": j.Status, "status_text": i18n.T(lang, "job."+j.Status, nil),
 		"resource_id": j.ResourceID, "phase": j.Phase, "progress_rows": j.ProgressRows, "progress_bytes": j.ProgressBytes,
-		"total_bytes": j.TotalBytes, "created_at": j.CreatedAt, "started_at": j.StartedAt, "finished_at": j.FinishedAt,
+		"total_bytes": j.TotalBytes, "attempts": j.Attempts, "created_at": j.CreatedAt, "started_at": j.StartedAt, "finished_at": j.FinishedAt,
 	}
 	if j.TotalBytes > 0 {
 		v["percent"] = min(100, 100*j.ProgressBytes/j.TotalBytes)
 	}
-	if j.Error != "" {
-		v["error"] = j.Error
+	if msg := jobError(j, lang); msg != "" {
+		v["error"] = msg
+	}
+	if j.ErrorCode != "" {
+		v["error_code"] = j.ErrorCode
 	}
 	if len(j.Result) > 0 {
 		v["result"] = j.Result
 	}
 	return v
+}
+
+// jobError is a failed job's message for people: the queue's own reasons
+// in the reader's language, else what the handler recorded.
+func jobError(j jobs.Job, lang string) string {
+	if j.ErrorCode == "" {
+		return j.Error
+	}
+	text := i18n.T(lang, j.ErrorCode, j.ErrorParams)
+	if f := j.ErrorParams["file"]; f != "" {
+		text = f + ": " + text
+	}
+	return text
 }
 
 func (s *Server) jobFor(c echo.Context) (jobs.Job, auth.User, error) {
@@ -242,7 +259,10 @@ func (s *Server) cancelJob(c echo.Context) error {
 	return c.JSON(http.StatusOK, jobView(j, i18n.Lang(c.Request().Header.Get("Accept-Language"))))
 }
 
-// runIngestJob is the worker side of an upload.
+// runIngestJob is the worker side of an upload. The version becomes
+// visible in the same transaction that records the job's success, and only
+// while this worker still holds the job: a job taken back by the janitor
+// and run elsewhere cannot also publish a version from here.
 func (s *Server) runIngestJob(ctx context.Context, j jobs.Job, report func(string, int64, int64, int64)) (any, error) {
 	var p ingestParams
 	if err := json.Unmarshal(j.Params, &p); err != nil {
@@ -265,18 +285,39 @@ func (s *Server) runIngestJob(ctx context.Context, j jobs.Job, report func(strin
 	out, err := s.app.Ingest.Ingest(ctx, actor, ingest.Request{
 		ResourceID: j.ResourceID, Path: tmp, Name: p.Name, Format: p.Format, Encoding: p.Encoding, Sheet: p.Sheet, Lang: p.Lang,
 		Progress: func(pr ingest.Progress) { report(pr.Phase, pr.Rows, pr.Bytes, pr.TotalBytes) },
+		Commit: func(ctx context.Context, q db.Querier, out ingest.Outcome) error {
+			// The version's objects are stored: the upload is no longer
+			// needed, and goes before the job is seen as done.
+			s.app.Blobs.Delete(ctx, p.UploadKey)
+			return s.app.Jobs.FinishIn(ctx, q, j, jobs.Succeeded, out, "")
+		},
 	})
 	if err != nil {
+		key, params := ingest.Reason(err)
+		re := &jobs.ResultError{Err: err, Reason: jobs.Reason{Text: ingest.ErrorText(p.Lang, err), Code: key, Params: params}}
 		if out.Quality != nil {
-			return nil, &jobs.ResultError{Result: out, Err: err}
+			re.Result = out
 		}
-		return nil, err
+		return nil, re
 	}
 	return out, nil
 }
 
+// abandonIngest removes what a job given up by the janitor left: its upload.
+func (s *Server) abandonIngest(ctx context.Context, j jobs.Job) {
+	var p ingestParams
+	if json.Unmarshal(j.Params, &p) == nil && p.UploadKey != "" {
+		if err := s.app.Blobs.Delete(ctx, p.UploadKey); err != nil {
+			s.log.Warn("remove the upload of an abandoned job", "job", j.ID, "err", err)
+		}
+	}
+}
+
 func (s *Server) fetchUpload(ctx context.Context, key string) (string, error) {
 	rc, _, err := s.app.Blobs.Get(ctx, key)
+	if errors.Is(err, errs.NotFound) {
+		return "", &ingest.Problem{Code: "upload_gone", Kind: errs.Invalid}
+	}
 	if err != nil {
 		return "", fmt.Errorf("upload %s: %w", key, err)
 	}

@@ -114,7 +114,8 @@ func (s *Server) consoleJob(c echo.Context) error {
 	}
 	l := lang(c)
 	running := j.Status == "queued" || j.Status == "running"
-	data := map[string]any{"Job": j, "StatusText": i18n.T(l, "job."+j.Status, nil), "Running": running, "Percent": 0}
+	data := map[string]any{"Job": j, "StatusText": i18n.T(l, "job."+j.Status, nil), "Running": running, "Percent": 0,
+		"Error": jobError(j, l), "MaxAttempts": s.app.Jobs.MaxAttempts}
 	if j.TotalBytes > 0 {
 		data["Percent"] = min(100, 100*j.ProgressBytes/j.TotalBytes)
 	}

@@ -170,10 +170,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 	minute := time.NewTicker(time.Minute)
 	defer minute.Stop()
 	for {
-		if n, err := s.app.Jobs.Requeue(ctx, 3*time.Minute); err == nil && n > 0 {
-			s.log.Warn("requeued jobs of a silent worker", "count", n)
-			s.runner.Wake()
-		}
+		s.requeueJobs(ctx)
 		if n, err := s.app.Sharing.RemindDue(ctx); err == nil && n > 0 {
 			s.log.Info("reminded providers of share requests due within a working day", "count", n)
 		}
@@ -202,6 +199,28 @@ func (s *Server) housekeeping(ctx context.Context) {
 			case <-minute.C:
 				break wait
 			}
+		}
+	}
+}
+
+// requeueJobs is the crash janitor: jobs whose worker stopped beating go
+// back to the queue, or fail once they have been started job_max_attempts
+// times (a file that takes a worker down must not take every instance down
+// in turn).
+func (s *Server) requeueJobs(ctx context.Context) {
+	n, failed, err := s.app.Jobs.Requeue(ctx, s.runner.StaleAfter())
+	if err != nil {
+		s.log.Error("requeue jobs", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Warn("requeued jobs of a silent worker", "count", n)
+		s.runner.Wake()
+	}
+	for _, j := range failed {
+		s.log.Error("job failed: its worker stopped every time it ran", "job", j.ID, "kind", j.Kind, "attempts", j.Attempts)
+		if j.Kind == "ingest" {
+			s.abandonIngest(ctx, j)
 		}
 	}
 }

@@ -538,16 +538,20 @@ func cmdIngest(ctx context.Context, cfg config.Config, args []string, stdout, st
 	if bar != nil {
 		bar.Finish()
 	}
+	if err != nil {
+		text, internal := ingest.Explain(i18n.Lang(*lang), err)
+		if internal { // the operator is the administrator: say the cause too
+			text += " (" + err.Error() + ")"
+		}
+		err = errors.New(text)
+	}
 	if *asJSON {
 		doc := map[string]any{"ok": err == nil, "result": out}
 		if err != nil {
 			doc["error"] = err.Error()
 		}
 		printJSON(stdout, doc)
-		if err != nil {
-			return errors.New(err.Error())
-		}
-		return nil
+		return err
 	}
 	for _, m := range out.Rejected {
 		fmt.Fprintln(stderr, "rejected:", m.Message)

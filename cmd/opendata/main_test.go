@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"opendata/db"
+	"opendata/ingest/ingesttest"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -90,6 +91,20 @@ func TestCLIHeadlessIngest(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "blobs", "resources", "1", "v2")); !os.IsNotExist(err) {
 		t.Fatal("a failed ingest left a version directory")
+	}
+	// Files built to exhaust memory: refused, naming the file, why and the limit.
+	for name, content := range map[string][]byte{"wide.csv": ingesttest.WideCSV(200_000), "header.csv": ingesttest.LongHeaderCSV(3 << 20)} {
+		f := filepath.Join(dir, name)
+		os.WriteFile(f, content, 0o600)
+		code, out, errs := runCLI(t, "ingest", "--resource", "JTJ-009", "--lang", "en", f)
+		want := map[string]string{"wide.csv": "wide.csv: row 1 has 200000 columns, over the limit of 2000 (option max_columns)",
+			"header.csv": "header.csv: the header (row 1) is 3147890 bytes, over the limit of 262144 bytes (option max_header_kb)"}[name]
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Fatalf("%s: %d %s %s", name, code, out, errs)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "resources", "1", "v2")); !os.IsNotExist(err) {
+		t.Fatal("a refused ingest left a version directory")
 	}
 	code, out, _ = runCLI(t, "catalog", "history", "JTJ-009")
 	if code != 0 || !strings.Contains(out, `"action": "create"`) || !strings.Contains(out, `"actor": "system"`) {
