@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"opendata/auth"
 	"opendata/catalog"
@@ -180,6 +181,106 @@ func TestStore(t *testing.T) {
 		}
 		if err := s.CommitVersion(ctx, v); !errors.Is(err, errs.Conflict) {
 			t.Fatalf("double commit: %v", err)
+		}
+	})
+}
+
+func TestRetireBlocked(t *testing.T) {
+	now := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	past, future := now.Add(-time.Hour), now.Add(time.Hour)
+	open := catalog.Resource{Entry: catalog.Entry{OpenType: "unconditional"}}
+	cases := []struct {
+		name     string
+		r        func() catalog.Resource
+		awaiting bool
+		want     string
+	}{
+		{"never published", func() catalog.Resource { return open }, false, ""},
+		{"published and shown", func() catalog.Resource { r := open; r.PublishedVersion = 1; return r }, false, "entry.retire.public"},
+		{"withdrawal announced, not yet effective", func() catalog.Resource {
+			r := open
+			r.PublishedVersion, r.WithdrawAt = 1, &future
+			return r
+		}, false, "entry.retire.public"},
+		{"withdrawal effective", func() catalog.Resource {
+			r := open
+			r.PublishedVersion, r.WithdrawAt = 1, &past
+			return r
+		}, false, ""},
+		{"published but not open", func() catalog.Resource {
+			r := open
+			r.PublishedVersion, r.OpenType = 1, "none"
+			return r
+		}, false, ""},
+		{"a version in review", func() catalog.Resource { return open }, true, "entry.retire.in_review"},
+		{"already retired", func() catalog.Resource { r := open; r.RetiredAt = &past; return r }, false, "entry.retire.already"},
+	}
+	for _, c := range cases {
+		if got := catalog.RetireBlocked(c.r(), c.awaiting, now); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestRetire(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s := &catalog.Store{DB: d}
+		users := &auth.Store{DB: d}
+		jt, _ := s.CreateDepartment(ctx, catalog.Department{Code: "JTJ", Name: "市交通运输局"})
+		wj, _ := s.CreateDepartment(ctx, catalog.Department{Code: "WJW", Name: "市卫生健康委员会"})
+		u, _ := users.CreateUser(ctx, auth.NewUser{Username: "jt_staff", Password: "0123456789ab", Role: auth.RoleDeptStaff, DepartmentID: jt.ID})
+		other, _ := users.CreateUser(ctx, auth.NewUser{Username: "wj_staff", Password: "0123456789ab", Role: auth.RoleDeptStaff, DepartmentID: wj.ID})
+		r, err := s.CreateResource(ctx, u.Actor(), valid(jt.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		if _, err := s.RetireResource(ctx, u.Actor(), r.ID, r.Revision, " ", now); !errors.Is(err, errs.Invalid) {
+			t.Fatalf("retire without a reason: %v", err)
+		}
+		if _, err := s.RetireResource(ctx, other.Actor(), r.ID, r.Revision, "不再采集", now); !errors.Is(err, errs.Forbidden) {
+			t.Fatalf("another department retired it: %v", err)
+		}
+		if _, err := s.RetireResource(ctx, u.Actor(), r.ID, r.Revision+1, "不再采集", now); !errors.As(err, new(*catalog.StaleError)) || !errors.Is(err, errs.Conflict) {
+			t.Fatalf("retire on a stale revision: %v", err)
+		}
+		// Published and shown: withdraw first.
+		d.Exec(ctx, "UPDATE resources SET published_version = 1 WHERE id = ?", r.ID)
+		var pub *errs.Public
+		if _, err := s.RetireResource(ctx, u.Actor(), r.ID, r.Revision, "不再采集", now); !errors.Is(err, errs.Conflict) || !errors.As(err, &pub) || pub.Key != "entry.retire.public" {
+			t.Fatalf("retired a public entry: %v", err)
+		}
+		d.Exec(ctx, "UPDATE resources SET withdraw_at = ? WHERE id = ?", now.Add(-time.Minute), r.ID)
+		got, err := s.RetireResource(ctx, u.Actor(), r.ID, r.Revision, "不再采集", now)
+		if err != nil || got.RetiredAt == nil || got.RetiredReason != "不再采集" || got.Revision != r.Revision+1 || got.IsPublic(now) {
+			t.Fatalf("retire: %v %+v", err, got)
+		}
+		if _, err := s.UpdateResource(ctx, u.Actor(), r.ID, got.Revision, valid(jt.ID)); !errors.Is(err, errs.Conflict) || errors.As(err, new(*catalog.StaleError)) {
+			t.Fatalf("edited a retired entry: %v", err)
+		}
+		if _, err := s.ReserveVersion(ctx, u.Actor(), r.ID, "a.csv", "csv"); !errors.Is(err, errs.Conflict) {
+			t.Fatalf("uploaded to a retired entry: %v", err)
+		}
+		if list, total, _ := s.ListResources(ctx, catalog.Filter{}); total != 0 || len(list) != 0 {
+			t.Fatalf("retired entry listed: %d", total)
+		}
+		if list, total, _ := s.ListResources(ctx, catalog.Filter{Retired: true}); total != 1 || list[0].ID != r.ID {
+			t.Fatalf("retired list: %d", total)
+		}
+		back, err := s.RestoreResource(ctx, u.Actor(), r.ID, got.Revision)
+		if err != nil || back.RetiredAt != nil || back.Revision != got.Revision+1 {
+			t.Fatalf("restore: %v %+v", err, back)
+		}
+		if _, err := s.RestoreResource(ctx, u.Actor(), r.ID, back.Revision); !errors.Is(err, errs.Conflict) {
+			t.Fatalf("restored twice: %v", err)
+		}
+		h, _ := s.History(ctx, r.ID)
+		if len(h) != 3 || h[1].Action != "retire" || h[2].Action != "restore" {
+			t.Fatalf("history %+v", h)
+		}
+		if lines := catalog.Describe("zh-CN", h[1], nil); len(lines) != 1 || lines[0] != "jt_staff 撤销了此条目，原因：不再采集" {
+			t.Fatalf("retire in words: %q", lines)
 		}
 	})
 }

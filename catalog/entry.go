@@ -113,27 +113,101 @@ func (e *Entry) Normalize() {
 	if e.ShareMethods == nil {
 		e.ShareMethods = []string{}
 	}
+	e.Keywords, e.Related, e.KeyColumns = cleanList(e.Keywords), cleanList(e.Related), cleanList(e.KeyColumns)
+	for i := range e.Items {
+		e.Items[i].Enum = cleanList(e.Items[i].Enum)
+		e.Items[i].Unit = strings.TrimSpace(e.Items[i].Unit)
+	}
 }
 
+// cleanList trims each value and drops the empty ones and repeats (nil
+// when nothing is left, so an emptied list compares equal to none).
+func cleanList(vs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range vs {
+		v = strings.TrimSpace(v)
+		if v != "" && !seen[v] {
+			out, seen[v] = append(out, v), true
+		}
+	}
+	return out
+}
+
+// Validation messages are keys of the message catalog (i18n area
+// "entry"), so a form shows them in the reader's language and the API's
+// error mapper renders them too.
+const (
+	MsgCode           = "entry.invalid.code"
+	MsgCodeTaken      = "entry.invalid.code_taken"
+	MsgName           = "entry.invalid.name"
+	MsgRequired       = "entry.invalid.required"
+	MsgChoice         = "entry.invalid.choice"
+	MsgNoDepartment   = "entry.invalid.no_department"
+	MsgShareCondition = "entry.invalid.share_condition"
+	MsgShareBasis     = "entry.invalid.share_basis"
+	MsgOpenBasis      = "entry.invalid.open_basis"
+	MsgOpenCondition  = "entry.invalid.open_condition"
+	MsgShareMethods   = "entry.invalid.share_methods"
+	MsgResponsible    = "entry.invalid.responsible_person"
+	MsgUsageNote      = "entry.invalid.usage_note"
+	MsgDate           = "entry.invalid.date"
+	MsgItemsRequired  = "entry.invalid.items_required"
+	MsgItemName       = "entry.invalid.item_name"
+	MsgItemDuplicate  = "entry.invalid.item_duplicate"
+	MsgNotFuture      = "entry.invalid.not_future"
+	MsgPersonalAction = "entry.invalid.personal_action"
+	MsgKeyColumn      = "entry.invalid.key_column"
+	MsgTooLong        = "entry.invalid.too_long"
+	MsgTooMany        = "entry.invalid.too_many"
+	MsgRelated        = "entry.invalid.related"
+)
+
+// Bounds on what one entry may hold, so a form or an API call cannot make
+// an entry that no page can show.
+const (
+	MaxItems    = 500
+	MaxText     = 4000 // summary, usage note, conditions and bases
+	MaxShort    = 200  // names, persons, contacts, category, level
+	MaxKeywords = 50
+	MaxRelated  = 50
+	MaxEnum     = 200
+)
+
 // Validate checks every rule the regulation sets on an entry and names each
-// offending field.
+// offending field (items by their index: "items[3].type").
 func (e *Entry) Validate() error {
 	fe := errs.FieldErrors{}
 	if !codeRe.MatchString(e.Code) {
-		fe["code"] = "2–64 letters, digits, '.', '_' or '-'"
+		fe["code"] = MsgCode
 	}
-	if n := utf8.RuneCountInString(e.Name); n < 2 || n > 200 {
-		fe["name"] = "2–200 characters"
+	if n := utf8.RuneCountInString(e.Name); n < 2 || n > MaxShort {
+		fe["name"] = MsgName
+	}
+	if utf8.RuneCountInString(e.NameEn) > MaxShort {
+		fe["name_en"] = MsgTooLong
 	}
 	if e.DepartmentID <= 0 {
-		fe["department_id"] = "required"
+		fe["department_id"] = MsgNoDepartment
 	}
 	if e.Summary == "" {
-		fe["summary"] = "required"
+		fe["summary"] = MsgRequired
+	}
+	for field, v := range map[string]string{"summary": e.Summary, "share_condition": e.ShareCondition, "share_basis": e.ShareBasis,
+		"open_condition": e.OpenCondition, "open_basis": e.OpenBasis, "usage_note": e.UsageNote} {
+		if utf8.RuneCountInString(v) > MaxText {
+			fe[field] = MsgTooLong
+		}
+	}
+	for field, v := range map[string]string{"category": e.Category, "level": e.Level, "responsible_person": e.ResponsiblePerson,
+		"responsible_contact": e.ResponsibleContact} {
+		if utf8.RuneCountInString(v) > MaxShort {
+			fe[field] = MsgTooLong
+		}
 	}
 	check := func(field, v string, set []string) {
 		if !in(v, set) {
-			fe[field] = "must be one of " + strings.Join(set, ", ")
+			fe[field] = MsgChoice
 		}
 	}
 	check("catalog_kind", e.CatalogKind, CatalogKinds)
@@ -146,69 +220,97 @@ func (e *Entry) Validate() error {
 	switch e.ShareType {
 	case "conditional":
 		if e.ShareCondition == "" {
-			fe["share_condition"] = "a conditional share must state its condition (A-15)"
+			fe["share_condition"] = MsgShareCondition
 		}
 	case "none":
 		if e.ShareBasis == "" {
-			fe["share_basis"] = "a resource not shared must cite its legal or policy basis (A-15)"
+			fe["share_basis"] = MsgShareBasis
 		}
 	}
 	if e.OpenType == "none" && e.OpenBasis == "" {
-		fe["open_basis"] = "a resource not open must cite its legal basis (A-21)"
+		fe["open_basis"] = MsgOpenBasis
 	}
 	if e.OpenType == "on_application" && e.OpenCondition == "" {
-		fe["open_condition"] = "an on-application resource must state who may apply and how"
+		fe["open_condition"] = MsgOpenCondition
 	}
 	if e.ShareType != "none" && len(e.ShareMethods) == 0 {
-		fe["share_methods"] = "at least one of " + strings.Join(ShareMethods, ", ")
+		fe["share_methods"] = MsgShareMethods
 	}
 	for _, m := range e.ShareMethods {
 		if !in(m, ShareMethods) {
-			fe["share_methods"] = "must be among " + strings.Join(ShareMethods, ", ")
+			fe["share_methods"] = MsgChoice
 		}
 	}
 	if e.ResponsiblePerson == "" {
-		fe["responsible_person"] = "required (A-22)"
+		fe["responsible_person"] = MsgResponsible
 	}
 	if e.ResponsibleContact == "" {
-		fe["responsible_contact"] = "required"
+		fe["responsible_contact"] = MsgRequired
 	}
 	if e.OpenType != "none" && e.UsageNote == "" {
-		fe["usage_note"] = "open data needs a usage note (A-23)"
+		fe["usage_note"] = MsgUsageNote
 	}
 	if e.ReleaseDate != "" {
 		if _, err := time.Parse("2006-01-02", e.ReleaseDate); err != nil {
-			fe["release_date"] = "must be a date YYYY-MM-DD"
+			fe["release_date"] = MsgDate
+		}
+	}
+	if len(e.Keywords) > MaxKeywords {
+		fe["keywords"] = MsgTooMany
+	}
+	for _, k := range e.Keywords {
+		if utf8.RuneCountInString(k) > 64 {
+			fe["keywords"] = MsgTooLong
+		}
+	}
+	if len(e.Related) > MaxRelated {
+		fe["related"] = MsgTooMany
+	}
+	for _, c := range e.Related {
+		if !codeRe.MatchString(c) {
+			fe["related"] = MsgRelated
 		}
 	}
 	if len(e.Items) == 0 && e.Format == "table" {
-		fe["items"] = "a table resource declares its data items"
+		fe["items"] = MsgItemsRequired
+	}
+	if len(e.Items) > MaxItems {
+		fe["items"] = MsgTooMany
 	}
 	seen := map[string]bool{}
 	for i, it := range e.Items {
 		p := "items[" + strconv.Itoa(i) + "]"
 		if !itemNameRe.MatchString(it.Name) {
-			fe[p+".name"] = "1–128 characters, no control characters or quotes"
+			fe[p+".name"] = MsgItemName
 		} else if seen[it.Name] {
-			fe[p+".name"] = "duplicate data item name " + it.Name
+			fe[p+".name"] = MsgItemDuplicate
 		}
 		seen[it.Name] = true
 		if !in(it.Type, ItemTypes) {
-			fe[p+".type"] = "must be one of " + strings.Join(ItemTypes, ", ")
+			fe[p+".type"] = MsgChoice
+		}
+		if utf8.RuneCountInString(it.Description) > 1000 {
+			fe[p+".description"] = MsgTooLong
+		}
+		if utf8.RuneCountInString(it.Unit) > 32 {
+			fe[p+".unit"] = MsgTooLong
 		}
 		if !in(it.Check, ItemChecks) {
-			fe[p+".check"] = "must be one of id_number, credit_code, mobile"
+			fe[p+".check"] = MsgChoice
 		}
 		if it.Personal && !in(it.PersonalAction, PersonalAction) {
-			fe[p+".personal_action"] = "must be mask or drop"
+			fe[p+".personal_action"] = MsgPersonalAction
 		}
 		if it.NotFuture && it.Type != "date" && it.Type != "timestamp" {
-			fe[p+".not_future"] = "only for date or timestamp items"
+			fe[p+".not_future"] = MsgNotFuture
+		}
+		if len(it.Enum) > MaxEnum {
+			fe[p+".enum"] = MsgTooMany
 		}
 	}
 	for _, k := range e.KeyColumns {
 		if !seen[k] {
-			fe["key_columns"] = "names a column that is not a data item: " + k
+			fe["key_columns"] = MsgKeyColumn
 		}
 	}
 	return fe.Err()

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"opendata/auth"
 	"opendata/db"
@@ -40,16 +41,16 @@ func (s *Store) CreateDepartment(ctx context.Context, d Department) (Department,
 	fe := errs.FieldErrors{}
 	d.Code, d.Name = strings.TrimSpace(d.Code), strings.TrimSpace(d.Name)
 	if !codeRe.MatchString(d.Code) {
-		fe["code"] = "2–64 letters, digits, '.', '_' or '-'"
+		fe["code"] = MsgCode
 	}
 	if d.Name == "" {
-		fe["name"] = "required"
+		fe["name"] = MsgRequired
 	}
 	if d.Kind == "" {
 		d.Kind = "department"
 	}
 	if !in(d.Kind, DepartmentKinds) {
-		fe["kind"] = "must be one of " + strings.Join(DepartmentKinds, ", ")
+		fe["kind"] = MsgChoice
 	}
 	if err := fe.Err(); err != nil {
 		return Department{}, err
@@ -131,13 +132,17 @@ type Resource struct {
 	PublishedAt      *time.Time `json:"published_at,omitempty"`
 	WithdrawReason   string     `json:"withdraw_reason,omitempty"`
 	WithdrawAt       *time.Time `json:"withdraw_at,omitempty"`
+	// Retired entries are out of the catalog: kept with their history and
+	// versions, but not edited, uploaded to, shared or shown.
+	RetiredAt     *time.Time `json:"retired_at,omitempty"`
+	RetiredReason string     `json:"retired_reason,omitempty"`
 }
 
 // IsPublic reports whether the open catalog shows the resource at t: it
-// is open (unconditionally or on application), has a published version and
+// is not retired, is open (unconditionally or on application), has a published version and
 // its announced withdrawal, if any, has not taken effect.
 func (r Resource) IsPublic(t time.Time) bool {
-	return r.OpenType != "none" && r.PublishedVersion > 0 && (r.WithdrawAt == nil || t.Before(*r.WithdrawAt))
+	return r.RetiredAt == nil && r.OpenType != "none" && r.PublishedVersion > 0 && (r.WithdrawAt == nil || t.Before(*r.WithdrawAt))
 }
 
 // Change is one field's old and new value in the history.
@@ -165,7 +170,7 @@ func (s *Store) CreateResource(ctx context.Context, actor auth.Actor, e Entry) (
 		return Resource{}, errs.Forbiddenf("you may only create entries for your own department")
 	}
 	if _, err := s.GetDepartment(ctx, e.DepartmentID); err != nil {
-		return Resource{}, errs.FieldErrors{"department_id": "no such department"}
+		return Resource{}, errs.FieldErrors{"department_id": MsgNoDepartment}
 	}
 	body, _ := json.Marshal(e)
 	changes := diff(Entry{}, e)
@@ -178,7 +183,7 @@ func (s *Store) CreateResource(ctx context.Context, actor auth.Actor, e Entry) (
 			e.Code, e.DepartmentID, string(body), e.Name, e.CatalogKind, e.Domain, e.ShareType, e.OpenType, e.UpdatePeriod, actorID(actor), now, now)
 		if err != nil {
 			if errorsIsConflict(err) {
-				return errs.FieldErrors{"code": "a resource with this code exists"}
+				return errs.FieldErrors{"code": MsgCodeTaken}
 			}
 			return err
 		}
@@ -206,7 +211,13 @@ func (s *Store) UpdateResource(ctx context.Context, actor auth.Actor, id int64, 
 			return errs.Forbiddenf("you may only edit entries of your own department")
 		}
 		if expectRevision > 0 && rev != expectRevision {
-			return fmt.Errorf("%w: the entry was changed by someone else (revision %d, you edited %d)", errs.Conflict, rev, expectRevision)
+			return &StaleError{Current: rev, Edited: expectRevision}
+		}
+		if retired, err := isRetired(ctx, q, id); err != nil || retired {
+			if err == nil {
+				err = ErrRetired
+			}
+			return err
 		}
 		changes := diff(old, e)
 		if len(changes) == 0 {
@@ -219,11 +230,125 @@ func (s *Store) UpdateResource(ctx context.Context, actor auth.Actor, id int64, 
 			e.Code, e.DepartmentID, rev+1, string(body), e.Name, e.CatalogKind, e.Domain, e.ShareType, e.OpenType, e.UpdatePeriod, now, id)
 		if err != nil {
 			if errorsIsConflict(err) {
-				return errs.FieldErrors{"code": "a resource with this code exists"}
+				return errs.FieldErrors{"code": MsgCodeTaken}
 			}
 			return err
 		}
 		return addHistory(ctx, q, id, rev+1, "update", actor, changes, now)
+	})
+	if err != nil {
+		return Resource{}, err
+	}
+	return s.GetResource(ctx, id)
+}
+
+// StaleError is an edit made on an older revision than the stored one:
+// someone else changed the entry meanwhile. It is a Conflict; the form
+// shows what changed since Edited.
+type StaleError struct{ Current, Edited int }
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("the entry was changed by someone else (revision %d, you edited %d)", e.Current, e.Edited)
+}
+
+// Is makes errors.Is(err, errs.Conflict) hold.
+func (e *StaleError) Is(target error) bool { return target == errs.Conflict }
+
+// ErrRetired refuses changes to a retired entry.
+var ErrRetired = &errs.Public{Kind: errs.Conflict, Code: "retired", Key: "entry.retired_no_change"}
+
+func isRetired(ctx context.Context, q db.Querier, id int64) (bool, error) {
+	var at *time.Time
+	if err := q.QueryRow(ctx, "SELECT retired_at FROM resources WHERE id = ?", id).Scan(&at); err != nil {
+		return false, fmt.Errorf("resource %d: %w", id, db.MapErr(err))
+	}
+	return at != nil, nil
+}
+
+// RetireBlocked says why r cannot be retired now, as a message key, or ""
+// when it can: an entry the open catalog still shows must first be
+// withdrawn with notice (A-19), and one with a version awaiting review
+// must have it decided first.
+func RetireBlocked(r Resource, awaitingReview bool, now time.Time) string {
+	switch {
+	case r.RetiredAt != nil:
+		return "entry.retire.already"
+	case r.IsPublic(now):
+		return "entry.retire.public"
+	case awaitingReview:
+		return "entry.retire.in_review"
+	}
+	return ""
+}
+
+// RetireResource takes an entry out of the catalog with a reason. It keeps
+// the entry, its history and its versions; RestoreResource brings it back.
+func (s *Store) RetireResource(ctx context.Context, actor auth.Actor, id int64, expectRevision int, reason string, now time.Time) (Resource, error) {
+	reason = strings.TrimSpace(reason)
+	if n := utf8.RuneCountInString(reason); n < 2 || n > MaxText {
+		return Resource{}, errs.FieldErrors{"reason": "entry.retire.reason"}
+	}
+	return s.setRetired(ctx, actor, id, expectRevision, func(r Resource, awaiting bool) error {
+		if key := RetireBlocked(r, awaiting, now); key != "" {
+			return &errs.Public{Kind: errs.Conflict, Code: "retire_blocked", Key: key}
+		}
+		return nil
+	}, "retire", &now, reason)
+}
+
+// RestoreResource puts a retired entry back in the catalog.
+func (s *Store) RestoreResource(ctx context.Context, actor auth.Actor, id int64, expectRevision int) (Resource, error) {
+	return s.setRetired(ctx, actor, id, expectRevision, func(r Resource, _ bool) error {
+		if r.RetiredAt == nil {
+			return &errs.Public{Kind: errs.Conflict, Code: "not_retired", Key: "entry.restore.not_retired"}
+		}
+		return nil
+	}, "restore", nil, "")
+}
+
+func (s *Store) setRetired(ctx context.Context, actor auth.Actor, id int64, expectRevision int, allowed func(Resource, bool) error,
+	action string, at *time.Time, reason string) (Resource, error) {
+	err := s.DB.Tx(ctx, func(q db.Querier) error {
+		var r Resource
+		var body string
+		err := q.QueryRow(ctx, "SELECT revision, entry, published_version, withdraw_at, retired_at, retired_reason FROM resources WHERE id = ?", id).
+			Scan(&r.Revision, &body, &r.PublishedVersion, &r.WithdrawAt, &r.RetiredAt, &r.RetiredReason)
+		if err != nil {
+			return fmt.Errorf("resource %d: %w", id, db.MapErr(err))
+		}
+		if err := json.Unmarshal([]byte(body), &r.Entry); err != nil {
+			return fmt.Errorf("resource %d: corrupt entry: %w", id, err)
+		}
+		if !actor.CanEditDepartment(r.DepartmentID) {
+			return errs.Forbiddenf("you may only retire entries of your own department")
+		}
+		if expectRevision > 0 && r.Revision != expectRevision {
+			return &StaleError{Current: r.Revision, Edited: expectRevision}
+		}
+		// pub_status is the publish package's column; a submitted version
+		// is one a reviewer is looking at.
+		var awaiting int
+		if err := q.QueryRow(ctx, "SELECT COUNT(*) FROM versions WHERE resource_id = ? AND status = ? AND pub_status = 'submitted'", id, VersionReady).Scan(&awaiting); err != nil {
+			return err
+		}
+		if err := allowed(r, awaiting > 0); err != nil {
+			return err
+		}
+		res, err := q.Exec(ctx, "UPDATE resources SET retired_at = ?, retired_reason = ?, revision = ?, updated_at = ? WHERE id = ? AND revision = ?",
+			at, reason, r.Revision+1, db.Now(), id, r.Revision)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return &StaleError{Current: r.Revision + 1, Edited: r.Revision}
+		}
+		var from, to any
+		if action == "retire" {
+			to = reason
+		} else {
+			from = r.RetiredReason
+		}
+		return addHistory(ctx, q, id, r.Revision+1, action, actor, map[string]Change{"retired": {From: from, To: to}}, db.Now())
 	})
 	if err != nil {
 		return Resource{}, err
@@ -288,7 +413,7 @@ func isEmpty(v reflect.Value) bool {
 
 const resourceSelect = `SELECT r.id, r.revision, r.entry, r.created_at, r.updated_at,
 	COALESCE((SELECT MAX(v.number) FROM versions v WHERE v.resource_id = r.id AND v.status = 'ready'), 0),
-	r.published_version, r.published_at, r.withdraw_reason, r.withdraw_at
+	r.published_version, r.published_at, r.withdraw_reason, r.withdraw_at, r.retired_at, r.retired_reason
 	FROM resources r`
 
 func (s *Store) scanResources(ctx context.Context, rows *sql.Rows) ([]Resource, error) {
@@ -298,7 +423,7 @@ func (s *Store) scanResources(ctx context.Context, rows *sql.Rows) ([]Resource, 
 		var r Resource
 		var body string
 		if err := rows.Scan(&r.ID, &r.Revision, &body, &r.CreatedAt, &r.UpdatedAt, &r.LatestVersion,
-			&r.PublishedVersion, &r.PublishedAt, &r.WithdrawReason, &r.WithdrawAt); err != nil {
+			&r.PublishedVersion, &r.PublishedAt, &r.WithdrawReason, &r.WithdrawAt, &r.RetiredAt, &r.RetiredReason); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(body), &r.Entry); err != nil {
@@ -356,14 +481,21 @@ type Filter struct {
 	Domain       string
 	ShareType    string
 	OpenType     string
-	Limit        int
-	Offset       int
+	// Retired lists the retired entries instead of the current ones.
+	Retired bool
+	Limit   int
+	Offset  int
 }
 
 // ListResources lists entries, newest change first.
 func (s *Store) ListResources(ctx context.Context, f Filter) ([]Resource, int, error) {
 	where, args := []string{"1=1"}, []any{}
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.Retired {
+		where = append(where, "r.retired_at IS NOT NULL")
+	} else {
+		where = append(where, "r.retired_at IS NULL")
+	}
 	if f.DepartmentID != 0 {
 		add("r.department_id = ?", f.DepartmentID)
 	}

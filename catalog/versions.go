@@ -78,13 +78,17 @@ func (s *Store) ReserveVersion(ctx context.Context, actor auth.Actor, resourceID
 	err := s.DB.Tx(ctx, func(q db.Querier) error {
 		// Serialise reservations per resource: SQLite's write transaction
 		// already does; PostgreSQL needs the row lock.
-		lock := "SELECT id FROM resources WHERE id = ?"
+		lock := "SELECT id, retired_at FROM resources WHERE id = ?"
 		if q.Dialect() == db.Postgres {
 			lock += " FOR UPDATE"
 		}
 		var rid int64
-		if err := q.QueryRow(ctx, lock, resourceID).Scan(&rid); err != nil {
+		var retired *time.Time
+		if err := q.QueryRow(ctx, lock, resourceID).Scan(&rid, &retired); err != nil {
 			return fmt.Errorf("resource %d: %w", resourceID, db.MapErr(err))
+		}
+		if retired != nil {
+			return ErrRetired
 		}
 		var n int
 		if err := q.QueryRow(ctx, "SELECT COALESCE(MAX(number), 0) FROM versions WHERE resource_id = ?", resourceID).Scan(&n); err != nil {

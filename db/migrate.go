@@ -423,4 +423,7 @@ CREATE TABLE search_misses (
 	first_at {{TS}} NOT NULL,
 	last_at {{TS}} NOT NULL
 )`},
+	{80, "catalog: retired entries", `
+ALTER TABLE resources ADD COLUMN retired_at {{TS}};
+ALTER TABLE resources ADD COLUMN retired_reason TEXT NOT NULL DEFAULT ''`},
 }

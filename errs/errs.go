@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
+
+	"opendata/i18n"
 )
 
 // Kinds. Wrap them with %w; test with errors.Is.
@@ -33,10 +36,12 @@ func Wrap(errp *error, format string, args ...any) {
 // It is an Invalid error.
 type FieldErrors map[string]string
 
+// Error names each field with its message in English (a value may be a
+// message key of the catalog, rendered here for logs and the command line).
 func (f FieldErrors) Error() string {
 	s := "invalid fields:"
 	for _, k := range sortedKeys(f) {
-		s += fmt.Sprintf(" %s: %s;", k, f[k])
+		s += fmt.Sprintf(" %s: %s;", k, i18n.Text(i18n.EN, f[k]))
 	}
 	return s
 }
@@ -79,3 +84,25 @@ func Forbiddenf(format string, args ...any) error {
 func Unauthenticatedf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", Unauthenticated, fmt.Sprintf(format, args...))
 }
+
+// Public is an error whose words for people come from the message catalog:
+// Key and Params are rendered in the reader's language where the error is
+// shown, Kind decides the status, Code (optional) names the case for
+// programs, and RetryAfter tells a refused caller when to come back.
+type Public struct {
+	Kind       error
+	Code       string
+	Key        string
+	Params     map[string]string
+	RetryAfter time.Duration
+}
+
+func (p *Public) Error() string {
+	if p.Code != "" {
+		return fmt.Sprintf("%v: %s", p.Kind, p.Code)
+	}
+	return fmt.Sprintf("%v: %s", p.Kind, p.Key)
+}
+
+// Is makes errors.Is(p, Kind) hold.
+func (p *Public) Is(target error) bool { return target == p.Kind }

@@ -107,6 +107,7 @@ var Funcs = template.FuncMap{
 	"usage":    UsageChart,
 	"add":      func(a, b int) int { return a + b },
 	"join":     strings.Join,
+	"list":     func(v ...string) []string { return v },
 	"deref": func(t *time.Time) time.Time {
 		if t == nil {
 			return time.Time{}

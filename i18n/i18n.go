@@ -84,6 +84,21 @@ func T(lang, key string, params map[string]string) string {
 	return strings.NewReplacer(pairs...).Replace(m)
 }
 
+// Has reports whether key has a message.
+func Has(key string) bool {
+	_, ok := catalogs[ZH][key]
+	return ok
+}
+
+// Text renders s in lang when it is a message key, and returns it as it is
+// otherwise (field errors hold either).
+func Text(lang, s string) string {
+	if Has(s) {
+		return T(lang, s, nil)
+	}
+	return s
+}
+
 // Lang normalises a language tag or Accept-Language header to ZH or EN.
 func Lang(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))

@@ -108,6 +108,9 @@ func (s *Service) Submit(ctx context.Context, actor auth.Actor, rid int64, n int
 	if !actor.CanEditDepartment(r.DepartmentID) {
 		return errs.Forbiddenf("only the providing department submits its versions")
 	}
+	if r.RetiredAt != nil {
+		return catalog.ErrRetired
+	}
 	if r.OpenType == "none" {
 		return fmt.Errorf("%w: %s is not open (open type \"none\"): it cannot be published", errs.Conflict, r.Code)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,7 +12,6 @@ import (
 	"opendata/catalog"
 	"opendata/i18n"
 	"opendata/ingest"
-	"opendata/publish"
 )
 
 func (s *Server) bindConsole(e *echo.Echo) {
@@ -25,6 +23,7 @@ func (s *Server) bindConsole(e *echo.Echo) {
 	g.POST("/resources/:id/versions/:n/:action", s.consoleVersionAction)
 	g.POST("/resources/:id/withdraw", s.consoleWithdraw)
 	g.POST("/resources/:id/withdraw/cancel", s.consoleCancelWithdraw)
+	s.bindConsoleCatalog(g)
 	s.bindConsoleShare(g)
 	s.bindConsoleGateway(g)
 }
@@ -57,7 +56,8 @@ func (s *Server) consolePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "console", s.newPage(c, "", map[string]any{"Resources": rs, "Queue": queue, "CanReview": s.app.Publish.Reviews(u.Actor())}))
+	return s.render(c, http.StatusOK, "console", s.newPage(c, "", map[string]any{"Resources": rs, "Queue": queue, "CanReview": s.app.Publish.Reviews(u.Actor()),
+		"CanCreate": mayCreate(u) == nil}))
 }
 
 type versionRow struct {
@@ -68,32 +68,11 @@ type versionRow struct {
 }
 
 func (s *Server) consoleResource(c echo.Context) error {
-	ctx := c.Request().Context()
-	u, _ := currentUser(c)
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
-	r, err := s.app.Catalog.GetResource(ctx, id)
-	if err != nil {
-		return err
-	}
-	vs, err := s.app.Catalog.ListVersions(ctx, id)
-	if err != nil {
-		return err
-	}
-	states, _ := s.app.Publish.VersionStates(ctx, id)
-	var rows []versionRow
-	for _, v := range vs {
-		rows = append(rows, versionRow{v.Number, v.RowsStored, v.RowsRejected, v.QualityScore, states[v.Number], v.SourceName})
-	}
-	events, _ := s.app.Publish.Events(ctx, id)
-	hist, _ := s.app.Catalog.History(ctx, id)
-	a := u.Actor()
-	data := map[string]any{"Resource": r, "Versions": rows, "Events": events, "History": hist, "IsPublic": r.IsPublic(time.Now()),
-		"CanEdit": a.CanEditDepartment(r.DepartmentID), "CanReview": s.app.Publish.CanApprove(a, r),
-		"CanWithdraw": publish.CanWithdraw(a, r), "MinNotice": s.app.Config.MinNoticeDays}
-	return s.render(c, http.StatusOK, "resource", s.newPage(c, r.Name, data))
+	return s.resourcePage(c, http.StatusOK, id, "")
 }
 
 // consoleUpload is the form twin of the upload API: same checks, then the

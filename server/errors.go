@@ -2,7 +2,10 @@ package server
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -35,6 +38,16 @@ var kinds = []struct {
 	{errs.RateLimited, http.StatusTooManyRequests, "rate_limited"},
 }
 
+// statusOf is the HTTP status of an error's kind (500 for none).
+func statusOf(err error) int {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
 // errorHandler maps every error to a status and the JSON body. Internal
 // errors are logged and never shown to the client.
 func (s *Server) errorHandler(err error, c echo.Context) {
@@ -48,10 +61,28 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	var he *echo.HTTPError
 	var fe errs.FieldErrors
 	var mbe *http.MaxBytesError
+	var pub *errs.Public
 	switch {
+	case errors.As(err, &pub):
+		// Words from the catalog, in the reader's language; nothing else.
+		for _, k := range kinds {
+			if errors.Is(pub.Kind, k.err) {
+				status, body.Error.Code = k.status, k.code
+				break
+			}
+		}
+		if pub.Code != "" {
+			body.Error.Code = pub.Code
+		}
+		if pub.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(pub.RetryAfter.Seconds()))))
+		}
+		if status < 500 {
+			body.Error.Message = i18n.T(lang, pub.Key, pub.Params)
+		}
 	case errors.As(err, &mbe):
 		status, body.Error.Code = http.StatusRequestEntityTooLarge, "too_large"
-		body.Error.Detail = "the upload is over the configured size limit"
+		body.Error.Detail = fmt.Sprintf("the request body is over the %d KiB limit", mbe.Limit>>10)
 	case errors.As(err, &he):
 		status = he.Code
 		body.Error.Code = http.StatusText(status)
@@ -79,10 +110,16 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 			}
 		}
 		if errors.As(err, &fe) {
-			body.Error.Fields = fe
+			// A field's text may be a message key (auth.password.short).
+			body.Error.Fields = map[string]string{}
+			for k, v := range fe {
+				body.Error.Fields[k] = i18n.Text(lang, v)
+			}
 		}
 	}
-	body.Error.Message = i18n.T(lang, "error."+body.Error.Code, nil)
+	if body.Error.Message == "" {
+		body.Error.Message = i18n.T(lang, "error."+body.Error.Code, nil)
+	}
 	if body.Error.Message == i18n.Missing+"error."+body.Error.Code {
 		body.Error.Message = http.StatusText(status)
 	}

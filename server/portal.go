@@ -97,7 +97,11 @@ func (s *Server) newPage(c echo.Context, title string, data any) page {
 		p.CSRF = ck.Value
 	}
 	if f := c.QueryParam("done"); f != "" {
-		p.Flash = i18n.T(l, "console.done", nil)
+		key := "console.done"
+		if k := "console.done_" + f; i18n.Has(k) {
+			key = k // what was done, when the page says ("created", "saved")
+		}
+		p.Flash = i18n.T(l, key, nil)
 	}
 	return p
 }

@@ -90,6 +90,9 @@ func (s *Service) Decide(ctx context.Context, p Principal, r catalog.Resource) (
 	if p.DepartmentID == r.DepartmentID {
 		return Decision{Allowed: true}, nil
 	}
+	if r.RetiredAt != nil {
+		return Decision{Reason: "the catalog entry is retired: " + r.RetiredReason}, nil
+	}
 	if at := s.stoppedAt(ctx, r.ID); !at.IsZero() && !s.now().Before(at) {
 		return Decision{Reason: "sharing stopped on " + at.In(s.Calendar.Location()).Format("2006-01-02")}, nil
 	}

@@ -151,7 +151,7 @@ func describe(err error) string {
 		var b strings.Builder
 		b.WriteString("invalid fields:")
 		for _, k := range keys {
-			fmt.Fprintf(&b, "\n  %s: %s", k, fe[k])
+			fmt.Fprintf(&b, "\n  %s: %s", k, i18n.Text(i18n.EN, fe[k]))
 		}
 		return b.String()
 	}
