@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -22,52 +23,63 @@ type SignUp struct {
 }
 
 // Registered is the outcome of a sign-up: the inactive account and, when
-// e-mail verification is on, the token the verification link carries.
+// e-mail verification is on, the token the verification link carries. For
+// an address that already has an account nothing is created and Existing
+// is set: the caller answers exactly as for a new one (so a sign-up never
+// tells whether an address is registered) and may tell the address's
+// owner by e-mail.
 type Registered struct {
 	User        auth.User
 	VerifyToken string
-	// Next is "verify_email" or "await_activation".
-	Next string
+	// Next is "verify_email" or "await_activation" (from the
+	// configuration alone, never from the address).
+	Next     string
+	Existing bool
 }
 
 // Register creates an inactive developer account. With e-mail
 // verification, the caller mails the token; otherwise the bureau is told
-// to activate it.
+// to activate it. Form errors name the field with a message key.
 func (s *Service) Register(ctx context.Context, in SignUp) (Registered, error) {
 	in.Email = strings.ToLower(strings.TrimSpace(in.Email))
 	in.DisplayName = strings.TrimSpace(in.DisplayName)
 	in.Organisation = strings.TrimSpace(in.Organisation)
 	fe := errs.FieldErrors{}
 	if !auth.ValidEmail(in.Email) {
-		fe["email"] = "not an e-mail address"
+		fe["email"] = "auth.email.invalid"
 	}
 	if n := utf8.RuneCountInString(in.DisplayName); n < 1 || n > 60 {
-		fe["display_name"] = "1–60 characters"
+		fe["display_name"] = "signup.display_name_length"
 	}
 	if utf8.RuneCountInString(in.Organisation) > 100 {
-		fe["organisation"] = "at most 100 characters"
+		fe["organisation"] = "signup.organisation_length"
 	}
-	if utf8.RuneCountInString(in.Password) < 10 {
-		fe["password"] = "at least 10 characters"
+	if err := auth.ValidatePassword(in.Email, in.Password); err != nil {
+		fe["password"] = err.(errs.FieldErrors)["password"]
 	}
 	if err := fe.Err(); err != nil {
 		return Registered{}, err
 	}
+	next := "await_activation"
+	if s.VerifyByEmail {
+		next = "verify_email"
+	}
 	u, err := s.Users.CreateUser(ctx, auth.NewUser{Username: in.Email, DisplayName: in.DisplayName, Password: in.Password,
 		Role: auth.RoleDeveloper, Email: in.Email, Organisation: in.Organisation, Inactive: true})
 	if err != nil {
-		if fe, ok := err.(errs.FieldErrors); ok && fe["username"] != "" {
-			return Registered{}, errs.FieldErrors{"email": "an account with this address exists; log in or reset the password"}
+		var taken errs.FieldErrors
+		if errors.As(err, &taken) && taken["username"] == auth.MsgUsernameTaken {
+			return Registered{Next: next, Existing: true}, nil
 		}
 		return Registered{}, err
 	}
-	out := Registered{User: u, Next: "await_activation"}
+	out := Registered{User: u, Next: next}
 	if s.VerifyByEmail {
 		token, hash := auth.NewToken("")
 		if _, err := s.DB.Exec(ctx, "INSERT INTO email_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", hash, u.ID, s.now().Add(48*time.Hour)); err != nil {
 			return Registered{}, err
 		}
-		out.VerifyToken, out.Next = token, "verify_email"
+		out.VerifyToken = token
 	} else {
 		s.Notify.Send(ctx, "developer_signup", notify.Params("email", u.Email, "name", u.DisplayName, "organisation", u.Organisation),
 			"/console/developers", notify.To{Role: string(auth.RoleBureauAdmin)})

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -246,6 +247,14 @@ func (s *Service) SetTier(ctx context.Context, by auth.User, id int64, tier stri
 type Caller struct {
 	Key  Key
 	User auth.User
+}
+
+// LimitKey is whose rate and daily quota a call with a key spends: the
+// key's account, per tier. Every key of an account shares it, so making
+// more keys (20 at once, or revoke-and-create every day) buys no more calls;
+// a key the bureau raised to another tier counts in that tier's allowance.
+func LimitKey(c Caller) string {
+	return "acct:" + strconv.FormatInt(c.Key.UserID, 10) + ":" + c.Key.Tier
 }
 
 // ErrBadKey is the one answer for an unknown, revoked or expired key.

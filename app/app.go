@@ -150,6 +150,7 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, withIndex bo
 			d.Close()
 			return nil, err
 		}
+		a.Users.Throttle.Limits = a.Limits
 	}
 	return a, nil
 }
@@ -195,6 +196,11 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	}
 	a.CalStore = cal
 	a.Limits = ratelimit.NewMemory("opendata:rl:")
+	loginIP, _ := ratelimit.ParseTier(cfg.LoginIPRate, 0)
+	a.Users.Hasher = auth.NewHasher(cfg.HashConcurrency, 8*cfg.HashConcurrency, cfg.HashWait)
+	a.Users.Throttle = &auth.Throttle{Limits: a.Limits, PerIP: loginIP, MaxFailures: cfg.LoginFailures, Window: time.Hour,
+		Lockout: cfg.LoginLockout, MaxLockout: cfg.LoginMaxLockout, Log: log}
+	a.Users.OnLock = a.lockNotice
 	a.AnonTier, _ = ratelimit.ParseTier(cfg.AnonRate, int64(cfg.AnonDaily)) // validated with the config
 	a.Sharing = &sharing.Service{DB: d, Catalog: cat, Audit: a.Audit, Calendar: a.Calendar, Log: log, Notify: a.Notify}
 	reg, _ := ratelimit.ParseTier(cfg.RegisteredRate, int64(cfg.RegisteredDaily))
@@ -218,6 +224,19 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	}
 
 	return a, nil
+}
+
+// lockNotice tells a user their account was locked after wrong passwords:
+// in their inbox and, with SMTP, by e-mail. It runs beside the request (the
+// refused attempt need not wait for the mail server).
+func (a *App) lockNotice(ctx context.Context, u auth.User, n auth.LockNotice) {
+	loc := a.Config.Location()
+	params := notify.Params("failures", n.Failures, "until", n.Until.In(loc).Format("2006-01-02 15:04"), "ip", n.IP)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		a.Notify.Send(ctx, "account_locked", params, "/login", notify.To{UserID: u.ID})
+	}()
 }
 
 // queryCacheDir is this process's own cache directory; directories left by

@@ -2,6 +2,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,8 +10,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"opendata/errs"
 )
 
 // Argon2id parameters (RFC 9106 second recommendation, 64 MiB).
@@ -65,4 +70,71 @@ func NewToken(prefix string) (token, hash string) {
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
+}
+
+// ErrBusy answers a login or sign-up when every hashing slot is taken and
+// the queue is full or the wait ran out: the caller tries again shortly.
+var ErrBusy = &errs.Public{Kind: errs.Unavailable, Code: "busy", Key: "auth.busy", RetryAfter: 2 * time.Second}
+
+// Hasher bounds the password hashes running at once. Each argon2id hash
+// takes 64 MiB and a core for a few hundred milliseconds, so unbounded
+// logins exhaust memory and slow every other request; with a Hasher, at
+// most Slots hashes run, at most Queue callers wait (each at most Wait),
+// and the rest get ErrBusy at once.
+type Hasher struct {
+	slots   chan struct{}
+	queue   int64
+	wait    time.Duration
+	waiting atomic.Int64
+}
+
+// NewHasher runs at most slots hashes at once; queue callers may wait up
+// to wait for one.
+func NewHasher(slots, queue int, wait time.Duration) *Hasher {
+	if slots < 1 {
+		slots = 1
+	}
+	return &Hasher{slots: make(chan struct{}, slots), queue: int64(queue), wait: wait}
+}
+
+// Do runs fn in a hashing slot, or returns ErrBusy (or the context's error).
+func (h *Hasher) Do(ctx context.Context, fn func()) error {
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		if h.waiting.Add(1) > h.queue {
+			h.waiting.Add(-1)
+			return ErrBusy
+		}
+		t := time.NewTimer(h.wait)
+		select {
+		case h.slots <- struct{}{}:
+			t.Stop()
+			h.waiting.Add(-1)
+		case <-t.C:
+			h.waiting.Add(-1)
+			return ErrBusy
+		case <-ctx.Done():
+			t.Stop()
+			h.waiting.Add(-1)
+			return ctx.Err()
+		}
+	}
+	defer func() { <-h.slots }()
+	fn()
+	return nil
+}
+
+// Hash is HashPassword in a slot.
+func (h *Hasher) Hash(ctx context.Context, pw string) (hash string, err error) {
+	if e := h.Do(ctx, func() { hash, err = HashPassword(pw) }); e != nil {
+		return "", e
+	}
+	return hash, err
+}
+
+// Check is CheckPassword in a slot.
+func (h *Hasher) Check(ctx context.Context, hash, pw string) (ok bool, err error) {
+	err = h.Do(ctx, func() { ok = CheckPassword(hash, pw) })
+	return ok, err
 }

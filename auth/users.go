@@ -5,9 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
-	"unicode/utf8"
 
 	"opendata/db"
 	"opendata/errs"
@@ -88,7 +89,33 @@ func (a Actor) CanEditDepartment(dept int64) bool {
 }
 
 // Store keeps users and sessions.
-type Store struct{ DB *db.DB }
+type Store struct {
+	DB *db.DB
+	// Hasher bounds concurrent password hashes (nil: one slot per CPU).
+	Hasher *Hasher
+	// Throttle limits login attempts (nil: none, as for the CLI).
+	Throttle *Throttle
+	// OnLock tells a user their account was locked (in-app and e-mail).
+	OnLock func(ctx context.Context, u User, n LockNotice)
+
+	hasherOnce sync.Once
+}
+
+// LockNotice is what the locked user is told.
+type LockNotice struct {
+	Until    time.Time
+	IP       string
+	Failures int
+}
+
+func (s *Store) hasher() *Hasher {
+	s.hasherOnce.Do(func() {
+		if s.Hasher == nil {
+			s.Hasher = NewHasher(runtime.NumCPU(), 8*runtime.NumCPU(), 5*time.Second)
+		}
+	})
+	return s.Hasher
+}
 
 // NewUser is the input for CreateUser.
 type NewUser struct {
@@ -109,24 +136,49 @@ func (n NewUser) validate() error {
 	if n.Role == RoleDeveloper {
 		// A developer logs in with their e-mail address.
 		if !ValidEmail(n.Username) {
-			fe["username"] = "a developer's username is their e-mail address"
+			fe["username"] = "auth.username.email"
 		}
 	} else if l := len(n.Username); l < 3 || l > 64 || strings.ContainsAny(n.Username, " /\\:@\t\n") {
-		fe["username"] = "3–64 characters without spaces, slashes, colons or @"
+		fe["username"] = "auth.username.invalid"
 	}
-	if utf8.RuneCountInString(n.Password) < 10 {
-		fe["password"] = "at least 10 characters"
+	if err := ValidatePassword(n.Username, n.Password); err != nil {
+		fe["password"] = err.(errs.FieldErrors)["password"]
 	}
 	if !n.Role.Valid() {
-		fe["role"] = "one of dept_staff, dept_admin, bureau_admin, office, developer"
+		fe["role"] = "auth.role.invalid"
 	}
 	if n.Email != "" && !ValidEmail(n.Email) {
-		fe["email"] = "not an e-mail address"
+		fe["email"] = "auth.email.invalid"
 	}
 	if n.Role.NeedsDepartment() && n.DepartmentID == 0 {
-		fe["department_id"] = "required for department roles"
+		fe["department_id"] = "auth.department.required"
 	}
 	return fe.Err()
+}
+
+// MayCreate is who creates which accounts. The bureau creates any account:
+// every staff role, department admins included. A department admin creates
+// staff (dept_staff) of their own department only — never another admin,
+// so no one person holds two approving accounts and approves their own
+// submission (four eyes). Nobody else creates accounts; developers sign up.
+func MayCreate(by Actor, role Role, dept int64) error {
+	switch {
+	case by.IsBureau():
+		return nil
+	case by.Role == RoleDeptAdmin && role == RoleDeptStaff && dept == by.DepartmentID:
+		return nil
+	case by.Role == RoleDeptAdmin:
+		return &errs.Public{Kind: errs.Forbidden, Code: "forbidden", Key: "auth.create.dept_admin"}
+	}
+	return &errs.Public{Kind: errs.Forbidden, Code: "forbidden", Key: "auth.create.nobody"}
+}
+
+// CreateUserBy is CreateUser on behalf of by, who must be allowed to (MayCreate).
+func (s *Store) CreateUserBy(ctx context.Context, by Actor, n NewUser) (User, error) {
+	if err := MayCreate(by, n.Role, n.DepartmentID); err != nil {
+		return User{}, err
+	}
+	return s.CreateUser(ctx, n)
 }
 
 // CreateUser adds an account with an argon2id password hash.
@@ -135,7 +187,7 @@ func (s *Store) CreateUser(ctx context.Context, n NewUser) (u User, err error) {
 	if err := n.validate(); err != nil {
 		return User{}, err
 	}
-	hash, err := HashPassword(n.Password)
+	hash, err := s.hasher().Hash(ctx, n.Password)
 	if err != nil {
 		return User{}, err
 	}
@@ -152,12 +204,15 @@ func (s *Store) CreateUser(ctx context.Context, n NewUser) (u User, err error) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.Username, n.DisplayName, hash, string(n.Role), dept, active, n.Email, n.Organisation, now, now)
 	if err != nil {
 		if errors.Is(err, errs.Conflict) {
-			return User{}, errs.FieldErrors{"username": "already taken"}
+			return User{}, errs.FieldErrors{"username": MsgUsernameTaken}
 		}
 		return User{}, err
 	}
 	return s.GetUser(ctx, id)
 }
+
+// MsgUsernameTaken is the field error of a name already in use.
+const MsgUsernameTaken = "auth.username.taken"
 
 const userCols = "id, username, display_name, role, department_id, active, created_at, email, organisation, email_verified"
 
@@ -220,12 +275,17 @@ func (s *Store) listUsers(ctx context.Context, q string, args ...any) ([]User, e
 	return out, rows.Err()
 }
 
-// SetPassword replaces a user's password and ends their sessions.
+// SetPassword replaces a user's password (under the policy) and ends
+// their sessions.
 func (s *Store) SetPassword(ctx context.Context, id int64, pw string) error {
-	if utf8.RuneCountInString(pw) < 10 {
-		return errs.FieldErrors{"password": "at least 10 characters"}
+	u, err := s.GetUser(ctx, id)
+	if err != nil {
+		return err
 	}
-	hash, err := HashPassword(pw)
+	if err := ValidatePassword(u.Username, pw); err != nil {
+		return err
+	}
+	hash, err := s.hasher().Hash(ctx, pw)
 	if err != nil {
 		return err
 	}
@@ -264,24 +324,58 @@ func (s *Store) SetActive(ctx context.Context, id int64, active bool) error {
 }
 
 // ErrBadLogin is returned for a wrong username or password alike.
-var ErrBadLogin = fmt.Errorf("%w: wrong username or password", errs.Unauthenticated)
+var ErrBadLogin = &errs.Public{Kind: errs.Unauthenticated, Code: "bad_login", Key: "auth.bad_login"}
+
+// ErrInactive answers the right password of an account that is not active:
+// a sign-up awaiting e-mail verification or the bureau's activation, or a
+// suspended account. It is only said to someone who knows the password.
+var ErrInactive = &errs.Public{Kind: errs.Forbidden, Code: "account_inactive", Key: "auth.inactive"}
+
+// LoginAttempt is one sign-in: a username or e-mail address, the password
+// and the client's address (for the throttle).
+type LoginAttempt struct {
+	Username, Password, IP string
+}
 
 // Login checks the password and starts a session, returning its token.
-func (s *Store) Login(ctx context.Context, username, pw string, ttl time.Duration) (string, User, error) {
-	var hash string
-	var id int64
-	var active int
-	err := s.DB.QueryRow(ctx, "SELECT id, password_hash, active FROM users WHERE username = ?", username).Scan(&id, &hash, &active)
+// In order: the password's length cap, the throttle (the address's rate,
+// the account's lockout), then one bounded argon2id check; a wrong password
+// counts towards a lockout, whose notice goes to the user.
+func (s *Store) Login(ctx context.Context, in LoginAttempt, ttl time.Duration) (string, User, error) {
+	name := strings.TrimSpace(in.Username)
+	if name == "" || len(name) > 254 || PasswordTooLong(in.Password) {
+		return "", User{}, ErrBadLogin
+	}
+	id, hash, active, err := s.loginAccount(ctx, name)
 	if err != nil {
-		if errors.Is(db.MapErr(err), errs.NotFound) {
-			// Spend the same time as a real check so usernames can't be probed.
-			CheckPassword(dummyHash, pw)
-			return "", User{}, ErrBadLogin
-		}
 		return "", User{}, err
 	}
-	if !CheckPassword(hash, pw) || active != 1 {
+	account := accountKey(id, name)
+	if err := s.Throttle.Admit(ctx, account, in.IP); err != nil {
+		return "", User{}, err
+	}
+	if id == 0 {
+		// Spend the same time as a real check so names can't be probed.
+		hash = dummyHash()
+	}
+	ok, err := s.hasher().Check(ctx, hash, in.Password)
+	if err != nil {
+		return "", User{}, err
+	}
+	if !ok || id == 0 {
+		if until, locked := s.Throttle.Failed(ctx, account); locked {
+			if id != 0 && s.OnLock != nil {
+				if u, err := s.GetUser(ctx, id); err == nil {
+					s.OnLock(ctx, u, LockNotice{Until: until, IP: in.IP, Failures: s.Throttle.MaxFailures})
+				}
+			}
+			return "", User{}, LockedError(until)
+		}
 		return "", User{}, ErrBadLogin
+	}
+	s.Throttle.Succeeded(ctx, account)
+	if !active {
+		return "", User{}, ErrInactive
 	}
 	token, th := NewToken("ods_")
 	now := db.Now()
@@ -292,7 +386,45 @@ func (s *Store) Login(ctx context.Context, username, pw string, ttl time.Duratio
 	return token, u, err
 }
 
-var dummyHash, _ = HashPassword("not a real password")
+// loginAccount finds the account a sign-in names: its username, or else
+// (for a name with @) the one account whose username or e-mail it is, in
+// any case. id is 0 when there is none (or the address is ambiguous).
+func (s *Store) loginAccount(ctx context.Context, name string) (id int64, hash string, active bool, err error) {
+	var a int
+	err = s.DB.QueryRow(ctx, "SELECT id, password_hash, active FROM users WHERE username = ?", name).Scan(&id, &hash, &a)
+	if err == nil {
+		return id, hash, a == 1, nil
+	}
+	if !errors.Is(db.MapErr(err), errs.NotFound) {
+		return 0, "", false, err
+	}
+	if !strings.Contains(name, "@") {
+		return 0, "", false, nil
+	}
+	rows, err := s.DB.Query(ctx, "SELECT id, password_hash, active FROM users WHERE lower(username) = ? OR lower(email) = ? LIMIT 2", strings.ToLower(name), strings.ToLower(name))
+	if err != nil {
+		return 0, "", false, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(&id, &hash, &a); err != nil {
+			return 0, "", false, err
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil || n != 1 {
+		return 0, "", false, err
+	}
+	return id, hash, a == 1, nil
+}
+
+// dummyHash is checked for names without an account (computed once, on
+// first use, so commands that never log in do not pay for it).
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("not a real password")
+	return h
+})
 
 // Session resolves a session token to its active user.
 func (s *Store) Session(ctx context.Context, token string) (User, error) {

@@ -72,6 +72,14 @@ type Config struct {
 	QueryThreads    int
 	QueryTimeout    time.Duration
 	SignupApproval  string
+	MaxBodyKB       int
+	MaxAuthBodyKB   int
+	HashConcurrency int
+	HashWait        time.Duration
+	LoginIPRate     string
+	LoginFailures   int
+	LoginLockout    time.Duration
+	LoginMaxLockout time.Duration
 }
 
 // Option describes one setting.
@@ -186,6 +194,14 @@ var Options = []Option{
 	{"query_memory_mb", "1024", "memory limit of the records query engine (DuckDB, MiB)", intRange(func(c *Config) *int { return &c.QueryMemoryMB }, 64, 1<<20)},
 	{"query_threads", "2", "worker threads of the records query engine", intRange(func(c *Config) *int { return &c.QueryThreads }, 1, 256)},
 	{"query_timeout", "20s", "longest time one records query may run", duration(func(c *Config) *time.Duration { return &c.QueryTimeout })},
+	{"max_body_kb", "1024", "largest JSON or form body of any route but uploads (which stream up to max_upload_mb), in KiB", intRange(func(c *Config) *int { return &c.MaxBodyKB }, 1, 1<<20)},
+	{"max_auth_body_kb", "16", "largest body of sign-in, sign-up and account routes, in KiB", intRange(func(c *Config) *int { return &c.MaxAuthBodyKB }, 1, 1024)},
+	{"password_hash_concurrency", "2", "password hashes (argon2id, 64 MiB each) run at once per server; up to 8 times as many callers queue, the rest are told to retry (503)", intRange(func(c *Config) *int { return &c.HashConcurrency }, 1, 256)},
+	{"password_hash_wait", "5s", "longest a sign-in or sign-up waits in the hashing queue before a 503 with Retry-After", duration(func(c *Config) *time.Duration { return &c.HashWait })},
+	{"login_ip_rate", "20-M", "sign-in attempts one client address may make (any account): N-S, N-M, N-H or N-D", str(func(c *Config) *string { return &c.LoginIPRate })},
+	{"login_max_failures", "5", "wrong passwords in a row (within an hour) that lock an account; 0 for no lockout", intRange(func(c *Config) *int { return &c.LoginFailures }, 0, 1000)},
+	{"login_lockout", "15m", "how long the first lockout lasts; each further one within a day doubles it", duration(func(c *Config) *time.Duration { return &c.LoginLockout })},
+	{"login_max_lockout", "24h", "longest lockout", duration(func(c *Config) *time.Duration { return &c.LoginMaxLockout })},
 	{"trust_proxy", "false", "take the client IP from X-Forwarded-For (only behind a proxy you run)", boolean(func(c *Config) *bool { return &c.TrustProxy })},
 	{"demo", "false", "load demo data on serve if the database is empty", boolean(func(c *Config) *bool { return &c.Demo })},
 }
@@ -278,6 +294,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := ratelimit.ParseTier(c.PartnerRate, int64(c.PartnerDaily)); err != nil {
 		return fmt.Errorf("OPENDATA_PARTNER_RATE: %w", err)
+	}
+	if _, err := ratelimit.ParseTier(c.LoginIPRate, 0); err != nil {
+		return fmt.Errorf("OPENDATA_LOGIN_IP_RATE: %w", err)
 	}
 	if c.BaseURL != "" {
 		if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {

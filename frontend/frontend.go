@@ -89,6 +89,9 @@ var Funcs = template.FuncMap{
 		}
 		return i18n.T(lang, key, p)
 	},
+	// msg renders a field error's text: a message key in the reader's
+	// language, any other text as it is.
+	"msg": i18n.Text,
 	"label": func(lang, group, value string) string {
 		if value == "" {
 			return ""

@@ -151,6 +151,12 @@ func (n *Notifier) MarkRead(ctx context.Context, id, dept int64, role string) er
 	return err
 }
 
+// MarkUserRead marks one of a user's own notices as read.
+func (n *Notifier) MarkUserRead(ctx context.Context, id, user int64) error {
+	_, err := n.DB.Exec(ctx, "UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL", db.Now(), id, user)
+	return err
+}
+
 // Params is a small helper for building notice parameters.
 func Params(kv ...any) map[string]string {
 	m := map[string]string{}

@@ -6,6 +6,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -109,3 +110,39 @@ func (l *Limits) Check(ctx context.Context, key string, tier Tier) (Result, erro
 func resetTime(unix int64) time.Time { return time.Unix(unix+1, 0) }
 
 func safe(key string) string { return strings.NewReplacer(" ", "_", "\n", "_").Replace(key) }
+
+// Counters beside the rate limits: a count per key in a fixed window that
+// starts with the key's first count (login failures, lockouts). They live
+// in the same store, so with Redis every instance sees the same counts.
+
+// counting is a rate whose limit is never reached, so the count is
+// Limit - Remaining.
+func counting(period time.Duration) limiter.Rate {
+	return limiter.Rate{Period: period, Limit: math.MaxInt64}
+}
+
+// Add counts one event of key in a window of period and returns the count
+// so far and when the window ends (exactly one caller sees each count,
+// whatever the number of instances).
+func (l *Limits) Add(ctx context.Context, key string, period time.Duration) (int64, time.Time, error) {
+	c, err := l.store.Increment(ctx, safe(key), 1, counting(period))
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return c.Limit - c.Remaining, resetTime(c.Reset), nil
+}
+
+// Peek returns key's count and the window's end without counting.
+func (l *Limits) Peek(ctx context.Context, key string, period time.Duration) (int64, time.Time, error) {
+	c, err := l.store.Peek(ctx, safe(key), counting(period))
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return c.Limit - c.Remaining, resetTime(c.Reset), nil
+}
+
+// Clear forgets key's count.
+func (l *Limits) Clear(ctx context.Context, key string, period time.Duration) error {
+	_, err := l.store.Reset(ctx, safe(key), counting(period))
+	return err
+}

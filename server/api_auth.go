@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -20,6 +21,10 @@ func (s *Server) bindAuth(g *echo.Group) {
 
 func bindJSON(c echo.Context, v any) error {
 	if err := c.Bind(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return bodyTooLarge(mbe.Limit)
+		}
 		return errs.Invalidf("the request body is not valid JSON for this route")
 	}
 	return nil
@@ -52,15 +57,11 @@ func (s *Server) login(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	token, u, err := s.app.Users.Login(c.Request().Context(), in.Username, in.Password, s.app.Config.SessionTTL)
+	token, u, err := s.app.Users.Login(c.Request().Context(), auth.LoginAttempt{Username: in.Username, Password: in.Password, IP: c.RealIP()}, s.app.Config.SessionTTL)
 	if err != nil {
 		return err
 	}
-	csrf, _ := auth.NewToken("")
-	secure := c.Request().TLS != nil
-	maxAge := int(s.app.Config.SessionTTL.Seconds())
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode, MaxAge: maxAge})
-	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: csrf, Path: "/", Secure: secure, SameSite: http.SameSiteStrictMode, MaxAge: maxAge})
+	csrf := s.startSession(c, token)
 	return c.JSON(http.StatusOK, map[string]any{"token": token, "csrf_token": csrf, "user": u})
 }
 
@@ -71,7 +72,7 @@ func (s *Server) logout(c echo.Context) error {
 	if ck, err := c.Cookie(sessionCookie); err == nil {
 		s.app.Users.Logout(c.Request().Context(), ck.Value)
 	}
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
+	s.endSession(c)
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -99,10 +100,9 @@ func (s *Server) listUsers(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"users": users})
 }
 
-// createUser: the bureau creates anyone; a department admin creates staff
-// of their own department only.
+// createUser: who may create which account is auth.MayCreate.
 func (s *Server) createUser(c echo.Context) error {
-	u, err := requireRole(c, auth.RoleBureauAdmin, auth.RoleDeptAdmin)
+	u, err := currentUser(c)
 	if err != nil {
 		return err
 	}
@@ -110,15 +110,15 @@ func (s *Server) createUser(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	if u.Role == auth.RoleDeptAdmin && (in.DepartmentID != u.DepartmentID || !in.Role.NeedsDepartment()) {
-		return errs.Forbiddenf("a department admin creates accounts for their own department only")
+	if err := auth.MayCreate(u.Actor(), in.Role, in.DepartmentID); err != nil {
+		return err
 	}
 	if in.DepartmentID != 0 {
 		if _, err := s.app.Catalog.GetDepartment(c.Request().Context(), in.DepartmentID); err != nil {
-			return errs.FieldErrors{"department_id": "no such department"}
+			return errs.FieldErrors{"department_id": "auth.department.unknown"}
 		}
 	}
-	created, err := s.app.Users.CreateUser(c.Request().Context(), in)
+	created, err := s.app.Users.CreateUserBy(c.Request().Context(), u.Actor(), in)
 	if err != nil {
 		return err
 	}

@@ -3,20 +3,22 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"opendata/access"
 	"opendata/auth"
 	"opendata/errs"
+	"opendata/i18n"
 )
 
 // The open API gateway: developer accounts and keys, the records API,
 // applications for on-application data, usage.
 func (s *Server) bindGateway(g *echo.Group) {
-	g.GET("/resources/:id/records", s.records, s.limitPublic)
-	g.GET("/key", s.currentKey, s.limitPublic)
-	g.POST("/account/signup", s.apiSignup, s.limitPublic)
+	g.GET("/resources/:id/records", s.records)
+	g.GET("/key", s.currentKey)
+	g.POST("/account/signup", s.apiSignup)
 	g.GET("/keys", s.listKeys)
 	g.POST("/keys", s.createKey)
 	g.POST("/keys/:id/revoke", s.revokeKey)
@@ -65,23 +67,47 @@ func (s *Server) apiSignup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]any{"user": reg.User, "next": reg.Next})
+	// The same answer whether or not the address already had an account.
+	return c.JSON(http.StatusAccepted, map[string]any{"next": reg.Next,
+		"message": i18n.T(i18n.Lang(c.Request().Header.Get("Accept-Language")), "signup.next_"+reg.Next, nil)})
 }
 
-// signup registers and, with e-mail verification on, mails the link.
+// signup registers and mails the address: the verification link for a
+// new account (with e-mail verification on), or, when the address already
+// has an account, a note to its owner that someone tried to register it.
+// Whoever signed up is told the same in both cases.
 func (s *Server) signup(c echo.Context, in access.SignUp) (access.Registered, error) {
 	reg, err := s.app.Access.Register(c.Request().Context(), in)
-	if err != nil {
+	if err != nil || s.app.Notify.Mail == nil {
 		return reg, err
 	}
-	if reg.VerifyToken != "" && s.app.Notify.Mail != nil {
-		link := s.baseURL(c) + "/account/verify?token=" + reg.VerifyToken
-		body := "请点击以下链接验证您的邮箱并启用账户 / Open this link to verify your e-mail and activate your account:\n\n" + link
-		if err := s.app.Notify.Mail.Send([]string{reg.User.Email}, "开放数据平台：验证邮箱 / Verify your e-mail", body); err != nil {
-			s.log.Warn("verification e-mail failed", "err", err)
-		}
+	base := s.baseURL(c)
+	var to, subject, body string
+	switch {
+	case reg.Existing:
+		to = strings.ToLower(strings.TrimSpace(in.Email))
+		subject, body = bilingual("mail.signup_exists_subject", nil), bilingual("mail.signup_exists_body", map[string]string{"login": base + "/login"})
+	case reg.VerifyToken != "":
+		to = reg.User.Email
+		link := base + "/account/verify?token=" + reg.VerifyToken
+		subject, body = bilingual("mail.verify_subject", nil), bilingual("mail.verify_body", map[string]string{"link": link})
+	default:
+		return reg, nil
+	}
+	if err := s.app.Notify.Mail.Send([]string{to}, subject, body); err != nil {
+		s.log.Warn("sign-up e-mail failed", "err", err)
 	}
 	return reg, nil
+}
+
+// bilingual is a message in Chinese, then English (for e-mails, whose
+// reader's language is not known).
+func bilingual(key string, params map[string]string) string {
+	zh, en := i18n.T(i18n.ZH, key, params), i18n.T(i18n.EN, key, params)
+	if strings.Contains(key, "subject") {
+		return zh + " / " + en
+	}
+	return zh + "\n\n" + en
 }
 
 func (s *Server) baseURL(c echo.Context) string {

@@ -79,6 +79,9 @@ func (s *Server) records(c echo.Context) error {
 	}
 	params := c.QueryParams()
 	if t.Internal {
+		if err := readNotByLink(c); err != nil {
+			return err
+		}
 		params.Del("purpose")
 	}
 	p, err := s.app.Records.Prepare(ctx, s.app.Cursors, query.Request{Resource: r.ID, Version: t.Version, Variant: t.Variant, Key: t.Key, Columns: t.Columns, Params: params})

@@ -54,12 +54,25 @@ func principal(c echo.Context) (sharing.Principal, error) {
 }
 
 // purposeOf is an internal caller's stated purpose: the X-Purpose header
-// or the purpose parameter.
+// or the purpose parameter (query or form).
 func purposeOf(c echo.Context) string {
 	if p := c.Request().Header.Get("X-Purpose"); p != "" {
 		return p
 	}
-	return c.QueryParam("purpose")
+	return c.FormValue("purpose")
+}
+
+// readNotByLink refuses an audited read by a browser session that is not
+// a POST (the console's form, CSRF-checked): a GET with the session cookie
+// can come from a link on any other site, which would make staff perform a
+// read, with a purpose of the link's choosing, that the audit then puts on
+// their name. Tokens and system credentials are not sent by browsers on
+// their own and read by GET as before.
+func readNotByLink(c echo.Context) error {
+	if via, _ := c.Get(ctxViaCookie).(bool); via && c.Request().Method != http.MethodPost {
+		return &errs.Public{Kind: errs.Forbidden, Code: "read_by_post", Key: "share.read_by_post"}
+	}
+	return nil
 }
 
 func staffPrincipal(c echo.Context) (sharing.Principal, error) {
@@ -110,6 +123,9 @@ func (s *Server) shareCatalog(c echo.Context) error {
 func (s *Server) shareData(c echo.Context) error {
 	p, id, err := withID(c, principal)
 	if err != nil {
+		return err
+	}
+	if err := readNotByLink(c); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()

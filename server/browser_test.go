@@ -148,7 +148,7 @@ func TestDeveloperInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#email"), "dev@example.cn"), chromedp.SendKeys(chromedp.CSS("#display_name"), "李开发"),
 		chromedp.SendKeys(chromedp.CSS("#organisation"), "某大学交通研究所"), chromedp.SendKeys(chromedp.CSS("#password"), "developer-pass-1"),
 		chromedp.Submit(chromedp.CSS("#email")), chromedp.WaitVisible(chromedp.CSS("p[role=status]")))
-	if !strings.Contains(text("p[role=status]"), "待大数据局管理员启用") {
+	if !strings.Contains(text("p[role=status]"), "经大数据局管理员启用后即可登录") {
 		t.Fatalf("after sign-up: %q", text("main"))
 	}
 	devs := e.do("GET", "/api/v1/developers", admin, nil, nil).json(t)["developers"].([]any)

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -14,17 +15,20 @@ import (
 	"opendata/calendar"
 	"opendata/catalog"
 	"opendata/i18n"
+	"opendata/notify"
 	"opendata/sharing"
 )
 
 func (s *Server) bindConsoleShare(g *echo.Group) {
 	g.GET("/share", s.consoleShare)
-	g.GET("/share/:id/data", s.shareData)
+	g.GET("/share/:id/data", s.consoleShareReadForm)
+	g.POST("/share/:id/data", s.shareData)
 	g.GET("/share/:id/request", s.consoleShareRequestForm)
 	g.POST("/share/:id/request", s.consoleShareRequest)
 	g.GET("/share/requests", s.consoleShareRequests)
 	g.POST("/share/requests/:id/:action", s.consoleShareDecision)
 	g.GET("/notifications", s.consoleNotifications)
+	g.POST("/notifications/read", s.consoleNotificationsRead)
 	g.GET("/audit", s.consoleAudit)
 	g.GET("/calendar", s.consoleCalendar)
 	g.POST("/calendar/import", s.consoleCalendarImport)
@@ -138,19 +142,72 @@ func (s *Server) consoleShareDecision(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/console/share/requests?done=1")
 }
 
+// consoleNotifications lists the department's (or role's) notices and
+// the user's own (a lockout notice, say); opening the page marks nothing:
+// the button does, by POST.
 func (s *Server) consoleNotifications(c echo.Context) error {
 	u, _ := currentUser(c)
-	role := inboxRole(u)
-	ns, err := s.app.Notify.Inbox(c.Request().Context(), u.DepartmentID, role, lang(c))
+	ns, err := s.inboxOf(c, u)
+	if err != nil {
+		return err
+	}
+	unread := 0
+	for _, n := range ns {
+		if !n.Read {
+			unread++
+		}
+	}
+	return s.render(c, http.StatusOK, "notifications", s.newPage(c, i18n.T(lang(c), "nav.notifications", nil), map[string]any{"Notices": ns, "Unread": unread}))
+}
+
+// inboxOf is a staff member's inbox: their department's or role's notices
+// and their own, newest first.
+func (s *Server) inboxOf(c echo.Context, u auth.User) ([]notify.Notice, error) {
+	ctx := c.Request().Context()
+	ns, err := s.app.Notify.Inbox(ctx, u.DepartmentID, inboxRole(u), lang(c))
+	if err != nil {
+		return nil, err
+	}
+	own, err := s.app.Notify.UserInbox(ctx, u.ID, lang(c))
+	if err != nil {
+		return nil, err
+	}
+	ns = append(ns, own...)
+	sort.SliceStable(ns, func(i, j int) bool { return ns[i].ID > ns[j].ID })
+	return ns, nil
+}
+
+func (s *Server) consoleNotificationsRead(c echo.Context) error {
+	u, _ := currentUser(c)
+	ns, err := s.inboxOf(c, u)
 	if err != nil {
 		return err
 	}
 	for _, n := range ns {
 		if !n.Read {
-			s.app.Notify.MarkRead(c.Request().Context(), n.ID, u.DepartmentID, role)
+			if err := s.app.Notify.MarkRead(c.Request().Context(), n.ID, u.DepartmentID, inboxRole(u)); err != nil {
+				return err
+			}
+			if err := s.app.Notify.MarkUserRead(c.Request().Context(), n.ID, u.ID); err != nil {
+				return err
+			}
 		}
 	}
-	return s.render(c, http.StatusOK, "notifications", s.newPage(c, i18n.T(lang(c), "nav.notifications", nil), ns))
+	return c.Redirect(http.StatusSeeOther, "/console/notifications?done=1")
+}
+
+// consoleShareReadForm is the confirmation before an audited read: the
+// resource and a purpose to state; the read itself is the form's POST.
+func (s *Server) consoleShareReadForm(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	r, err := s.app.Catalog.GetResource(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "share_read", s.newPage(c, r.Name, map[string]any{"Resource": r}))
 }
 
 func (s *Server) consoleAudit(c echo.Context) error {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"opendata/access"
 	"opendata/auth"
 	"opendata/errs"
+	"opendata/ratelimit"
+	"opendata/sharing"
 )
 
 const (
@@ -27,7 +30,26 @@ const (
 	ctxDeveloper  = "developer"
 )
 
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+const ctxSecure = "secure"
+
+// secureRequest reports whether the visitor reached the platform over
+// HTTPS: TLS on this connection, a base_url with https (the documented
+// HTTPS proxy in front), or X-Forwarded-Proto: https from a proxy we run
+// (trust_proxy). Cookies are then Secure and HSTS is sent.
+func (s *Server) secureRequest(r *http.Request) bool {
+	if r.TLS != nil || strings.HasPrefix(strings.ToLower(s.app.Config.BaseURL), "https://") {
+		return true
+	}
+	return s.app.Config.TrustProxy && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+}
+
+// isSecure is secureRequest's answer for this request (set by securityHeaders).
+func isSecure(c echo.Context) bool {
+	b, _ := c.Get(ctxSecure).(bool)
+	return b
+}
+
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -35,11 +57,35 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-		if c.Request().TLS != nil {
+		secure := s.secureRequest(c.Request())
+		c.Set(ctxSecure, secure)
+		if secure {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
 		return next(c)
 	}
+}
+
+// startSession sets the session cookie of a login and a fresh CSRF token
+// (a token planted before login is worthless after it), and returns the
+// token for API clients.
+func (s *Server) startSession(c echo.Context, token string) string {
+	maxAge := int(s.app.Config.SessionTTL.Seconds())
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: isSecure(c), SameSite: http.SameSiteLaxMode, MaxAge: maxAge})
+	return setCSRFCookie(c)
+}
+
+// endSession clears the session cookie and rotates the CSRF token.
+func (s *Server) endSession(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: isSecure(c), SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	setCSRFCookie(c)
+}
+
+// setCSRFCookie issues a new double-submit token.
+func setCSRFCookie(c echo.Context) string {
+	tok, _ := auth.NewToken("")
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: "/", Secure: isSecure(c), SameSite: http.SameSiteStrictMode})
+	return tok
 }
 
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
@@ -71,7 +117,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			caller, err := s.app.Access.Authenticate(c.Request().Context(), k)
 			if err != nil {
-				return err
+				return s.badCredential(c, err)
 			}
 			c.Set(ctxCaller, caller)
 			return next(c)
@@ -79,7 +125,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if strings.HasPrefix(h, "Bearer odc_") {
 			p, err := s.app.Sharing.Authenticate(c.Request().Context(), strings.TrimPrefix(h, "Bearer "))
 			if err != nil {
-				return err
+				return s.badCredential(c, err)
 			}
 			c.Set(ctxSystem, p)
 			return next(c)
@@ -94,7 +140,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				if viaCookie {
 					return next(c) // a stale cookie just means "logged out"
 				}
-				return err
+				return s.badCredential(c, err)
 			}
 			if u.Role == auth.RoleDeveloper {
 				c.Set(ctxDeveloper, u)
@@ -184,37 +230,152 @@ func apiCaller(c echo.Context) (access.Caller, bool) {
 	return k, ok
 }
 
-// limitPublic applies the caller's tier to public API calls — the key's
-// tier for a call with an API key, the anonymous per-IP tier otherwise —
-// and answers with the standard RateLimit headers; a refusal is a 429 with
-// the JSON error body and Retry-After. If the counter store fails, the
-// call goes through (logged): the catalog stays available without Redis.
-func (s *Server) limitPublic(next echo.HandlerFunc) echo.HandlerFunc {
+// unlimited paths: static files and probes (a page's own assets must not
+// spend the visitor's allowance; load balancers probe often).
+func unlimitedPath(path string) bool {
+	return strings.HasPrefix(path, "/static/") || path == "/healthz" || path == "/readyz" || path == "/metrics"
+}
+
+// limitCalls applies a rate and daily quota to every request that is not
+// from government staff or a department's system, whatever its route, so
+// no public path (search, dataset pages, previews, department pages,
+// disputes, sign-in, sign-up, docs, downloads, the API) is left out:
+//   - a call with an API key spends its account's allowance for the key's
+//     tier (access.LimitKey): all keys of an account share one count;
+//   - a developer's session spends that account's anonymous allowance;
+//   - anyone else spends their address's: API calls one count, portal
+//     pages another (browsing does not eat an API client's budget).
+//
+// Answers carry the RateLimit headers; a refusal is 429 with Retry-After.
+// If the counter store fails the call goes through (logged): the portal
+// stays available without Redis.
+func (s *Server) limitCalls(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		key, tier := "ip:"+c.RealIP(), s.app.AnonTier
-		if k, ok := apiCaller(c); ok {
-			key, tier = "key:"+strconv.FormatInt(k.Key.ID, 10), s.app.Tiers[k.Key.Tier]
-		}
-		res, err := s.app.Limits.Check(c.Request().Context(), key, tier)
-		if err != nil {
-			s.log.Warn("rate limit store failed; call allowed", "err", err)
+		if unlimitedPath(c.Request().URL.Path) {
 			return next(c)
 		}
-		h := c.Response().Header()
-		reset := int64(math.Ceil(time.Until(res.Reset).Seconds()))
-		if reset < 0 {
-			reset = 0
+		if _, staff := c.Get(ctxUser).(auth.User); staff {
+			return next(c)
 		}
-		h.Set("RateLimit-Limit", strconv.FormatInt(res.Limit, 10))
-		h.Set("RateLimit-Remaining", strconv.FormatInt(res.Remaining, 10))
-		h.Set("RateLimit-Reset", strconv.FormatInt(reset, 10))
-		if !res.Allowed {
-			h.Set("Retry-After", strconv.FormatInt(max(1, reset), 10))
-			if res.Quota {
-				return fmt.Errorf("%w: the daily quota of %d calls is used up", errs.RateLimited, res.Limit)
-			}
-			return fmt.Errorf("%w: %d calls per %s", errs.RateLimited, res.Limit, tier.Rate.Period)
+		if _, system := c.Get(ctxSystem).(sharing.Principal); system {
+			return next(c)
+		}
+		key, tier := s.callerLimit(c)
+		if err := s.spend(c, key, tier); err != nil {
+			return err
 		}
 		return next(c)
 	}
+}
+
+// callerLimit is whose allowance a call spends, and its tier.
+func (s *Server) callerLimit(c echo.Context) (string, ratelimit.Tier) {
+	if k, ok := apiCaller(c); ok {
+		return access.LimitKey(k), s.app.Tiers[k.Key.Tier]
+	}
+	if u, ok := developer(c); ok {
+		return "user:" + strconv.FormatInt(u.ID, 10), s.app.AnonTier
+	}
+	return addressKey(c), s.app.AnonTier
+}
+
+// addressKey is an anonymous caller's count: its address, API and portal apart.
+func addressKey(c echo.Context) string {
+	if isPortal(c.Request().URL.Path) {
+		return "web:ip:" + c.RealIP()
+	}
+	return "ip:" + c.RealIP()
+}
+
+// spend counts one call against key and sets the RateLimit headers; a
+// refusal is a RateLimited error (429 with Retry-After).
+func (s *Server) spend(c echo.Context, key string, tier ratelimit.Tier) error {
+	res, err := s.app.Limits.Check(c.Request().Context(), key, tier)
+	if err != nil {
+		s.log.Warn("rate limit store failed; call allowed", "err", err)
+		return nil
+	}
+	h := c.Response().Header()
+	reset := int64(math.Ceil(time.Until(res.Reset).Seconds()))
+	if reset < 0 {
+		reset = 0
+	}
+	h.Set("RateLimit-Limit", strconv.FormatInt(res.Limit, 10))
+	h.Set("RateLimit-Remaining", strconv.FormatInt(res.Remaining, 10))
+	h.Set("RateLimit-Reset", strconv.FormatInt(reset, 10))
+	if !res.Allowed {
+		h.Set("Retry-After", strconv.FormatInt(max(1, reset), 10))
+		if res.Quota {
+			return fmt.Errorf("%w: the daily quota of %d calls is used up", errs.RateLimited, res.Limit)
+		}
+		return fmt.Errorf("%w: %d calls per %s", errs.RateLimited, res.Limit, tier.Rate.Period)
+	}
+	return nil
+}
+
+// badCredential answers a call with an unknown, revoked or expired key,
+// credential or session token: the attempt spends the address's
+// allowance, so guessing keys is throttled like any anonymous call.
+func (s *Server) badCredential(c echo.Context, err error) error {
+	if !errors.Is(err, errs.Unauthenticated) {
+		return err
+	}
+	if lerr := s.spend(c, addressKey(c), s.app.AnonTier); lerr != nil {
+		return lerr
+	}
+	return err
+}
+
+// streamedUploads read their own multipart body up to max_upload_mb,
+// straight to disk.
+var streamedUploads = map[string]bool{
+	"/api/v1/catalog/resources/:id/uploads": true,
+	"/console/resources/:id/upload":         true,
+}
+
+// authRoutes take the small max_auth_body_kb: they are open to anyone
+// and their bodies are a name and a password.
+var authRoutes = map[string]bool{
+	"/api/v1/auth/login":     true,
+	"/api/v1/auth/logout":    true,
+	"/api/v1/account/signup": true,
+	"/api/v1/users":          true,
+	"/login":                 true,
+	"/logout":                true,
+	"/signup":                true,
+	"/account/verify":        true,
+}
+
+// limitBodies caps every request body but the streamed uploads': a body
+// announced over the limit is refused before a byte is read, and any other
+// is cut at the limit (reading past it fails with 413). JSON binding and
+// form parsing never see more than the limit.
+func (s *Server) limitBodies(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Body == nil || r.Body == http.NoBody || streamedUploads[c.Path()] {
+			return next(c)
+		}
+		limit := int64(s.app.Config.MaxBodyKB) << 10
+		if authRoutes[c.Path()] {
+			limit = int64(s.app.Config.MaxAuthBodyKB) << 10
+		}
+		if r.ContentLength > limit {
+			return bodyTooLarge(limit)
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+		if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) {
+			// Parse now: form values read later would hide a cut body as
+			// empty fields.
+			var mbe *http.MaxBytesError
+			if err := r.ParseForm(); errors.As(err, &mbe) {
+				return bodyTooLarge(limit)
+			}
+		}
+		return next(c)
+	}
+}
+
+func bodyTooLarge(limit int64) error {
+	return &errs.Public{Kind: errs.TooLarge, Code: "too_large", Key: "error.body_too_large", Params: map[string]string{"kb": strconv.FormatInt(limit>>10, 10)}}
 }

@@ -49,7 +49,7 @@ const langCookie = "opendata_lang"
 func lang(c echo.Context) string {
 	if l := c.QueryParam("lang"); l != "" {
 		l = i18n.Lang(l)
-		c.SetCookie(&http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 86400, SameSite: http.SameSiteLaxMode})
+		c.SetCookie(&http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 86400, SameSite: http.SameSiteLaxMode, Secure: isSecure(c)})
 		return l
 	}
 	if ck, err := c.Cookie(langCookie); err == nil {
@@ -75,10 +75,8 @@ func otherLangURL(c echo.Context, l string) string {
 func ensureCSRFCookie(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if _, err := c.Cookie(csrfCookie); err != nil && !strings.HasPrefix(c.Request().URL.Path, "/api/") {
-			tok, _ := auth.NewToken("")
-			ck := &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", SameSite: http.SameSiteStrictMode, Secure: c.Request().TLS != nil}
-			c.SetCookie(ck)
-			c.Request().AddCookie(ck)
+			tok := setCSRFCookie(c)
+			c.Request().AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
 		}
 		return next(c)
 	}
@@ -122,7 +120,7 @@ func (s *Server) bindPortal(e *echo.Echo) {
 	e.GET("/", s.home)
 	e.GET("/search", s.searchPage)
 	e.GET("/datasets/:id", s.datasetPage)
-	e.GET("/datasets/:id/download/:file", s.download, s.limitPublic)
+	e.GET("/datasets/:id/download/:file", s.download)
 	e.GET("/departments", s.departmentsPage)
 	e.GET("/departments/:code", s.departmentPage)
 	e.GET("/login", s.loginPage)

@@ -26,8 +26,9 @@ import (
 // the API documentation.
 func (s *Server) bindAccount(e *echo.Echo) {
 	e.GET("/signup", s.signupPage)
-	e.POST("/signup", s.signupForm, s.limitPublic)
+	e.POST("/signup", s.signupForm)
 	e.GET("/account/verify", s.verifyPage)
+	e.POST("/account/verify", s.verifyForm)
 	e.GET("/account", s.accountPage)
 	e.POST("/account/keys", s.accountCreateKey)
 	e.POST("/account/keys/:id/revoke", s.accountRevokeKey)
@@ -55,11 +56,17 @@ func (s *Server) signupForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.notice(c, http.StatusCreated, "signup.done", "signup.next_"+reg.Next, "/", "nav.home")
+	return s.notice(c, http.StatusAccepted, "signup.done", "signup.next_"+reg.Next, "/login?next=/account", "nav.login")
 }
 
+// verifyPage asks to confirm the mailed link: opening it changes nothing
+// (mail scanners and link previews open links too); the button does.
 func (s *Server) verifyPage(c echo.Context) error {
-	if _, err := s.app.Access.Verify(c.Request().Context(), c.QueryParam("token")); err != nil {
+	return s.render(c, http.StatusOK, "verify", s.newPage(c, "", map[string]string{"Token": c.QueryParam("token")}))
+}
+
+func (s *Server) verifyForm(c echo.Context) error {
+	if _, err := s.app.Access.Verify(c.Request().Context(), c.FormValue("token")); err != nil {
 		return s.notice(c, http.StatusBadRequest, "verify.title", "verify.failed", "/signup", "nav.signup")
 	}
 	return s.notice(c, http.StatusOK, "verify.title", "verify.done", "/login?next=/account", "nav.login")
@@ -206,8 +213,54 @@ type docGroup struct {
 	Ops []docOp
 }
 
-// apiDocs is the rendered spec; the spec is embedded, so it is built once.
-var apiDocs = sync.OnceValues(func() ([]docGroup, error) {
+// docSection is one part of the docs page as the template shows it.
+type docSection struct {
+	ID, Title, Help string
+	Groups          []docGroup
+}
+
+// apiDocSections are the docs page's two parts: what the public and
+// developers call, and what staff and department systems call.
+type apiDocSections struct {
+	Public, Staff []docGroup
+}
+
+// publicOp reports whether an operation is for the public: callable
+// without credentials or with an API key, or marked x-audience: developer
+// (a developer's session: keys, applications, usage).
+func publicOp(path string, op *openapi3.Operation) bool {
+	if path == "/healthz" || path == "/readyz" {
+		return false
+	}
+	if a, ok := op.Extensions["x-audience"]; ok && a == "developer" {
+		return true
+	}
+	if op.Security == nil {
+		return false // the document's default: a staff session
+	}
+	if len(*op.Security) == 0 {
+		return true
+	}
+	for _, req := range *op.Security {
+		if _, key := req["apiKey"]; len(req) == 0 || key {
+			return true
+		}
+	}
+	return false
+}
+
+// apiDocs is the rendered spec, public and staff apart; the spec is
+// embedded, so it is built once.
+var apiDocs = sync.OnceValues(func() (apiDocSections, error) {
+	pub, err := docGroups(true)
+	if err != nil {
+		return apiDocSections{}, err
+	}
+	staff, err := docGroups(false)
+	return apiDocSections{Public: pub, Staff: staff}, err
+})
+
+func docGroups(public bool) ([]docGroup, error) {
 	doc, err := openapi3.NewLoader().LoadFromData(openapi.Spec)
 	if err != nil {
 		return nil, err
@@ -218,7 +271,7 @@ var apiDocs = sync.OnceValues(func() ([]docGroup, error) {
 		item := doc.Paths.Find(path)
 		for _, method := range []string{"GET", "POST", "PUT", "DELETE"} {
 			op := item.GetOperation(method)
-			if op == nil {
+			if op == nil || publicOp(path, op) != public {
 				continue
 			}
 			tag := docTag(path)
@@ -262,14 +315,15 @@ var apiDocs = sync.OnceValues(func() ([]docGroup, error) {
 		out = append(out, *groups[t])
 	}
 	return out, nil
-})
+}
 
 func (s *Server) apiDocsPage(c echo.Context) error {
 	out, err := apiDocs()
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "apidocs", s.newPage(c, "API", map[string]any{"Groups": out, "Base": s.baseURL(c),
+	sections := []docSection{{"public", "docs.public", "docs.public_help", out.Public}, {"staff", "docs.staff", "docs.staff_help", out.Staff}}
+	return s.render(c, http.StatusOK, "apidocs", s.newPage(c, "API", map[string]any{"Sections": sections, "Base": s.baseURL(c),
 		"Anon": tierText(s.app.AnonTier), "Registered": tierText(s.app.Tiers[access.TierRegistered]), "Partner": tierText(s.app.Tiers[access.TierPartner])}))
 }
 

@@ -1,19 +1,24 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
 	"opendata/auth"
 	"opendata/catalog"
 	"opendata/errs"
+	"opendata/i18n"
 	"opendata/search"
 )
 
@@ -53,25 +58,60 @@ func (s *Server) departmentPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "department", s.newPage(c, d.Name, map[string]any{"Department": d, "Resources": rs}))
 }
 
+// safeNext is where a login goes on to: a path on this site, or /console.
+// It is checked as a browser would read it: anything with a control
+// character, a space or a backslash (browsers drop tabs and newlines and
+// read \\ as /, so "/\t/evil.example" is "//evil.example"), a scheme, a
+// host, or a path starting with // (also once decoded) is refused.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
-		return "/console"
+	const home = "/console"
+	if next == "" || len(next) > 2048 || !strings.HasPrefix(next, "/") {
+		return home
 	}
-	return next
+	if strings.ContainsFunc(next, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || r == '\\' || unicode.IsSpace(r) || !unicode.IsPrint(r)
+	}) {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	if !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || strings.ContainsAny(u.Path, "\\") ||
+		strings.ContainsFunc(u.Path, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return home
+	}
+	out := u.String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return home
+	}
+	return out
 }
 
 func (s *Server) loginPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "login", s.newPage(c, "", map[string]any{"Next": safeNext(c.QueryParam("next"))}))
 }
 
+// loginForm is the one sign-in of staff and developers (username or
+// e-mail). A refusal is said on the form in the catalog's words: wrong
+// name or password, awaiting activation, locked (and for how long),
+// throttled, busy.
 func (s *Server) loginForm(c echo.Context) error {
-	token, u, err := s.app.Users.Login(c.Request().Context(), c.FormValue("username"), c.FormValue("password"), s.app.Config.SessionTTL)
-	if err != nil {
-		return s.render(c, http.StatusUnauthorized, "login", s.newPage(c, "", map[string]any{"Failed": true, "Next": safeNext(c.FormValue("next"))}))
-	}
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: c.Request().TLS != nil,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(s.app.Config.SessionTTL.Seconds())})
 	next := safeNext(c.FormValue("next"))
+	token, u, err := s.app.Users.Login(c.Request().Context(), auth.LoginAttempt{Username: c.FormValue("username"), Password: c.FormValue("password"), IP: c.RealIP()}, s.app.Config.SessionTTL)
+	var pub *errs.Public
+	if errors.As(err, &pub) {
+		if pub.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(pub.RetryAfter.Seconds()))))
+		}
+		l := lang(c)
+		return s.render(c, statusOf(pub), "login", s.newPage(c, "", map[string]any{"Failed": i18n.T(l, pub.Key, pub.Params),
+			"Next": next, "Username": c.FormValue("username")}))
+	}
+	if err != nil {
+		return err
+	}
+	s.startSession(c, token)
 	if u.Role == auth.RoleDeveloper && strings.HasPrefix(next, "/console") {
 		next = "/account"
 	}
@@ -82,7 +122,7 @@ func (s *Server) logoutForm(c echo.Context) error {
 	if ck, err := c.Cookie(sessionCookie); err == nil {
 		s.app.Users.Logout(c.Request().Context(), ck.Value)
 	}
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
+	s.endSession(c)
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 

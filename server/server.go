@@ -53,8 +53,10 @@ func New(a *app.App) *Server {
 		return err
 	}}))
 	e.Use(s.logRequests)
-	e.Use(securityHeaders)
+	e.Use(s.securityHeaders)
+	e.Use(s.limitBodies)
 	e.Use(s.authenticate)
+	e.Use(s.limitCalls)
 	e.Use(ensureCSRFCookie)
 	e.Use(csrfForCookies)
 

@@ -33,11 +33,12 @@ import (
 )
 
 type env struct {
-	t    *testing.T
-	url  string
-	app  *app.App
-	bus  int64 // JTJ department
-	hlth int64 // WJW department
+	t      *testing.T
+	url    string
+	app    *app.App
+	routes [][2]string
+	bus    int64 // JTJ department
+	hlth   int64 // WJW department
 }
 
 // start runs the real server on a random port over the given backends,
@@ -90,14 +91,15 @@ func startInstance(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Co
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- server.New(a).Run(ctx, ln) }()
+	srv := server.New(a)
+	go func() { done <- srv.Run(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("server shutdown: %v", err)
 		}
 	})
-	return &env{t: t, url: "http://" + ln.Addr().String(), app: a}
+	return &env{t: t, url: "http://" + ln.Addr().String(), app: a, routes: srv.Routes()}
 }
 
 func sqliteEnv(t *testing.T) *env {
@@ -435,8 +437,8 @@ func TestAuthAndSecurity(t *testing.T) {
 	}{
 		{"health", "GET", "/healthz", "", nil, 200, []string{`"status":"ok"`}},
 		{"ready", "GET", "/readyz", "", nil, 200, []string{`"ready":true`, `"database":"ok"`, `"blobs":"ok"`}},
-		{"bad login", "POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": "nope"}, 401, []string{`"code":"unauthenticated"`, "请先登录"}},
-		{"unknown user", "POST", "/api/v1/auth/login", "", map[string]string{"username": "ghost", "password": "nope"}, 401, []string{"wrong username or password"}},
+		{"bad login", "POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": "nope"}, 401, []string{`"code":"bad_login"`, "用户名（或电子邮箱）或密码错误"}},
+		{"unknown user", "POST", "/api/v1/auth/login", "", map[string]string{"username": "ghost", "password": "nope"}, 401, []string{`"code":"bad_login"`, "用户名（或电子邮箱）或密码错误"}},
 		{"anonymous catalog", "GET", "/api/v1/catalog/resources", "", nil, 401, []string{`"code":"unauthenticated"`}},
 		{"forged token", "GET", "/api/v1/catalog/resources", "ods_forged", nil, 401, []string{"no such session"}},
 		{"not found", "GET", "/api/v1/nope", "", nil, 404, []string{`"code":"not_found"`}},

@@ -154,7 +154,7 @@ func TestConsoleSharingForms(t *testing.T) {
 	if r := form(staff, "/console/share/requests/1/approve", url.Values{}, true); r.status != 200 || !strings.Contains(string(r.body), "已同意") {
 		t.Fatalf("approve form: %d", r.status)
 	}
-	r = e.do("GET", fmt.Sprintf("/console/share/%d/data?purpose=%s", id, url.QueryEscape("核对就医站点")), other, nil, nil)
+	r = form(other, fmt.Sprintf("/console/share/%d/data", id), url.Values{"purpose": {"核对就医站点"}}, true)
 	if r.status != 200 || !strings.HasPrefix(string(r.body), "\uFEFF站点名称") || strings.Contains(string(r.body), "日均客流") {
 		t.Fatalf("data after approval: %d %q", r.status, r.body)
 	}

@@ -82,16 +82,31 @@ func (s *Service) RevokeCredential(ctx context.Context, p Principal, id int64) e
 	return nil
 }
 
-// RotateCredential revokes a credential and issues a new one for the same
-// system.
+// ErrRevokedCredential refuses to rotate a credential that is already
+// revoked: revoked stays revoked, and rotating it must not bring a working
+// one back (create a new credential instead, deliberately).
+var ErrRevokedCredential = &errs.Public{Kind: errs.Conflict, Code: "credential_revoked", Key: "credential.rotate_revoked"}
+
+// RotateCredential revokes a live credential and issues a new one for the
+// same system. Only the caller whose revocation took effect issues the new
+// one, so a revoked credential, or two rotations at once, never yield a
+// second working token.
 func (s *Service) RotateCredential(ctx context.Context, p Principal, id int64) (Credential, error) {
 	c, err := s.credential(ctx, id)
 	if err != nil {
 		return c, err
 	}
-	if err := s.RevokeCredential(ctx, p, id); err != nil {
+	if !mayManage(p, c.DepartmentID) {
+		return c, errs.Forbiddenf("not allowed")
+	}
+	res, err := s.DB.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id)
+	if err != nil {
 		return c, err
 	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return c, ErrRevokedCredential
+	}
+	s.audit(ctx, p, "credential.revoked", 0, "", fmt.Sprintf("credential %d (%s), rotated", id, c.SystemName))
 	return s.CreateCredential(ctx, p, c.DepartmentID, c.SystemName)
 }
 

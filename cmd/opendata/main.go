@@ -140,8 +140,18 @@ type usageError struct{ msg string }
 
 func (u usageError) Error() string { return u.msg }
 
+// describe is an error for the operator, message keys rendered in
+// Chinese when $LANG says so, in English otherwise.
 func describe(err error) string {
+	lang := i18n.EN
+	if strings.HasPrefix(strings.ToLower(os.Getenv("LANG")), "zh") {
+		lang = i18n.ZH
+	}
 	var fe errs.FieldErrors
+	var pub *errs.Public
+	if errors.As(err, &pub) {
+		return i18n.T(lang, pub.Key, pub.Params)
+	}
 	if errors.As(err, &fe) {
 		keys := make([]string, 0, len(fe))
 		for k := range fe {
@@ -151,7 +161,7 @@ func describe(err error) string {
 		var b strings.Builder
 		b.WriteString("invalid fields:")
 		for _, k := range keys {
-			fmt.Fprintf(&b, "\n  %s: %s", k, i18n.Text(i18n.EN, fe[k]))
+			fmt.Fprintf(&b, "\n  %s: %s", k, i18n.Text(lang, fe[k]))
 		}
 		return b.String()
 	}

@@ -183,3 +183,53 @@ func TestCLIDemo(t *testing.T) {
 		t.Fatalf("export: %s", out[:min(len(out), 300)])
 	}
 }
+
+// withStdin runs fn with standard input reading s.
+func withStdin(t *testing.T, s string, fn func()) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stdin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(s)
+	f.Seek(0, 0)
+	old := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = old; f.Close() }()
+	fn()
+}
+
+// TestCLIPasswordPolicy: opendata user create and passwd apply the policy
+// and say why in words.
+func TestCLIPasswordPolicy(t *testing.T) {
+	t.Setenv("OPENDATA_DATA_DIR", t.TempDir())
+	t.Setenv("OPENDATA_LOG_LEVEL", "error")
+	t.Setenv("LANG", "zh_CN.UTF-8")
+	var code int
+	var out, errs string
+	withStdin(t, "aaaaaaaaaaaa\n", func() {
+		code, out, errs = runCLI(t, "user", "create", "--username", "office1", "--role", "office", "--password-stdin")
+	})
+	if code != 1 || !strings.Contains(errs, "password: 密码至少要有 3 个不同的字符") {
+		t.Fatalf("weak create: %d %s %s", code, out, errs)
+	}
+	withStdin(t, "supervise-pass-1\n", func() {
+		code, out, errs = runCLI(t, "user", "create", "--username", "office1", "--role", "office", "--password-stdin")
+	})
+	if code != 0 {
+		t.Fatalf("create: %d %s %s", code, out, errs)
+	}
+	t.Setenv("LANG", "en_US.UTF-8")
+	withStdin(t, "office1-password\n", func() {
+		code, out, errs = runCLI(t, "user", "passwd", "--username", "office1", "--password-stdin")
+	})
+	if code != 1 || !strings.Contains(errs, "must not contain the username") {
+		t.Fatalf("weak passwd: %d %s %s", code, out, errs)
+	}
+	withStdin(t, "another-long-pass\n", func() {
+		code, out, errs = runCLI(t, "user", "passwd", "--username", "office1", "--password-stdin")
+	})
+	if code != 0 || !strings.Contains(out, "password changed") {
+		t.Fatalf("passwd: %d %s %s", code, out, errs)
+	}
+}
