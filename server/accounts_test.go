@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"opendata/auth"
@@ -58,7 +59,10 @@ func TestWhoCreatesAdmins(t *testing.T) {
 // TestRotateRevokedCredential: revoked stays revoked — rotating it gives
 // nothing that works.
 func TestRotateRevokedCredential(t *testing.T) {
-	e := sqliteEnv(t)
+	eachGatewayEnv(t, nil, rotateRevokedCredential)
+}
+
+func rotateRevokedCredential(t *testing.T, e *env) {
 	ctx := context.Background()
 	if _, err := e.app.Users.CreateUser(ctx, auth.NewUser{Username: "jt_admin", Password: "transport-admin-1", Role: auth.RoleDeptAdmin, DepartmentID: e.bus}); err != nil {
 		t.Fatal(err)
@@ -98,6 +102,27 @@ func TestRotateRevokedCredential(t *testing.T) {
 	e.app.DB.QueryRow(ctx, "SELECT COUNT(*) FROM dept_credentials WHERE revoked_at IS NULL").Scan(&live)
 	if live != 0 {
 		t.Fatalf("%d working credentials after rotating revoked ones", live)
+	}
+	// Eight rotations of one live credential at once: one new credential.
+	r = e.do("POST", "/api/v1/credentials", deptAdmin, map[string]string{"system_name": "客流分析系统"}, nil)
+	cid := r.json(t)["id"].(float64)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.do("POST", fmt.Sprintf("/api/v1/credentials/%.0f/rotate", cid), deptAdmin, nil, nil)
+			mu.Lock()
+			codes[r.status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	e.app.DB.QueryRow(ctx, "SELECT COUNT(*) FROM dept_credentials WHERE revoked_at IS NULL").Scan(&live)
+	if codes[201] != 1 || codes[409] != 7 || live != 1 {
+		t.Fatalf("concurrent rotations: %v, %d live", codes, live)
 	}
 }
 

@@ -413,7 +413,10 @@ func TestBadKeysSpendTheAddress(t *testing.T) {
 // TestQuotaPerAccount: every key of an account shares one daily quota and
 // rate: revoke-and-create gives no fresh quota, 20 keys no more calls.
 func TestQuotaPerAccount(t *testing.T) {
-	e := gatewayEnv(t, func(c *config.Config) { c.RegisteredRate, c.RegisteredDaily = "1000-M", 5 })
+	eachGatewayEnv(t, func(c *config.Config) { c.RegisteredRate, c.RegisteredDaily = "1000-M", 5 }, quotaPerAccount)
+}
+
+func quotaPerAccount(t *testing.T, e *env) {
 	admin := e.login("admin", "bureau-secret-1")
 	staff := e.login("jt_staff", "transport-pass-1")
 	id := e.entryWithData(staff, admin, "Q-1", "unconditional", "unconditional")
