@@ -28,6 +28,7 @@ import (
 	"opendata/ratelimit"
 	"opendata/search"
 	"opendata/sharing"
+	"opendata/synonyms"
 )
 
 // App holds the backends and services.
@@ -44,6 +45,10 @@ type App struct {
 	Publish *publish.Service
 	// Follower applies the search change log to Index (serve runs it).
 	Follower *publish.Follower
+	// Synonyms is the bureau's search dictionary; Misses counts the
+	// searches that found nothing.
+	Synonyms *synonyms.Store
+	Misses   *synonyms.Misses
 	Counter  *publish.Counter
 	Audit    *audit.Log
 	// Calendar counts working days for every deadline.
@@ -174,9 +179,14 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	a.Index = idx
 	a.Publish = &publish.Service{DB: d, Catalog: cat, Index: idx, Log: log, Approver: cfg.Approver,
 		MinNotice: time.Duration(cfg.MinNoticeDays) * 24 * time.Hour}
+	a.Synonyms, a.Misses = &synonyms.Store{DB: d}, &synonyms.Misses{}
+	if err := a.Synonyms.SeedIfEmpty(context.Background()); err != nil {
+		return nil, fmt.Errorf("seed the synonym dictionary: %w", err)
+	}
 	host, _ := os.Hostname()
 	a.Follower = &publish.Follower{Service: a.Publish, Index: idx, Log: log, Shared: cfg.SearchBackend == "meilisearch",
-		Cursor: "meilisearch:" + cfg.MeiliIndex, Instance: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano())}
+		Cursor: "meilisearch:" + cfg.MeiliIndex, Instance: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()),
+		Synonyms: a.Synonyms.Dictionary}
 	a.Counter = publish.NewCounter(cfg.Location())
 	a.Audit = &audit.Log{DB: d}
 	a.Publish.Audit = a.Audit

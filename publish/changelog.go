@@ -263,6 +263,17 @@ func (f *Follower) loadSynonyms(ctx context.Context) error {
 	return nil
 }
 
+// ReloadSynonyms puts the stored dictionary in force on this instance now
+// (the instance where the bureau edited it; the others follow the log).
+func (f *Follower) ReloadSynonyms(ctx context.Context) error {
+	if f.Synonyms == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.loadSynonyms(ctx)
+}
+
 // Run follows the log until ctx ends.
 func (f *Follower) Run(ctx context.Context) {
 	t := time.NewTicker(f.poll())

@@ -43,7 +43,7 @@ func (s *Service) Document(ctx context.Context, r catalog.Resource) (search.Doc,
 	return search.Doc{
 		ID: strconv.FormatInt(r.ID, 10), Code: r.Code, Title: r.Name, TitleEn: r.NameEn, Summary: r.Summary, Keywords: r.Keywords,
 		Items: items, DepartmentName: d.Name, Department: d.Code, Domain: r.Domain, Format: formats, OpenType: r.OpenType,
-		UpdatePeriod: r.UpdatePeriod, Published: published, Downloads: downloads, Views: views, Rows: v.RowsStored,
+		UpdatePeriod: r.UpdatePeriod, Published: published, Updated: v.CreatedAt, Downloads: downloads, Views: views, Rows: v.RowsStored,
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
@@ -17,6 +18,7 @@ type Meili struct {
 	client meilisearch.ServiceManager
 	index  meilisearch.IndexManager
 	uid    string
+	dict   atomic.Pointer[Dictionary]
 }
 
 var _ Index = (*Meili)(nil)
@@ -29,6 +31,7 @@ type meiliDoc struct {
 	TitleEn        string   `json:"title_en"`
 	Summary        string   `json:"summary"`
 	Keywords       []string `json:"keywords"`
+	Keyword        []string `json:"keyword"` // normalised keywords (facet)
 	Items          []string `json:"items"`
 	DepartmentName string   `json:"department_name"`
 	Department     string   `json:"department"`
@@ -37,34 +40,64 @@ type meiliDoc struct {
 	OpenType       string   `json:"open_type"`
 	UpdatePeriod   string   `json:"update_period"`
 	Published      int64    `json:"published"`
+	Updated        int64    `json:"updated"`
 	Downloads      int64    `json:"downloads"`
 	Views          int64    `json:"views"`
 	Rows           int64    `json:"rows"`
 }
 
 func toMeili(d Doc) meiliDoc {
-	return meiliDoc{d.ID, d.Code, d.Title, d.TitleEn, d.Summary, d.Keywords, d.Items, d.DepartmentName, d.Department, d.Domain,
-		d.Format, d.OpenType, d.UpdatePeriod, d.Published.Unix(), d.Downloads, d.Views, d.Rows}
+	kws := make([]string, 0, len(d.Keywords))
+	for _, k := range d.Keywords {
+		if k = NormalizeTerm(k); k != "" {
+			kws = append(kws, k)
+		}
+	}
+	updated := d.Updated
+	if updated.IsZero() {
+		updated = d.Published
+	}
+	return meiliDoc{d.ID, d.Code, d.Title, d.TitleEn, d.Summary, d.Keywords, kws, d.Items, d.DepartmentName, d.Department, d.Domain,
+		d.Format, d.OpenType, d.UpdatePeriod, d.Published.Unix(), updated.Unix(), d.Downloads, d.Views, d.Rows}
 }
 
 func (m meiliDoc) doc() Doc {
 	return Doc{ID: m.ID, Code: m.Code, Title: m.Title, TitleEn: m.TitleEn, Summary: m.Summary, Keywords: m.Keywords, Items: m.Items,
 		DepartmentName: m.DepartmentName, Department: m.Department, Domain: m.Domain, Format: m.Format, OpenType: m.OpenType,
-		UpdatePeriod: m.UpdatePeriod, Published: time.Unix(m.Published, 0).UTC(), Downloads: m.Downloads, Views: m.Views, Rows: m.Rows}
+		UpdatePeriod: m.UpdatePeriod, Published: time.Unix(m.Published, 0).UTC(), Updated: time.Unix(m.Updated, 0).UTC(), Downloads: m.Downloads, Views: m.Views, Rows: m.Rows}
 }
 
 // MeiliSettings is the index configuration (kept here so it is tested).
+// The order of the searchable attributes is their weight (title, then
+// keywords, then department and data items, then the summary); synonyms
+// come from the bureau's dictionary (SetSynonyms), not from here.
 func MeiliSettings() *meilisearch.Settings {
 	return &meilisearch.Settings{
-		SearchableAttributes: []string{"title", "code", "keywords", "title_en", "summary", "items", "department_name"},
+		SearchableAttributes: []string{"title", "code", "title_en", "keywords", "department_name", "items", "summary"},
 		FilterableAttributes: append([]string{}, FacetFields...),
 		SortableAttributes:   []string{"published", "downloads", "views"},
 		RankingRules:         []string{"words", "typo", "proximity", "attribute", "sort", "exactness", "downloads:desc"},
-		Synonyms: map[string][]string{
-			"公交": {"公共交通", "巴士"}, "医院": {"医疗机构"}, "养老": {"老年", "敬老"}, "空气": {"大气"},
-		},
-		Faceting: &meilisearch.Faceting{MaxValuesPerFacet: 100},
+		Faceting:             &meilisearch.Faceting{MaxValuesPerFacet: 100},
 	}
+}
+
+// UseSynonyms keeps d for explaining results without pushing it (another
+// instance delivers to the shared index).
+func (m *Meili) UseSynonyms(d *Dictionary) { m.dict.Store(d) }
+
+// SetSynonyms pushes the dictionary to Meilisearch and waits until it is in
+// force.
+func (m *Meili) SetSynonyms(ctx context.Context, d *Dictionary) error {
+	syn := d.Map()
+	task, err := m.index.UpdateSynonyms(ctx, &syn)
+	if err != nil {
+		return fmt.Errorf("%w: meilisearch synonyms: %v", errUnavailable, err)
+	}
+	if err := m.wait(ctx, task); err != nil {
+		return err
+	}
+	m.dict.Store(d)
+	return nil
 }
 
 // OpenMeili connects and applies the settings to index uid.
@@ -192,7 +225,8 @@ func (m *Meili) Search(ctx context.Context, q Query) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: meilisearch: %v", errUnavailable, err)
 	}
-	out := Result{Total: int(res.EstimatedTotalHits), Facets: map[string][]FacetValue{}}
+	p := makePlan(q.Text, m.dict.Load())
+	out := Result{Total: int(res.EstimatedTotalHits), Facets: map[string][]FacetValue{}, Words: p.words, Expanded: p.expanded}
 	if res.TotalHits > 0 {
 		out.Total = int(res.TotalHits)
 	}
@@ -210,12 +244,43 @@ func (m *Meili) Search(ctx context.Context, q Query) (Result, error) {
 		}
 	}
 	for f, vals := range dist {
-		var fv []FacetValue
-		for v, n := range vals {
-			fv = append(fv, FacetValue{Value: v, Count: n})
+		out.Facets[f] = facetValues(vals)
+	}
+	// A field with a selected value is counted without its own filter, so
+	// its other values stay selectable (multi-select facets).
+	for f, vs := range q.Filters {
+		if len(vs) == 0 {
+			continue
 		}
-		sortFacet(fv)
-		out.Facets[f] = fv
+		others := q
+		others.Filters = map[string][]string{}
+		for k, v := range q.Filters {
+			if k != f {
+				others.Filters[k] = v
+			}
+		}
+		req := meiliRequest(others)
+		req.Limit, req.Facets = 0, []string{f}
+		r, err := m.index.Search(ctx, q.Text, req)
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: meilisearch: %v", errUnavailable, err)
+		}
+		var d map[string]map[string]int
+		if len(r.FacetDistribution) > 0 {
+			if err := json.Unmarshal(r.FacetDistribution, &d); err != nil {
+				return Result{}, fmt.Errorf("meilisearch facets: %w", err)
+			}
+		}
+		out.Facets[f] = facetValues(d[f])
 	}
 	return out, nil
+}
+
+func facetValues(vals map[string]int) []FacetValue {
+	var fv []FacetValue
+	for v, n := range vals {
+		fv = append(fv, FacetValue{Value: v, Count: n})
+	}
+	sortFacet(fv)
+	return fv
 }

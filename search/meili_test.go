@@ -38,7 +38,7 @@ func TestMeiliRequest(t *testing.T) {
 	b, _ := json.Marshal(req)
 	s := string(b)
 	for _, want := range []string{`"offset":20`, `"limit":10`, `"filter":"(domain = \"transport\")"`, `"sort":["published:desc"]`,
-		`"facets":["department","domain","format","open_type","update_period"]`, `"matchingStrategy":"last"`} {
+		`"facets":["department","domain","keyword","format","open_type","update_period"]`, `"matchingStrategy":"last"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("request lacks %s: %s", want, s)
 		}

@@ -32,13 +32,14 @@ type Doc struct {
 	OpenType       string    `json:"open_type"`
 	UpdatePeriod   string    `json:"update_period"`
 	Published      time.Time `json:"published"`
+	Updated        time.Time `json:"updated"` // the published version's date
 	Downloads      int64     `json:"downloads"`
 	Views          int64     `json:"views"`
 	Rows           int64     `json:"rows"`
 }
 
 // FacetFields are the fields that can be filtered and counted.
-var FacetFields = []string{"department", "domain", "format", "open_type", "update_period"}
+var FacetFields = []string{"department", "domain", "keyword", "format", "open_type", "update_period"}
 
 // Sorts.
 const (
@@ -73,6 +74,14 @@ type Result struct {
 	Total  int                     `json:"total"`
 	Hits   []Hit                   `json:"hits"`
 	Facets map[string][]FacetValue `json:"facets"`
+	// Words are what the search matched on (the query's words and the
+	// synonyms searched too), for highlighting.
+	Words []string `json:"words,omitempty"`
+	// Expanded are the synonyms that were searched too ("也搜索了").
+	Expanded []string `json:"expanded,omitempty"`
+	// Suggestion is a query that would find something, when this one
+	// found nothing ("did you mean").
+	Suggestion string `json:"suggestion,omitempty"`
 }
 
 // Index is what every backend implements.

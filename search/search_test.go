@@ -111,3 +111,36 @@ func TestFacetCache(t *testing.T) {
 		t.Fatalf("facet count after add: %d", count())
 	}
 }
+
+// A search that finds nothing proposes the nearest known word.
+func TestDidYouMean(t *testing.T) {
+	idx, _ := search.OpenBleve("")
+	defer idx.Close()
+	ctx := context.Background()
+	idx.Index(ctx, searchtest.Fixture...)
+	for q, want := range map[string]string{"hospitl": "hospital", "atractions": "attractions", "WJW-0001": "wjw-001"} {
+		r, err := idx.Search(ctx, search.Query{Text: q})
+		if err != nil || r.Total != 0 || r.Suggestion != want {
+			t.Errorf("%s: total %d, suggestion %q, want %q (%v)", q, r.Total, r.Suggestion, want, err)
+		}
+	}
+	if r, _ := idx.Search(ctx, search.Query{Text: "公交"}); r.Suggestion != "" {
+		t.Errorf("a search with results suggests %q", r.Suggestion)
+	}
+}
+
+// Chinese text is cut into words; Latin runs stay whole.
+func TestWords(t *testing.T) {
+	for in, want := range map[string]string{
+		"农副产品零售价格":         "农副产品|零售价格",
+		"PM2.5、PM10 与 AQI": "pm2.5|pm10|与|aqi",
+		"ＪＴＪ-001公交站点":      "jtj-001|公交站点",
+	} {
+		if got := strings.Join(search.Words(in, false), "|"); got != want {
+			t.Errorf("Words(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if got := strings.Join(search.Words("公交站点", true), "|"); !strings.Contains(got, "公交") || !strings.Contains(got, "站点") {
+		t.Errorf("search mode %s", got)
+	}
+}

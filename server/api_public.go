@@ -40,15 +40,26 @@ func (s *Server) apiSearch(c echo.Context) error {
 		SummaryHTM string `json:"summary_html"`
 	}
 	hits := []hit{}
+	words := highlightWords(res, q.Text)
 	for _, h := range res.Hits {
 		hits = append(hits, hit{Hit: h, URL: fmt.Sprintf("/api/v1/resources/%s", h.ID),
-			TitleHTML: string(search.Highlight(h.Title, q.Text)), SummaryHTM: string(search.Highlight(h.Summary, q.Text))})
+			TitleHTML: string(search.HighlightTerms(h.Title, words)), SummaryHTM: string(search.HighlightTerms(h.Summary, words))})
 	}
 	if res.Facets == nil {
 		res.Facets = map[string][]search.FacetValue{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"total": res.Total, "page": q.Page, "per_page": q.PerPage, "hits": hits,
-		"facets": res.Facets, "degraded": degraded})
+	if res.Words == nil {
+		res.Words = []string{}
+	}
+	if res.Expanded == nil {
+		res.Expanded = []string{}
+	}
+	out := map[string]any{"total": res.Total, "page": q.Page, "per_page": q.PerPage, "hits": hits,
+		"facets": res.Facets, "degraded": degraded, "words": res.Words, "expanded": res.Expanded}
+	if res.Suggestion != "" {
+		out["suggestion"] = res.Suggestion
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 type publicVersion struct {

@@ -26,6 +26,7 @@ func (s *Server) bindConsole(e *echo.Echo) {
 	s.bindConsoleCatalog(g)
 	s.bindConsoleShare(g)
 	s.bindConsoleGateway(g)
+	s.bindConsoleSearch(g)
 }
 
 // requireLoginPage sends anonymous visitors to the login form.

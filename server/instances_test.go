@@ -69,6 +69,10 @@ func TestSearchAcrossInstances(t *testing.T) {
 
 		// Both instances followed the same log to the same place.
 		l1, _ := one.app.Follower.Positions()
-		within("both at the end of the log", func() bool { l2, _ := two.app.Follower.Positions(); l1, _ = one.app.Follower.Positions(); return l1 == l2 && l1 > 0 })
+		within("both at the end of the log", func() bool {
+			l2, _ := two.app.Follower.Positions()
+			l1, _ = one.app.Follower.Positions()
+			return l1 == l2 && l1 > 0
+		})
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,6 +136,11 @@ func (s *Server) bindPortal(e *echo.Echo) {
 func (s *Server) searchOrList(ctx context.Context, q search.Query) (search.Result, bool, error) {
 	res, err := s.app.Index.Search(ctx, q)
 	if err == nil {
+		// A search that found nothing, without filters narrowing it, is
+		// kept for the bureau's list (the dictionary grows from it).
+		if res.Total == 0 && q.Text != "" && len(q.Filters) == 0 && q.Page <= 1 {
+			s.app.Misses.Add(search.NormalizeTerm(q.Text))
+		}
 		return res, false, nil
 	}
 	if errors.Is(err, errs.Invalid) {
@@ -219,6 +225,22 @@ type hitView struct {
 	Title, Summary                             any
 	Department, Domain, OpenType, UpdatePeriod string
 	Formats                                    string
+	Updated                                    time.Time
+	Rows, Downloads                            int64
+	Keywords                                   []facetValueView
+}
+
+type chipView struct {
+	Field, Label, URL string
+}
+
+// highlightWords are the words a result's text is marked with: those the
+// search matched on, or the query's own when the backend says nothing.
+func highlightWords(res search.Result, text string) []string {
+	if len(res.Words) > 0 {
+		return append(res.Words, search.Terms(text)...)
+	}
+	return search.Terms(text)
 }
 
 // parseSearch reads the search parameters shared by the page and the API.
@@ -270,52 +292,87 @@ func (s *Server) searchPage(c echo.Context) error {
 		mod(v)
 		return "/search?" + v.Encode()
 	}
+	facetLabel := func(f, v string) string {
+		switch f {
+		case "department":
+			if n := names[v]; n != "" {
+				return n
+			}
+			return v
+		case "format":
+			return strings.ToUpper(v)
+		case "keyword":
+			return v
+		}
+		return i18n.T(l, f+"."+v, nil)
+	}
+	toggle := func(field, value string, active bool) string {
+		return link(func(v url.Values) {
+			v.Del("page")
+			if active {
+				var keep []string
+				for _, x := range v[field] {
+					if x != value {
+						keep = append(keep, x)
+					}
+				}
+				v[field] = keep
+			} else {
+				v.Add(field, value)
+			}
+		})
+	}
 	var facets []facetView
 	for _, f := range search.FacetFields {
 		fv := facetView{Title: "facet." + f}
-		for _, val := range res.Facets[f] {
-			active := false
-			for _, a := range q.Filters[f] {
-				active = active || a == val.Value
+		for i, val := range res.Facets[f] {
+			active := slices.Contains(q.Filters[f], val.Value)
+			if f == "keyword" && i >= 15 && !active {
+				continue // the most frequent keywords, and any selected
 			}
-			label := val.Value
-			switch f {
-			case "department":
-				label = names[val.Value]
-			default:
-				label = i18n.T(l, f+"."+val.Value, nil)
-				if f == "format" {
-					label = strings.ToUpper(val.Value)
-				}
-			}
-			field, value := f, val.Value
-			fv.Values = append(fv.Values, facetValueView{Label: label, Count: val.Count, Active: active, URL: link(func(v url.Values) {
-				v.Del("page")
-				if active {
-					var keep []string
-					for _, x := range v[field] {
-						if x != value {
-							keep = append(keep, x)
-						}
-					}
-					v[field] = keep
-				} else {
-					v.Add(field, value)
-				}
-			})})
+			fv.Values = append(fv.Values, facetValueView{Label: facetLabel(f, val.Value), Count: val.Count, Active: active, URL: toggle(f, val.Value, active)})
 		}
 		if len(fv.Values) > 0 {
 			facets = append(facets, fv)
 		}
 	}
+	// Removable chips for every selected value.
+	var chips []chipView
+	for _, f := range search.FacetFields {
+		for _, v := range q.Filters[f] {
+			chips = append(chips, chipView{Field: i18n.T(l, "facet."+f, nil), Label: facetLabel(f, v), URL: toggle(f, v, true)})
+		}
+	}
+	words := highlightWords(res, q.Text)
 	var hits []hitView
 	for _, h := range res.Hits {
-		hits = append(hits, hitView{ID: h.ID, Title: search.Highlight(h.Title, q.Text), Summary: search.Highlight(h.Summary, q.Text),
-			Department: h.DepartmentName, Domain: h.Domain, OpenType: h.OpenType, UpdatePeriod: h.UpdatePeriod, Formats: strings.ToUpper(strings.Join(h.Format, " · "))})
+		hv := hitView{ID: h.ID, Title: search.HighlightTerms(h.Title, words), Summary: search.HighlightTerms(h.Summary, words),
+			Department: h.DepartmentName, Domain: h.Domain, OpenType: h.OpenType, UpdatePeriod: h.UpdatePeriod,
+			Formats: strings.ToUpper(strings.Join(h.Format, " · ")), Updated: h.Updated, Rows: h.Rows, Downloads: h.Downloads}
+		if hv.Updated.Unix() <= 0 {
+			hv.Updated = h.Published
+		}
+		for _, k := range h.Keywords {
+			kn := search.NormalizeTerm(k)
+			hv.Keywords = append(hv.Keywords, facetValueView{Label: k, Active: slices.Contains(q.Filters["keyword"], kn), URL: toggle("keyword", kn, slices.Contains(q.Filters["keyword"], kn))})
+		}
+		hits = append(hits, hv)
 	}
 	pages := int(math.Ceil(float64(res.Total) / float64(q.PerPage)))
-	data := map[string]any{"Hits": hits, "Facets": facets, "Total": res.Total, "Page": q.Page, "Pages": pages, "Degraded": degraded,
-		"Filtered": len(q.Filters) > 0}
+	data := map[string]any{"Hits": hits, "Facets": facets, "Chips": chips, "Total": res.Total, "Page": q.Page, "Pages": pages, "Degraded": degraded,
+		"Filtered": len(q.Filters) > 0, "ClearURL": link(func(v url.Values) {
+			for _, f := range search.FacetFields {
+				v.Del(f)
+			}
+			v.Del("page")
+		})}
+	if len(res.Expanded) > 0 {
+		data["Also"] = strings.Join(res.Expanded, "、")
+	}
+	if res.Suggestion != "" {
+		data["Suggestion"] = res.Suggestion
+		data["SuggestionURL"] = "/search?" + url.Values{"q": {res.Suggestion}}.Encode()
+	}
 	if q.Page > 1 {
 		data["PrevURL"] = link(func(v url.Values) { v.Set("page", strconv.Itoa(q.Page-1)) })
 	}

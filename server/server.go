@@ -73,6 +73,7 @@ func New(a *app.App) *Server {
 	s.bindSharing(v1)
 	s.bindSupervision(v1)
 	s.bindGateway(v1)
+	s.bindSearchAdmin(v1)
 	s.bindPortal(e)
 
 	host, _ := os.Hostname()
@@ -154,6 +155,9 @@ func (s *Server) flushCounts(ctx context.Context) {
 		s.log.Warn("flush usage counts", "err", err)
 	}
 	s.flushUsage(ctx)
+	if err := s.app.Misses.Flush(ctx, s.app.DB); err != nil {
+		s.log.Warn("flush zero-result searches", "err", err)
+	}
 	for _, id := range changed {
 		if err := s.app.Publish.RefreshCounts(ctx, id); err != nil {
 			s.log.Warn("refresh search counts", "resource", id, "err", err)

@@ -120,6 +120,23 @@ func TestCLIBesideRunningServer(t *testing.T) {
 	}
 	eventually("a command-line edit in the server's search", 2*time.Second, func() bool { return strings.Contains(titles("候车亭"), "公交站点与候车亭信息") })
 
+	// A synonym added on the command line changes the server's results.
+	if code, out, errs := cli("synonyms", "add", "候车棚", "候车亭", "--note", "群众说法"); code != 0 || !strings.Contains(out, "候车棚 (equivalent): 候车亭") {
+		t.Fatalf("synonyms add: %d %s %s", code, out, errs)
+	}
+	eventually("a command-line synonym in the server's search", 2*time.Second, func() bool { return strings.Contains(titles("候车棚"), "公交站点与候车亭信息") })
+	if code, out, _ := cli("synonyms", "export"); code != 0 || !strings.Contains(out, "equivalent,候车棚,候车亭,群众说法") {
+		t.Fatalf("synonyms export: %d %.300s", code, out)
+	}
+	csvFile := filepath.Join(dir, "syn.csv")
+	os.WriteFile(csvFile, []byte("term,synonyms\n候车棚,\n"), 0o600)
+	if code, _, errs := cli("synonyms", "import", csvFile); code != 1 || !strings.Contains(errs, "row 2, synonyms") {
+		t.Fatalf("bad import: %d %s", code, errs)
+	}
+	if code, out, _ := cli("synonyms", "delete", "候车棚"); code != 0 || !strings.Contains(out, "deleted") {
+		t.Fatalf("synonyms delete: %d %s", code, out)
+	}
+
 	// reindex does not wait either: it asks the server to rebuild.
 	code, out, errs = cli("reindex")
 	if code != 0 || !strings.Contains(out, "a running server holds the search index") {

@@ -36,6 +36,7 @@ import (
 	"opendata/publish"
 	"opendata/search"
 	"opendata/server"
+	"opendata/synonyms"
 )
 
 const usage = `opendata — government open-data platform
@@ -53,6 +54,8 @@ Usage:
   opendata reindex                    rebuild the search index from the database
   opendata audit verify|export        check the audit log's hash chain; export it as CSV
   opendata calendar seed|import|show  working-day calendar (holidays, make-up days)
+  opendata synonyms list|add|delete|import|export
+                                      the search synonym dictionary
   opendata key list|create|revoke|tier|activate
                                       developer accounts and API keys (the bureau)
   opendata config                     list every configuration option
@@ -120,6 +123,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fn = cmdCalendar
 	case "key":
 		fn = cmdKey
+	case "synonyms":
+		fn = cmdSynonyms
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -826,6 +831,130 @@ func cmdKey(ctx context.Context, cfg config.Config, args []string, stdout, stder
 		fmt.Fprintf(stdout, "developer %s activated\n", u.Username)
 	default:
 		return usageError{keyUsage}
+	}
+	return nil
+}
+
+const synonymsUsage = `usage: opendata synonyms list [TEXT]
+       opendata synonyms add TERM SYNONYM[|SYNONYM…] [--oneway] [--note NOTE]
+       opendata synonyms delete TERM
+       opendata synonyms import FILE.csv [--replace]   (columns kind,term,synonyms,note)
+       opendata synonyms export > synonyms.csv`
+
+// cmdSynonyms edits the search dictionary; a running server (every
+// instance) searches with the change within seconds, through the change log.
+func cmdSynonyms(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{synonymsUsage}
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	store := a.Synonyms
+	switch args[0] {
+	case "list":
+		all, err := store.List(ctx)
+		if err != nil {
+			return err
+		}
+		filter := ""
+		if len(args) > 1 {
+			filter = search.NormalizeTerm(args[1])
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TERM\tKIND\tSYNONYMS\tNOTE")
+		for _, e := range all {
+			if filter != "" && !strings.Contains(e.Term+"|"+strings.Join(e.Synonyms, "|"), filter) {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Term, e.Kind, strings.Join(e.Synonyms, "|"), e.Note)
+		}
+		tw.Flush()
+		fmt.Fprintf(stdout, "%d entries\n", len(all))
+	case "add":
+		fs := flag.NewFlagSet("synonyms add", flag.ContinueOnError)
+		oneway := fs.Bool("oneway", false, "the term finds its synonyms, not the reverse")
+		note := fs.String("note", "", "why (简称, 旧称 …)")
+		var pos []string
+		rest := args[1:]
+		for len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+			pos, rest = append(pos, rest[0]), rest[1:]
+		}
+		if err := fs.Parse(rest); err != nil {
+			return usageError{err.Error()}
+		}
+		pos = append(pos, fs.Args()...)
+		if len(pos) != 2 {
+			return usageError{synonymsUsage}
+		}
+		e := search.Synonym{Kind: search.SynonymEquivalent, Term: pos[0], Synonyms: synonyms.SplitList(pos[1]), Note: *note}
+		if *oneway {
+			e.Kind = search.SynonymOneWay
+		}
+		if e, err = store.Put(ctx, auth.System.Name, e); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s (%s): %s\n", e.Term, e.Kind, strings.Join(e.Synonyms, "|"))
+	case "delete":
+		if len(args) != 2 {
+			return usageError{synonymsUsage}
+		}
+		all, err := store.List(ctx)
+		if err != nil {
+			return err
+		}
+		term := search.NormalizeTerm(args[1])
+		for _, e := range all {
+			if e.Term == term {
+				if err := store.Delete(ctx, e.ID); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "deleted %s\n", term)
+				return nil
+			}
+		}
+		return fmt.Errorf("no entry for %q", args[1])
+	case "import":
+		fs := flag.NewFlagSet("synonyms import", flag.ContinueOnError)
+		replace := fs.Bool("replace", false, "replace the whole dictionary")
+		var file string
+		rest := args[1:]
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+			file, rest = rest[0], rest[1:]
+		}
+		if err := fs.Parse(rest); err != nil {
+			return usageError{err.Error()}
+		}
+		if file == "" && fs.NArg() > 0 {
+			file = fs.Arg(0)
+		}
+		if file == "" {
+			return usageError{synonymsUsage}
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		entries, err := synonyms.ParseCSV(f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		n, err := store.Import(ctx, auth.System.Name, entries, *replace)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d entries imported\n", n)
+	case "export":
+		all, err := store.List(ctx)
+		if err != nil {
+			return err
+		}
+		return synonyms.WriteCSV(stdout, all)
+	default:
+		return usageError{synonymsUsage}
 	}
 	return nil
 }

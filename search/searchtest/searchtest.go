@@ -121,6 +121,55 @@ func Run(t *testing.T, idx search.Index, settle func()) {
 			t.Fatalf("air quality: %v", ids(r))
 		}
 	})
+	t.Run("english words are stemmed", func(t *testing.T) {
+		for q, want := range map[string]string{"stop": "1", "hospital": "4", "attraction": "8", "Routes": "2"} {
+			r := s(t, search.Query{Text: q})
+			if len(r.Hits) == 0 || r.Hits[0].ID != want {
+				t.Errorf("%s: %v, want %s first", q, ids(r), want)
+			}
+		}
+	})
+	t.Run("neighbours appended after the strict hits", func(t *testing.T) {
+		r := s(t, search.Query{Text: "公交站点"})
+		got := ids(r)
+		if len(got) < 3 || got[0] != "1" || !contains(got[1:], "2") || !contains(got[1:], "3") || r.Total != len(got) {
+			t.Fatalf("公交站点: %v (total %d): the other bus list and the other stops should follow the strict hit", got, r.Total)
+		}
+	})
+	if ss, ok := idx.(search.SynonymSetter); ok {
+		t.Run("synonyms", func(t *testing.T) {
+			dict := search.NewDictionary([]search.Synonym{
+				{Kind: search.SynonymEquivalent, Term: "巴士", Synonyms: []string{"公交"}},
+				{Kind: search.SynonymOneWay, Term: "看病", Synonyms: []string{"医疗机构"}},
+			})
+			if err := ss.SetSynonyms(ctx, dict); err != nil {
+				t.Fatal(err)
+			}
+			settle()
+			defer func() { ss.SetSynonyms(ctx, search.NewDictionary(nil)); settle() }()
+			r := s(t, search.Query{Text: "巴士"})
+			if got := strings.Join(sorted(ids(r)), ","); got != "1,2" || !contains(r.Expanded, "公交") {
+				t.Fatalf("巴士: %s, expanded %v", got, r.Expanded)
+			}
+			r = s(t, search.Query{Text: "看病"})
+			if got := strings.Join(sorted(ids(r)), ","); got != "4,5" {
+				t.Fatalf("看病: %s", got)
+			}
+			if r := s(t, search.Query{Text: "医疗机构"}); contains(r.Expanded, "看病") {
+				t.Fatalf("one-way synonym used backwards: %v", r.Expanded)
+			}
+		})
+	}
+	t.Run("keyword facet", func(t *testing.T) {
+		r := s(t, search.Query{})
+		if facet(r, "keyword", "公交") != 2 || facet(r, "keyword", "床位") != 1 {
+			t.Fatalf("keyword facet %v", r.Facets["keyword"])
+		}
+		r = s(t, search.Query{Filters: map[string][]string{"keyword": {"公交"}}})
+		if strings.Join(sorted(ids(r)), ",") != "1,2" {
+			t.Fatalf("keyword filter %v", ids(r))
+		}
+	})
 	t.Run("code", func(t *testing.T) {
 		r := s(t, search.Query{Text: "WJW-001"})
 		if len(r.Hits) == 0 || r.Hits[0].ID != "4" {
@@ -139,6 +188,11 @@ func Run(t *testing.T, idx search.Index, settle func()) {
 		r = s(t, search.Query{Filters: map[string][]string{"domain": {"medical", "tourism"}}})
 		if r.Total != 3 {
 			t.Fatalf("any-of filter %v", ids(r))
+		}
+		// A selected value leaves the other values of its field selectable.
+		r = s(t, search.Query{Filters: map[string][]string{"department": {"JTJ"}}})
+		if r.Total != 3 || facet(r, "department", "WJW") != 2 || facet(r, "department", "JTJ") != 3 || facet(r, "domain", "medical") != 0 {
+			t.Fatalf("multi-select facets %+v", r.Facets)
 		}
 		r = s(t, search.Query{Text: "公交", Filters: map[string][]string{"update_period": {"quarterly"}}})
 		if strings.Join(ids(r), ",") != "2" {
@@ -198,6 +252,15 @@ func Run(t *testing.T, idx search.Index, settle func()) {
 			t.Fatalf("count after delete %d", n)
 		}
 	})
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func sorted(s []string) []string {
