@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -186,15 +185,7 @@ func TestOneLoginPage(t *testing.T) {
 		v := url.Values{"username": {user}, "password": {pw}, "csrf_token": {"c1"}}
 		return e.do("POST", "/login", "", v.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Cookie": "opendata_csrf=c1"})
 	}
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, _ := http.NewRequest("POST", e.url+"/login", strings.NewReader(url.Values{"username": {"Zhang@JTJ.example.cn"}, "password": {"transport-admin-1"}, "csrf_token": {"c1"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Cookie", "opendata_csrf=c1")
-	res, err := noFollow.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	res := e.loginForm(url.Values{"username": {"Zhang@JTJ.example.cn"}, "password": {"transport-admin-1"}, "csrf_token": {"c1"}}, "c1")
 	if res.StatusCode != 303 || res.Header.Get("Location") != "/console" || cookieOf(res.Header, "opendata_session") == nil {
 		t.Fatalf("staff by e-mail: %d %v", res.StatusCode, res.Header)
 	}

@@ -21,9 +21,9 @@ import (
 
 func (s *Server) bindConsoleShare(g *echo.Group) {
 	g.GET("/share", s.consoleShare)
-	g.GET("/share/:id/data", s.consoleShareReadForm)
+	g.GET("/share/:id/data", s.oneResourceForm("share_read")) // confirm first: the read is the POST
 	g.POST("/share/:id/data", s.shareData)
-	g.GET("/share/:id/request", s.consoleShareRequestForm)
+	g.GET("/share/:id/request", s.oneResourceForm("share_request"))
 	g.POST("/share/:id/request", s.consoleShareRequest)
 	g.GET("/share/requests", s.consoleShareRequests)
 	g.POST("/share/requests/:id/:action", s.consoleShareDecision)
@@ -62,16 +62,20 @@ func (s *Server) consoleShare(c echo.Context) error {
 	return s.render(c, http.StatusOK, "share", s.newPage(c, i18n.T(lang(c), "share.title", nil), map[string]any{"Rows": rows}))
 }
 
-func (s *Server) consoleShareRequestForm(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
+// oneResourceForm renders a console form about one resource (template name):
+// the share request form, the confirmation before an audited read.
+func (s *Server) oneResourceForm(name string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		r, err := s.app.Catalog.GetResource(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		return s.render(c, http.StatusOK, name, s.newPage(c, r.Name, map[string]any{"Resource": r}))
 	}
-	r, err := s.app.Catalog.GetResource(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return s.render(c, http.StatusOK, "share_request", s.newPage(c, r.Name, map[string]any{"Resource": r}))
 }
 
 func (s *Server) consoleShareRequest(c echo.Context) error {
@@ -194,20 +198,6 @@ func (s *Server) consoleNotificationsRead(c echo.Context) error {
 		}
 	}
 	return c.Redirect(http.StatusSeeOther, "/console/notifications?done=1")
-}
-
-// consoleShareReadForm is the confirmation before an audited read: the
-// resource and a purpose to state; the read itself is the form's POST.
-func (s *Server) consoleShareReadForm(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	r, err := s.app.Catalog.GetResource(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return s.render(c, http.StatusOK, "share_read", s.newPage(c, r.Name, map[string]any{"Resource": r}))
 }
 
 func (s *Server) consoleAudit(c echo.Context) error {

@@ -167,6 +167,21 @@ func TestLoginFlood(t *testing.T) {
 	t.Logf("answers %v; another request during the flood took %v", counts, other)
 }
 
+// loginForm posts the portal's login form without following the redirect.
+func (e *env) loginForm(form url.Values, csrfCookie string) *http.Response {
+	e.t.Helper()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest("POST", e.url+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Cookie", "opendata_csrf="+csrfCookie)
+	res, err := noFollow.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res
+}
+
 func cookieOf(h http.Header, name string) *http.Cookie {
 	for _, c := range (&http.Response{Header: h}).Cookies() {
 		if c.Name == name {
@@ -254,7 +269,6 @@ func TestLoginThrottledPerAddress(t *testing.T) {
 // TestLoginRedirect: after login only a same-origin path is followed.
 func TestLoginRedirect(t *testing.T) {
 	e := sqliteEnv(t)
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for next, want := range map[string]string{
 		"/%09/evil.example/x":  "/console",
 		"/\t/evil.example/x":   "/console",
@@ -266,15 +280,7 @@ func TestLoginRedirect(t *testing.T) {
 		"/console/share?x=1":   "/console/share?x=1",
 		"/console/audit":       "/console/audit",
 	} {
-		form := url.Values{"username": {"admin"}, "password": {"bureau-secret-1"}, "csrf_token": {"c1"}, "next": {next}}
-		req, _ := http.NewRequest("POST", e.url+"/login", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Cookie", "opendata_csrf=c1")
-		res, err := noFollow.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
+		res := e.loginForm(url.Values{"username": {"admin"}, "password": {"bureau-secret-1"}, "csrf_token": {"c1"}, "next": {next}}, "c1")
 		if res.StatusCode != 303 || res.Header.Get("Location") != want {
 			t.Errorf("next=%q: %d Location %q, want %q", next, res.StatusCode, res.Header.Get("Location"), want)
 		}
@@ -328,16 +334,7 @@ func TestCookiesAndHSTS(t *testing.T) {
 	check("trust_proxy, plain", login(proxied, nil), false)
 
 	// The portal form login rotates the token too, and logout clears the session.
-	form := url.Values{"username": {"admin"}, "password": {"bureau-secret-1"}, "csrf_token": {"planted"}}
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, _ := http.NewRequest("POST", https.url+"/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Cookie", "opendata_csrf=planted")
-	res, err := noFollow.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	res := https.loginForm(url.Values{"username": {"admin"}, "password": {"bureau-secret-1"}, "csrf_token": {"planted"}}, "planted")
 	if c := cookieOf(res.Header, "opendata_csrf"); res.StatusCode != 303 || c == nil || c.Value == "planted" || !c.Secure || !cookieOf(res.Header, "opendata_session").Secure {
 		t.Fatalf("form login: %d %v", res.StatusCode, res.Header)
 	}
