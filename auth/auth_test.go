@@ -3,7 +3,6 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"opendata/db/dbtest"
 	"opendata/errs"
 	"opendata/ratelimit"
+	"opendata/ratelimit/ratelimittest"
 )
 
 func TestPasswordHashing(t *testing.T) {
@@ -346,7 +346,7 @@ func TestLoginThrottlePerAddress(t *testing.T) {
 // TestLockoutSharedByInstances: two stores on one Redis (two instances)
 // count one account's failures together.
 func TestLockoutSharedByInstances(t *testing.T) {
-	url := redisURL(t)
+	url := ratelimittest.RedisURL(t)
 	d := dbtest.SQLite(t)
 	prefix := "test:lock:" + time.Now().Format("150405.000000")
 	var stores []*auth.Store
@@ -431,16 +431,4 @@ func TestHasherBounds(t *testing.T) {
 	if err := h2.Do(context.Background(), func() {}); err != nil {
 		t.Fatalf("queued caller: %v", err)
 	}
-}
-
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_REDIS_URL is not set: CI requires the Redis test")
-		}
-		t.Skip("TEST_REDIS_URL not set; skipping the shared lockout test")
-	}
-	return u
 }

@@ -3,29 +3,17 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"opendata/ratelimit"
+	"opendata/ratelimit/ratelimittest"
 )
-
-// RedisURL returns TEST_REDIS_URL; missing is a skip locally and a failure in CI.
-func RedisURL(t testing.TB) string {
-	u := os.Getenv("TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_REDIS_URL is not set: CI requires the Redis suite to run")
-		}
-		t.Skip("TEST_REDIS_URL not set; skipping Redis (e.g. redis://127.0.0.1:6379/0)")
-	}
-	return u
-}
 
 func each(t *testing.T, fn func(t *testing.T, l *ratelimit.Limits)) {
 	t.Run("memory", func(t *testing.T) { fn(t, ratelimit.NewMemory("t:")) })
 	t.Run("redis", func(t *testing.T) {
-		l, err := ratelimit.NewRedis(context.Background(), RedisURL(t), fmt.Sprintf("test:%d:", time.Now().UnixNano()))
+		l, err := ratelimit.NewRedis(context.Background(), ratelimittest.RedisURL(t), fmt.Sprintf("test:%d:", time.Now().UnixNano()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"opendata/config"
 	"opendata/db/dbtest"
 	"opendata/ratelimit"
+	"opendata/ratelimit/ratelimittest"
 )
 
 func TestPublicAPIRateLimit(t *testing.T) {
@@ -44,13 +44,7 @@ func TestPublicAPIRateLimit(t *testing.T) {
 // Two server instances on one Redis share one count, exactly, under
 // concurrent load.
 func TestRateLimitSharedAcrossInstances(t *testing.T) {
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_REDIS_URL is not set: CI requires the Redis test")
-		}
-		t.Skip("TEST_REDIS_URL not set; skipping the shared-limit test")
-	}
+	url := ratelimittest.RedisURL(t)
 	prefix := fmt.Sprintf("test:shared:%d:", time.Now().UnixNano())
 	tier, _ := ratelimit.ParseTier("100-H", 0)
 	var envs []*env
