@@ -404,12 +404,19 @@ func TestHasherBounds(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
-	// 2 running, 3 waiting, 15 refused at once.
-	if busy.Load() != 15 || peak.Load() != 2 {
-		t.Fatalf("busy %d, peak %d", busy.Load(), peak.Load())
+	// 2 running, 3 waiting, 15 refused at once; then the waiters' time
+	// runs out. (Polled: a loaded machine starts goroutines late.)
+	waitFor := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); busy.Load() < want && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
-	time.Sleep(400 * time.Millisecond) // the waiters' time runs out
+	waitFor(15)
+	if b := busy.Load(); b < 15 || peak.Load() != 2 {
+		t.Fatalf("busy %d, peak %d", b, peak.Load())
+	}
+	waitFor(18)
 	if busy.Load() != 18 {
 		t.Fatalf("after the wait: busy %d", busy.Load())
 	}
