@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"opendata/csvsafe"
 	"opendata/db"
 	"opendata/errs"
 )
@@ -205,14 +206,16 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 	return out, rows.Err()
 }
 
-// WriteCSV exports events (UTF-8 with BOM for Excel).
+// WriteCSV exports events (UTF-8 with BOM for Excel). Actors, purposes and
+// details are typed by people, so a cell a spreadsheet would run as a
+// formula gets a leading apostrophe (csvsafe.Cell; Unescape restores it).
 func WriteCSV(w io.Writer, events []Event) error {
 	io.WriteString(w, "\uFEFF")
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"id", "at", "actor", "department_id", "action", "resource_id", "version", "purpose", "detail", "remote", "hash"})
 	for _, e := range events {
-		cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), e.ActorName, strconv.FormatInt(e.DepartmentID, 10), e.Action,
-			strconv.FormatInt(e.ResourceID, 10), strconv.Itoa(e.Version), e.Purpose, e.Detail, e.Remote, e.Hash})
+		cw.Write(csvsafe.Record([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), e.ActorName, strconv.FormatInt(e.DepartmentID, 10), e.Action,
+			strconv.FormatInt(e.ResourceID, 10), strconv.Itoa(e.Version), e.Purpose, e.Detail, e.Remote, e.Hash}))
 	}
 	cw.Flush()
 	return cw.Error()

@@ -3,14 +3,20 @@ package ingest
 import (
 	"unicode"
 	"unicode/utf8"
+
+	"opendata/csvsafe"
 )
 
 // appendCSVRecord appends one record to buf exactly as encoding/csv's
 // Writer (comma delimiter, UseCRLF) would write it, without its per-field
 // overhead: the conversion workers format their batches' open.csv text in
-// parallel and the file receives the bytes in order.
+// parallel and the file receives the bytes in order. open.csv is made for
+// spreadsheets, so each field first goes through csvsafe.Cell (a cell that
+// a spreadsheet would run as a formula gets a leading apostrophe; the
+// Parquet variants keep the exact value).
 func appendCSVRecord(buf []byte, rec []string) []byte {
 	for i, f := range rec {
+		f = csvsafe.Cell(f)
 		if i > 0 {
 			buf = append(buf, ',')
 		}

@@ -9,6 +9,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"opendata/csvsafe"
 )
 
 // Meta opens a JSON answer.
@@ -41,14 +43,16 @@ func ContentType(format string) string {
 	return "application/json; charset=utf-8"
 }
 
-// NewWriter writes rows of fields to w as JSON, NDJSON or CSV.
-func NewWriter(format string, w io.Writer, fields Schema, loc *time.Location) Writer {
+// NewWriter writes rows of fields to w as JSON, NDJSON or CSV. CSV is made
+// for spreadsheets: a cell that one would run as a formula gets a leading
+// apostrophe (csvsafe.Cell), unless raw asks for the exact text.
+func NewWriter(format string, w io.Writer, fields Schema, loc *time.Location, raw bool) Writer {
 	bw := bufio.NewWriterSize(w, 32<<10)
 	switch format {
 	case "ndjson":
 		return &ndjsonWriter{w: bw, fields: fields, loc: loc}
 	case "csv":
-		return &csvWriter{w: csv.NewWriter(bw), bw: bw, fields: fields, loc: loc}
+		return &csvWriter{w: csv.NewWriter(bw), bw: bw, fields: fields, loc: loc, safe: !raw}
 	}
 	return &jsonWriter{w: bw, fields: fields, loc: loc}
 }
@@ -165,6 +169,7 @@ type csvWriter struct {
 	fields Schema
 	loc    *time.Location
 	rec    []string
+	safe   bool
 }
 
 func (c *csvWriter) Begin(Meta) error {
@@ -172,12 +177,18 @@ func (c *csvWriter) Begin(Meta) error {
 	for i, f := range c.fields {
 		c.rec[i] = f.Name
 	}
+	if c.safe {
+		csvsafe.Record(c.rec)
+	}
 	return c.w.Write(c.rec)
 }
 
 func (c *csvWriter) Row(vals []any) error {
 	for i, f := range c.fields {
 		c.rec[i] = Text(vals[i], f.Type, c.loc)
+	}
+	if c.safe {
+		csvsafe.Record(c.rec)
 	}
 	return c.w.Write(c.rec)
 }

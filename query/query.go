@@ -91,6 +91,9 @@ type Query struct {
 	GroupBy []string
 	Aggs    []Agg
 	Format  string // json, ndjson, csv
+	// Raw: CSV cells exactly as stored, for programs; otherwise a CSV cell
+	// a spreadsheet would run as a formula is neutralised (csvsafe.Cell).
+	Raw bool
 
 	schema Schema
 	loc    *time.Location
@@ -100,7 +103,7 @@ type Query struct {
 
 // Params are the query parameters the records API takes (purpose is the
 // internal callers' stated purpose, lang the answer's language).
-var Params = []string{"select", "filter", "sort", "limit", "offset", "cursor", "count", "group_by", "agg", "format", "purpose", "lang"}
+var Params = []string{"select", "filter", "sort", "limit", "offset", "cursor", "count", "group_by", "agg", "format", "raw", "purpose", "lang"}
 
 // Formats lists the output formats.
 var Formats = []string{"json", "ndjson", "csv"}
@@ -125,6 +128,16 @@ func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 			return nil, errs.FieldErrors{"format": fmt.Sprintf("%q is not one of json, ndjson, csv", s)}
 		}
 		q.Format = s
+	}
+	if s := v.Get("raw"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, errs.FieldErrors{"raw": "use true or false"}
+		}
+		if b && q.Format != "csv" {
+			return nil, errs.FieldErrors{"raw": "only with format=csv (JSON and NDJSON always carry the exact values)"}
+		}
+		q.Raw = b
 	}
 	if s := v.Get("select"); s != "" {
 		for _, name := range splitList(s) {

@@ -73,7 +73,7 @@ func (p *Prepared) Write(ctx context.Context, w io.Writer, next func(string)) (R
 		}
 		res.Count = &n
 	}
-	out := NewWriter(p.Query.Format, w, p.Built.Out, p.e.opt.Location)
+	out := NewWriter(p.Query.Format, w, p.Built.Out, p.e.opt.Location, p.Query.Raw)
 	if err := out.Begin(Meta{Resource: p.req.Resource, Version: p.req.Version, Variant: p.req.Variant, Fields: p.Built.Out,
 		Count: res.Count, Limit: p.Query.Limit, Offset: p.Query.Offset}); err != nil {
 		return res, err

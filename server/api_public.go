@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"opendata/catalog"
+	"opendata/csvsafe"
 	"opendata/publish"
 	"opendata/search"
 )
@@ -202,7 +203,8 @@ func (s *Server) exportDCAT(c echo.Context) error {
 	return c.JSON(http.StatusOK, doc)
 }
 
-// exportCSV is the open catalog as a spreadsheet (UTF-8 with BOM for Excel).
+// exportCSV is the open catalog as a spreadsheet (UTF-8 with BOM for Excel;
+// cells a spreadsheet would run as formulas neutralised by csvsafe).
 func (s *Server) exportCSV(c echo.Context) error {
 	all, depts, err := s.publicAll(c)
 	if err != nil {
@@ -221,8 +223,8 @@ func (s *Server) exportCSV(c echo.Context) error {
 		if r.PublishedAt != nil {
 			pub = r.PublishedAt.Format(time.RFC3339)
 		}
-		w.Write([]string{r.Code, r.Name, depts[r.DepartmentID].Name, r.Domain, r.CatalogKind, r.OpenType, r.ShareType, r.UpdatePeriod,
-			strconv.Itoa(r.PublishedVersion), pub, fmt.Sprintf("%s/datasets/%d", base, r.ID)})
+		w.Write(csvsafe.Record([]string{r.Code, r.Name, depts[r.DepartmentID].Name, r.Domain, r.CatalogKind, r.OpenType, r.ShareType, r.UpdatePeriod,
+			strconv.Itoa(r.PublishedVersion), pub, fmt.Sprintf("%s/datasets/%d", base, r.ID)}))
 	}
 	w.Flush()
 	return w.Error()

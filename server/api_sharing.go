@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"opendata/catalog"
+	"opendata/csvsafe"
 	"opendata/errs"
 	"opendata/sharing"
 )
@@ -204,7 +205,7 @@ func (s *Server) writeParquetCSV(ctx context.Context, w *echo.Response, key stri
 	for i, f := range rr.Schema().Fields() {
 		head[i] = f.Name
 	}
-	cw.Write(head)
+	cw.Write(csvsafe.Record(head))
 	row := make([]string, len(idx))
 	for rr.Next() {
 		rec := rr.RecordBatch()
@@ -219,7 +220,7 @@ func (s *Server) writeParquetCSV(ctx context.Context, w *echo.Response, key stri
 					row[c] = col.ValueStr(r)
 				}
 			}
-			cw.Write(row)
+			cw.Write(csvsafe.Record(row))
 		}
 	}
 	cw.Flush()

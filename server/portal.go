@@ -22,6 +22,7 @@ import (
 	"opendata/access"
 	"opendata/auth"
 	"opendata/catalog"
+	"opendata/csvsafe"
 	"opendata/errs"
 	"opendata/frontend"
 	"opendata/i18n"
@@ -483,6 +484,11 @@ func (s *Server) preview(ctx context.Context, v catalog.Version) (*preview, erro
 			rec, err := r.Read()
 			if err != nil {
 				break // the range may end mid-record
+			}
+			// open.csv is written for spreadsheets (csvsafe.Cell); the page
+			// shows the exact values.
+			for i := range rec {
+				rec[i] = csvsafe.Unescape(rec[i])
 			}
 			if p.Header == nil {
 				p.Header = rec
