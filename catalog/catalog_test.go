@@ -284,3 +284,23 @@ func TestRetire(t *testing.T) {
 		}
 	})
 }
+
+func TestQualityVisibleTo(t *testing.T) {
+	r := catalog.Resource{Entry: catalog.Entry{DepartmentID: 1}}
+	for _, c := range []struct {
+		a    auth.Actor
+		want bool
+	}{
+		{auth.Actor{Role: auth.RoleDeptStaff, DepartmentID: 1}, true},
+		{auth.Actor{Role: auth.RoleDeptAdmin, DepartmentID: 1}, true},
+		{auth.Actor{Role: auth.RoleDeptStaff, DepartmentID: 2}, false},
+		{auth.Actor{Role: auth.RoleDeptAdmin, DepartmentID: 2}, false},
+		{auth.Actor{Role: auth.RoleBureauAdmin}, true},
+		{auth.Actor{Role: auth.RoleOffice}, true},
+		{auth.Actor{}, false},
+	} {
+		if got := catalog.QualityVisibleTo(c.a, r); got != c.want {
+			t.Errorf("%+v: %v", c.a, got)
+		}
+	}
+}

@@ -111,6 +111,13 @@ var Funcs = template.FuncMap{
 	"add":      func(a, b int) int { return a + b },
 	"join":     strings.Join,
 	"list":     func(v ...string) []string { return v },
+	"mul100":   func(f float64) float64 { return 100 * f },
+	"sval": func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	},
 	"deref": func(t *time.Time) time.Time {
 		if t == nil {
 			return time.Time{}

@@ -106,13 +106,13 @@ func (s *Service) Submit(ctx context.Context, actor auth.Actor, rid int64, n int
 		return err
 	}
 	if !actor.CanEditDepartment(r.DepartmentID) {
-		return errs.Forbiddenf("only the providing department submits its versions")
+		return &errs.Public{Kind: errs.Forbidden, Key: "publish.err.not_provider"}
 	}
 	if r.RetiredAt != nil {
 		return catalog.ErrRetired
 	}
 	if r.OpenType == "none" {
-		return fmt.Errorf("%w: %s is not open (open type \"none\"): it cannot be published", errs.Conflict, r.Code)
+		return &errs.Public{Kind: errs.Conflict, Code: "not_open", Key: "publish.err.not_open"}
 	}
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
 		st, err := s.versionState(ctx, q, rid, n)
@@ -120,7 +120,7 @@ func (s *Service) Submit(ctx context.Context, actor auth.Actor, rid int64, n int
 			return err
 		}
 		if st != Draft && st != Rejected {
-			return fmt.Errorf("%w: version %d is %s", errs.Conflict, n, st)
+			return stateError(st)
 		}
 		if _, err := q.Exec(ctx, "UPDATE versions SET pub_status = ? WHERE resource_id = ? AND number = ?", Submitted, rid, n); err != nil {
 			return err
@@ -140,7 +140,7 @@ func (s *Service) Approve(ctx context.Context, actor auth.Actor, rid int64, n in
 		return err
 	}
 	if !s.CanApprove(actor, r) {
-		return errs.Forbiddenf("publications of %s are approved by %s", r.Code, map[string]string{"bureau": "the bureau", "dept_admin": "the department's admin or the bureau"}[s.approver()])
+		return &errs.Public{Kind: errs.Forbidden, Key: "publish.err.approver_" + s.approver()}
 	}
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
 		st, err := s.versionState(ctx, q, rid, n)
@@ -148,13 +148,13 @@ func (s *Service) Approve(ctx context.Context, actor auth.Actor, rid int64, n in
 			return err
 		}
 		if st != Submitted {
-			return fmt.Errorf("%w: version %d is %s, not submitted", errs.Conflict, n, st)
+			return stateError(st)
 		}
 		if !actor.IsBureau() {
 			var submitter int64
 			q.QueryRow(ctx, "SELECT COALESCE(actor_id, 0) FROM publication_events WHERE resource_id = ? AND version_number = ? AND action = 'submitted' ORDER BY id DESC LIMIT 1", rid, n).Scan(&submitter)
 			if submitter == actor.ID {
-				return errs.Forbiddenf("a second person must approve what you submitted")
+				return &errs.Public{Kind: errs.Forbidden, Code: "second_person", Key: "publish.err.second_person"}
 			}
 		}
 		now := s.now()
@@ -178,6 +178,12 @@ func (s *Service) Approve(ctx context.Context, actor auth.Actor, rid int64, n in
 	return s.Reindex(ctx, rid)
 }
 
+// stateError refuses a step the version's state does not allow (someone
+// else decided first, or the page was old).
+func stateError(st string) error {
+	return &errs.Public{Kind: errs.Conflict, Code: "version_state", Key: "publish.err.state_" + st}
+}
+
 func (s *Service) approver() string {
 	if s.Approver == "bureau" {
 		return "bureau"
@@ -192,10 +198,10 @@ func (s *Service) Reject(ctx context.Context, actor auth.Actor, rid int64, n int
 		return err
 	}
 	if !s.CanApprove(actor, r) {
-		return errs.Forbiddenf("you do not review publications of %s", r.Code)
+		return &errs.Public{Kind: errs.Forbidden, Key: "publish.err.approver_" + s.approver()}
 	}
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
-		return errs.FieldErrors{"reason": "say why the version is rejected"}
+		return errs.FieldErrors{"reason": "publish.err.reason"}
 	}
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
 		st, err := s.versionState(ctx, q, rid, n)
@@ -203,7 +209,7 @@ func (s *Service) Reject(ctx context.Context, actor auth.Actor, rid int64, n int
 			return err
 		}
 		if st != Submitted {
-			return fmt.Errorf("%w: version %d is %s, not submitted", errs.Conflict, n, st)
+			return stateError(st)
 		}
 		if _, err := q.Exec(ctx, "UPDATE versions SET pub_status = ? WHERE resource_id = ? AND number = ?", Rejected, rid, n); err != nil {
 			return err

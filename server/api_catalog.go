@@ -222,7 +222,7 @@ func (s *Server) getVersion(c echo.Context) error {
 		return err
 	}
 	out := map[string]any{"version": v}
-	if u.Actor().CanEditDepartment(r.DepartmentID) || u.Role == auth.RoleOffice {
+	if catalog.QualityVisibleTo(u.Actor(), r) {
 		rc, _, err := s.app.Blobs.Get(ctx, v.Prefix()+"quality.json")
 		if err != nil {
 			return err

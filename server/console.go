@@ -24,6 +24,7 @@ func (s *Server) bindConsole(e *echo.Echo) {
 	g.POST("/resources/:id/withdraw", s.consoleWithdraw)
 	g.POST("/resources/:id/withdraw/cancel", s.consoleCancelWithdraw)
 	s.bindConsoleCatalog(g)
+	s.bindConsoleReview(g)
 	s.bindConsoleShare(g)
 	s.bindConsoleGateway(g)
 	s.bindConsoleSearch(g)
@@ -131,6 +132,9 @@ func (s *Server) consoleVersionAction(c echo.Context) error {
 		err = s.app.Publish.Reject(ctx, u.Actor(), id, int(n), c.FormValue("reason"))
 	default:
 		return echo.ErrNotFound
+	}
+	if c.FormValue("from") == "version" {
+		return s.afterVersionAction(c, id, int(n), c.Param("action"), err)
 	}
 	if err != nil {
 		return err

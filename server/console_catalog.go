@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -457,26 +458,47 @@ func (s *Server) consoleEntryRestore(c echo.Context) error {
 // entryActionFailed shows the resource page again with the reason a
 // retire or restore was refused, in the reader's language.
 func (s *Server) entryActionFailed(c echo.Context, r catalog.Resource, err error) error {
-	l := lang(c)
-	var fe errs.FieldErrors
-	var pub *errs.Public
-	var stale *catalog.StaleError
-	msg := ""
-	status := http.StatusConflict
-	switch {
-	case errors.As(err, &fe):
-		for _, v := range fe {
-			msg = i18n.Text(l, v)
-		}
-		status = http.StatusUnprocessableEntity
-	case errors.As(err, &stale):
-		msg = i18n.T(l, "entry.stale_action", nil)
-	case errors.As(err, &pub) && !errors.Is(err, errs.Forbidden):
-		msg = i18n.T(l, pub.Key, pub.Params)
-	default:
+	msg, status, ok := refusal(lang(c), err)
+	if !ok {
 		return err
 	}
 	return s.resourcePage(c, status, r.ID, msg)
+}
+
+// refusal says in the reader's language why an action on a console page
+// was refused, when the error is one people can act on (a field to fill,
+// a rule, someone else first); ok is false for anything else, which goes
+// to the error mapper.
+func refusal(l string, err error) (msg string, status int, ok bool) {
+	var fe errs.FieldErrors
+	var pub *errs.Public
+	var stale *catalog.StaleError
+	switch {
+	case errors.As(err, &fe):
+		for _, k := range sortedFields(fe) {
+			msg = i18n.Text(l, fe[k])
+			break
+		}
+		return msg, http.StatusUnprocessableEntity, true
+	case errors.As(err, &stale):
+		return i18n.T(l, "entry.stale_action", nil), http.StatusConflict, true
+	case errors.As(err, &pub):
+		status := http.StatusConflict
+		if errors.Is(err, errs.Forbidden) {
+			status = http.StatusForbidden
+		}
+		return i18n.T(l, pub.Key, pub.Params), status, true
+	}
+	return "", 0, false
+}
+
+func sortedFields(fe errs.FieldErrors) []string {
+	keys := make([]string, 0, len(fe))
+	for k := range fe {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func (s *Server) consoleRetired(c echo.Context) error {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -442,19 +441,7 @@ func (vc *versionCache) get(key string, load func() (any, error)) (any, error) {
 }
 
 func (s *Server) quality(ctx context.Context, v catalog.Version) (*ingest.Report, error) {
-	out, err := s.cache.get(v.Prefix()+"quality", func() (any, error) {
-		rc, _, err := s.app.Blobs.Get(ctx, v.Prefix()+"quality.json")
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		var r ingest.Report
-		return &r, json.NewDecoder(rc).Decode(&r)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out.(*ingest.Report), nil
+	return s.review.Report(ctx, v)
 }
 
 type preview struct {

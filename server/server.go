@@ -30,6 +30,7 @@ type Server struct {
 	runner *jobs.Runner
 	pages  *frontend.Renderer
 	cache  versionCache
+	review *publish.Reviewer
 }
 
 // New builds the router.
@@ -38,7 +39,8 @@ func New(a *app.App) *Server {
 	if err != nil {
 		panic(err) // templates are embedded: a parse error is a build defect
 	}
-	s := &Server{app: a, log: a.Log, echo: echo.New(), pages: pages}
+	s := &Server{app: a, log: a.Log, echo: echo.New(), pages: pages,
+		review: &publish.Reviewer{Service: a.Publish, Blobs: a.Blobs, Engine: a.Records, Audit: a.Audit}}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
