@@ -87,3 +87,26 @@ func TestReadmeListsEveryOption(t *testing.T) {
 		}
 	}
 }
+
+// The time zone is loaded once, when the configuration is checked: every
+// later call hands back the same location without reading the zone
+// database (it was loaded per call, 115× a CSV cell's conversion).
+func TestLocationLoadedOnce(t *testing.T) {
+	c, err := Load("", []string{"OPENDATA_TIMEZONE=Asia/Urumqi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := c.Location(), c.Location(); a != b || a.String() != "Asia/Urumqi" {
+		t.Fatalf("Location: %p %p %v", a, b, a)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { c.Location() }); allocs != 0 {
+		t.Errorf("Location allocates %v times per call: it reloads the zone", allocs)
+	}
+}
+
+func BenchmarkLocation(b *testing.B) {
+	c, _ := Load("", nil)
+	for b.Loop() {
+		c.Location()
+	}
+}

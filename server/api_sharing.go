@@ -207,6 +207,7 @@ func (s *Server) writeParquetCSV(ctx context.Context, w *echo.Response, key stri
 	}
 	cw.Write(csvsafe.Record(head))
 	row := make([]string, len(idx))
+	loc := s.app.Config.Location()
 	for rr.Next() {
 		rec := rr.RecordBatch()
 		for r := 0; r < int(rec.NumRows()); r++ {
@@ -215,7 +216,7 @@ func (s *Server) writeParquetCSV(ctx context.Context, w *echo.Response, key stri
 				if col.IsNull(r) {
 					row[c] = ""
 				} else if ts, ok := col.(*array.Timestamp); ok {
-					row[c] = time.UnixMicro(int64(ts.Value(r))).In(s.app.Config.Location()).Format("2006-01-02 15:04:05")
+					row[c] = time.UnixMicro(int64(ts.Value(r))).In(loc).Format("2006-01-02 15:04:05")
 				} else {
 					row[c] = col.ValueStr(r)
 				}
