@@ -313,7 +313,10 @@ func (s *Service) decide(ctx context.Context, by auth.User, id int64, approve bo
 
 func (s *Service) grantOf(ctx context.Context, appID int64) (Grant, error) {
 	gs, err := s.grants(ctx, "application_id = ?", appID)
-	if err != nil || len(gs) == 0 {
+	if err != nil {
+		return Grant{}, err
+	}
+	if len(gs) == 0 {
 		return Grant{}, errs.NotFoundf("grant of application %d", appID)
 	}
 	return gs[0], nil

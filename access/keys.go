@@ -5,6 +5,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -286,8 +287,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Caller, error
 	if err != nil {
 		return Caller{}, err
 	}
-	if err := row.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Tier, &k.ExpiresAt, &k.CreatedAt, &k.Owner, &u.Role, &u.Organisation); err != nil {
-		return Caller{}, ErrBadKey
+	if err := db.MapErr(row.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Tier, &k.ExpiresAt, &k.CreatedAt, &k.Owner, &u.Role, &u.Organisation)); err != nil {
+		if errors.Is(err, errs.NotFound) {
+			return Caller{}, ErrBadKey
+		}
+		return Caller{}, err
 	}
 	if !k.Active(now) {
 		return Caller{}, ErrBadKey

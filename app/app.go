@@ -22,6 +22,7 @@ import (
 	"opendata/errs"
 	"opendata/ingest"
 	"opendata/jobs"
+	"opendata/logs"
 	"opendata/notify"
 	"opendata/publish"
 	"opendata/query"
@@ -163,6 +164,7 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, withIndex bo
 // New builds the services on backends the caller opened (tests use it to
 // run the whole app on a PostgreSQL test database and MinIO).
 func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx search.Index) (*App, error) {
+	log = slog.New(logs.Handler(log.Handler())) // request and job ids in every line
 	tmp := filepath.Join(cfg.DataDir, "tmp")
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return nil, err

@@ -430,9 +430,12 @@ var dummyHash = sync.OnceValue(func() string {
 func (s *Store) Session(ctx context.Context, token string) (User, error) {
 	var uid int64
 	var exp time.Time
-	err := s.DB.QueryRow(ctx, "SELECT user_id, expires_at FROM sessions WHERE token_hash = ?", HashToken(token)).Scan(&uid, &exp)
-	if err != nil {
+	err := db.MapErr(s.DB.QueryRow(ctx, "SELECT user_id, expires_at FROM sessions WHERE token_hash = ?", HashToken(token)).Scan(&uid, &exp))
+	if errors.Is(err, errs.NotFound) {
 		return User{}, fmt.Errorf("%w: no such session", errs.Unauthenticated)
+	}
+	if err != nil {
+		return User{}, err // the database is down: not a reason to log anyone out
 	}
 	if time.Now().After(exp) {
 		s.DB.Exec(ctx, "DELETE FROM sessions WHERE token_hash = ?", HashToken(token))

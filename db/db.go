@@ -8,13 +8,17 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -231,30 +235,125 @@ func isRetryable(err error) bool {
 	return false
 }
 
-// MapErr turns driver errors into errs kinds: no rows → NotFound, unique or
-// foreign-key violations → Conflict. The driver error stays wrapped for logs.
+// MapErr turns driver errors into errs kinds: no rows → NotFound, a taken
+// unique value → errs.Duplicate (a Conflict naming the table and columns),
+// a foreign-key violation → Conflict, a database that cannot be reached
+// (connection refused or lost, the server starting or shutting down, SQLite
+// still locked after its busy timeout) → Unavailable. The driver error stays
+// wrapped for the log and is never shown to a client (errs.Internal). An
+// error that already has a kind is returned as it is.
 func MapErr(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || errs.KindOf(err) != nil {
+		return err
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: %w", errs.NotFound, err)
+		return errs.Internal(errs.NotFound, err)
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		switch pg.Code {
-		case "23505", "23503":
-			return fmt.Errorf("%w: %w", errs.Conflict, err)
+		case "23505":
+			return &errs.Duplicate{Table: pg.TableName, Columns: pgKeyColumns(pg.Detail), Cause: err}
+		case "23503":
+			return errs.Internal(errs.Conflict, err)
 		}
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("%w: %w", errs.Conflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			table, cols := sqliteUniqueColumns(se.Error())
+			return &errs.Duplicate{Table: table, Columns: cols, Cause: err}
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return errs.Internal(errs.Conflict, err)
 		}
 	}
+	if Unreachable(err) {
+		return errs.Internal(errs.Unavailable, err)
+	}
 	return err
+}
+
+// Unreachable tells a failure to reach the database from a failure of the
+// statement: the answer then is "try again shortly" (503), never "not
+// found" or a 500.
+func Unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// 08: connection exception; 57P01–03: the server is shutting down,
+		// crashed or starting; 53300: too many connections.
+		return strings.HasPrefix(pg.Code, "08") || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03" || pg.Code == "53300"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	// pgx reports a connection lost mid-statement as "unexpected EOF" or
+	// "conn closed" text around an error it does not export.
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF") || strings.Contains(msg, "failed to connect")
+}
+
+// pgKeyColumns reads the columns of "Key (code)=(JTJ) already exists.".
+func pgKeyColumns(detail string) []string {
+	rest, ok := strings.CutPrefix(detail, "Key (")
+	if !ok {
+		return nil
+	}
+	cols, _, ok := strings.Cut(rest, ")=")
+	if !ok {
+		return nil
+	}
+	return splitColumns(cols)
+}
+
+// sqliteUniqueColumns reads "UNIQUE constraint failed: departments.code (2067)".
+func sqliteUniqueColumns(msg string) (string, []string) {
+	i := strings.LastIndex(msg, "constraint failed: ")
+	if i < 0 {
+		return "", nil
+	}
+	rest := msg[i+len("constraint failed: "):]
+	if i := strings.LastIndex(rest, " ("); i > 0 {
+		rest = rest[:i]
+	}
+	var table string
+	var cols []string
+	for _, tc := range splitColumns(rest) {
+		t, c, ok := strings.Cut(tc, ".")
+		if !ok {
+			continue
+		}
+		table = t
+		cols = append(cols, c)
+	}
+	return table, cols
+}
+
+func splitColumns(s string) []string {
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Now is the time the stores stamp rows with: UTC, microsecond precision so

@@ -76,7 +76,7 @@ func (n *Notifier) Send(ctx context.Context, kind string, params map[string]stri
 		}
 		if _, err := n.DB.Exec(ctx, "INSERT INTO notifications (department_id, role, user_id, kind, params, link, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
 			dept, t.Role, user, kind, string(p), link, db.Now()); err != nil && n.Log != nil {
-			n.Log.Error("notification not stored", "kind", kind, "err", err)
+			n.Log.ErrorContext(ctx, "notification not stored", "kind", kind, "err", err)
 		}
 		if n.Mail != nil {
 			n.mail(ctx, kind, params, link, t)
@@ -107,7 +107,7 @@ func (n *Notifier) mail(ctx context.Context, kind string, params map[string]stri
 	}
 	text := i18n.T(i18n.ZH, "notify."+kind, params)
 	if err := n.Mail.Send(to, text, text+"\n\n"+link); err != nil && n.Log != nil {
-		n.Log.Warn("notification e-mail failed", "kind", kind, "err", err)
+		n.Log.WarnContext(ctx, "notification e-mail failed", "kind", kind, "err", err)
 	}
 }
 

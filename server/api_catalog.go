@@ -159,7 +159,7 @@ func (s *Server) updateResource(c echo.Context) error {
 	}
 	// A published entry's page and search document follow the edit.
 	if err := s.app.Publish.Reindex(c.Request().Context(), id); err != nil {
-		s.log.Warn("reindex after edit", "resource", id, "err", err)
+		s.log.WarnContext(c.Request().Context(), "reindex after edit", "resource", id, "err", err)
 	}
 	return c.JSON(http.StatusOK, r)
 }

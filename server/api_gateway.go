@@ -95,7 +95,7 @@ func (s *Server) signup(c echo.Context, in access.SignUp) (access.Registered, er
 		return reg, nil
 	}
 	if err := s.app.Notify.Mail.Send([]string{to}, subject, body); err != nil {
-		s.log.Warn("sign-up e-mail failed", "err", err)
+		s.log.WarnContext(c.Request().Context(), "sign-up e-mail failed", "err", err)
 	}
 	return reg, nil
 }

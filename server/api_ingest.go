@@ -212,7 +212,7 @@ func jobView(j jobs.Job, lang string) map[string]any {
 // in the reader's language, else what the handler recorded.
 func jobError(j jobs.Job, lang string) string {
 	if j.ErrorCode == "" {
-		return j.Error
+		return i18n.Text(lang, j.Error) // jobErrorText's message key, or older plain text
 	}
 	text := i18n.T(lang, j.ErrorCode, j.ErrorParams)
 	if f := j.ErrorParams["file"]; f != "" {
@@ -232,6 +232,9 @@ func (s *Server) jobFor(c echo.Context) (jobs.Job, auth.User, error) {
 	}
 	if j.ActorID != u.ID && !u.Actor().IsBureau() {
 		r, err := s.app.Catalog.GetResource(c.Request().Context(), j.ResourceID)
+		if err != nil && !errors.Is(err, errs.NotFound) {
+			return j, u, err
+		}
 		if err != nil || !u.Actor().CanEditDepartment(r.DepartmentID) {
 			return j, u, errs.NotFoundf("job %s", j.ID) // do not reveal other departments' jobs
 		}

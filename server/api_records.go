@@ -116,7 +116,7 @@ func (s *Server) records(c echo.Context) error {
 	}
 	if err != nil && cw.n > 0 {
 		// The answer has begun: the status is sent; log and cut it short.
-		s.log.Warn("records stream failed", "resource", r.ID, "err", err)
+		s.log.WarnContext(ctx, "records stream failed", "resource", r.ID, "err", err)
 		return nil
 	}
 	if err == nil && cw.n == 0 {

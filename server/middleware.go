@@ -15,6 +15,7 @@ import (
 	"opendata/access"
 	"opendata/auth"
 	"opendata/errs"
+	"opendata/logs"
 	"opendata/ratelimit"
 	"opendata/sharing"
 )
@@ -88,6 +89,24 @@ func setCSRFCookie(c echo.Context) string {
 	return tok
 }
 
+// requestID gives every request an id: in the X-Request-ID answer header,
+// in the error body and page, and in every log line logged with the
+// request's context. Behind a proxy we run (trust_proxy) the proxy's id is
+// kept so its log and ours agree.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !s.app.Config.TrustProxy || !logs.ValidRequestID(id) {
+			id = logs.NewRequestID()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.SetRequest(c.Request().WithContext(logs.WithRequestID(c.Request().Context(), id)))
+		return next(c)
+	}
+}
+
+// logRequests writes one line per request (with its request id, route,
+// status, time and, for a refusal, the error's cause) and counts it.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -95,8 +114,12 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		s.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", c.Response().Status,
-			"duration_ms", time.Since(start).Milliseconds(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", c.Response().Status,
+			"duration_ms", time.Since(start).Milliseconds()}
+		if cause, ok := c.Get(ctxErr).(error); ok && c.Response().Status < 500 {
+			attrs = append(attrs, "err", cause) // a 5xx's cause is logged by the error mapper
+		}
+		s.log.InfoContext(c.Request().Context(), "request", attrs...)
 		return nil
 	}
 }
@@ -137,7 +160,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if token != "" {
 			u, err := s.app.Users.Session(c.Request().Context(), token)
 			if err != nil {
-				if viaCookie {
+				if viaCookie && errors.Is(err, errs.Unauthenticated) {
 					return next(c) // a stale cookie just means "logged out"
 				}
 				return s.badCredential(c, err)
@@ -292,7 +315,7 @@ func addressKey(c echo.Context) string {
 func (s *Server) spend(c echo.Context, key string, tier ratelimit.Tier) error {
 	res, err := s.app.Limits.Check(c.Request().Context(), key, tier)
 	if err != nil {
-		s.log.Warn("rate limit store failed; call allowed", "err", err)
+		s.log.WarnContext(c.Request().Context(), "rate limit store failed; call allowed", "err", err)
 		return nil
 	}
 	h := c.Response().Header()

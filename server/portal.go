@@ -146,7 +146,7 @@ func (s *Server) searchOrList(ctx context.Context, q search.Query) (search.Resul
 	if errors.Is(err, errs.Invalid) {
 		return res, false, err
 	}
-	s.log.Warn("search failed; listing from the database", "err", err)
+	s.log.WarnContext(ctx, "search failed; listing from the database", "err", err)
 	if err := q.Normalize(); err != nil {
 		return res, true, err
 	}
@@ -407,6 +407,9 @@ func (s *Server) publicResource(ctx context.Context, idParam string) (catalog.Re
 		return catalog.Resource{}, errs.NotFoundf("dataset %q", idParam)
 	}
 	r, err := s.app.Catalog.GetResource(ctx, id)
+	if err != nil && !errors.Is(err, errs.NotFound) {
+		return catalog.Resource{}, err // an outage is not "no such dataset"
+	}
 	if err != nil || !r.IsPublic(time.Now()) {
 		return catalog.Resource{}, errs.NotFoundf("dataset %d", id)
 	}
@@ -574,7 +577,7 @@ func (s *Server) datasetPage(c echo.Context) error {
 		if p, err := s.preview(ctx, v); err == nil {
 			data["Preview"] = p
 		} else {
-			s.log.Warn("preview", "resource", r.ID, "err", err)
+			s.log.WarnContext(ctx, "preview", "resource", r.ID, "err", err)
 		}
 	}
 	if q, err := s.quality(ctx, v); err == nil {

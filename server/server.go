@@ -18,6 +18,7 @@ import (
 	"opendata/app"
 	"opendata/frontend"
 	"opendata/jobs"
+	"opendata/logs"
 	"opendata/openapi"
 	"opendata/publish"
 )
@@ -49,12 +50,12 @@ func New(a *app.App) *Server {
 	if a.Config.TrustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
-	e.Use(middleware.RequestID())
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-		s.log.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
+	e.Use(s.requestID)
+	e.Use(s.logRequests)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+		s.log.ErrorContext(c.Request().Context(), "panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
 		return err
 	}}))
-	e.Use(s.logRequests)
 	e.Use(s.securityHeaders)
 	e.Use(s.limitBodies)
 	e.Use(s.authenticate)
@@ -81,11 +82,18 @@ func New(a *app.App) *Server {
 	host, _ := os.Hostname()
 	s.runner = &jobs.Runner{
 		Queue: a.Jobs, Workers: a.Config.IngestWorkers, Poll: 2 * time.Second, Name: host, Log: a.Log,
-		Handlers:  map[string]jobs.Handler{"ingest": s.runIngestJob},
-		ErrorText: func(err error) string { return err.Error() },
+		Handlers:  map[string]jobs.Handler{"ingest": withJobLog(s.runIngestJob)},
+		ErrorText: jobErrorText,
 	}
 	s.runner.Init()
 	return s
+}
+
+// withJobLog makes every line a job's work logs name the job.
+func withJobLog(h jobs.Handler) jobs.Handler {
+	return func(ctx context.Context, j jobs.Job, report func(string, int64, int64, int64)) (any, error) {
+		return h(logs.With(ctx, slog.String("job", j.ID)), j, report)
+	}
 }
 
 // Routes lists method and path of every route (the spec test uses it).
@@ -245,9 +253,12 @@ func (s *Server) readyz(c echo.Context) error {
 	for name, err := range s.app.Ready(ctx) {
 		checks[name] = "ok"
 		if err != nil {
-			s.log.Warn("readiness check failed", "backend", name, "err", err)
+			s.log.WarnContext(ctx, "readiness check failed", "backend", name, "err", err)
 			checks[name], status = "unavailable", http.StatusServiceUnavailable
 		}
+	}
+	if status != http.StatusOK {
+		c.Response().Header().Set("Retry-After", "2")
 	}
 	return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
 }

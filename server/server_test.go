@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,15 +38,40 @@ type env struct {
 	url    string
 	app    *app.App
 	routes [][2]string
-	bus    int64 // JTJ department
-	hlth   int64 // WJW department
+	bus    int64      // JTJ department
+	hlth   int64      // WJW department
+	logs   *logBuffer // everything the instance logged
+}
+
+// logBuffer collects an instance's log lines (safe for concurrent writes).
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // start runs the real server on a random port over the given backends,
 // with two departments and three staff accounts.
 func start(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Config)) *env {
 	t.Helper()
-	e := startInstance(t, d, bs, mutate)
+	return startWith(t, d, bs, mutate, nil)
+}
+
+// startWith is start with a look at the server before it runs.
+func startWith(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Config), before func(*server.Server)) *env {
+	t.Helper()
+	e := startInstanceWith(t, d, bs, mutate, before)
 	a, c := e.app, context.Background()
 	jt, _ := a.Catalog.CreateDepartment(c, catalog.Department{Code: "JTJ", Name: "市交通运输局", Kind: "department"})
 	wj, _ := a.Catalog.CreateDepartment(c, catalog.Department{Code: "WJW", Name: "市卫生健康委员会", Kind: "department"})
@@ -66,6 +92,13 @@ func start(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Config)) *
 // own embedded search index, as a second `serve` would.
 func startInstance(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Config)) *env {
 	t.Helper()
+	return startInstanceWith(t, d, bs, mutate, nil)
+}
+
+// startInstanceWith is startInstance with a look at the server before it
+// runs (a test may replace a job handler there).
+func startInstanceWith(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Config), before func(*server.Server)) *env {
+	t.Helper()
 	cfg, err := config.Load("", []string{"OPENDATA_DATA_DIR=" + t.TempDir(), "OPENDATA_MAX_UPLOAD_MB=2"})
 	if err != nil {
 		t.Fatal(err)
@@ -73,10 +106,12 @@ func startInstance(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Co
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &logBuffer{}
+	var h slog.Handler = slog.NewTextHandler(logs, nil)
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		h = slog.NewMultiHandler(h, slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	log := slog.New(h)
 	idx, err := search.OpenBleve("")
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +127,9 @@ func startInstance(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Co
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	srv := server.New(a)
+	if before != nil {
+		before(srv)
+	}
 	go func() { done <- srv.Run(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
@@ -99,7 +137,7 @@ func startInstance(t *testing.T, d *db.DB, bs blob.Store, mutate func(*config.Co
 			t.Errorf("server shutdown: %v", err)
 		}
 	})
-	return &env{t: t, url: "http://" + ln.Addr().String(), app: a, routes: srv.Routes()}
+	return &env{t: t, url: "http://" + ln.Addr().String(), app: a, routes: srv.Routes(), logs: logs}
 }
 
 func sqliteEnv(t *testing.T) *env {

@@ -2,6 +2,7 @@ package sharing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -115,8 +116,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	var id, dept int64
 	var name string
 	var revoked *time.Time
-	err := s.DB.QueryRow(ctx, "SELECT id, department_id, system_name, revoked_at FROM dept_credentials WHERE token_hash = ?", auth.HashToken(token)).
-		Scan(&id, &dept, &name, &revoked)
+	err := db.MapErr(s.DB.QueryRow(ctx, "SELECT id, department_id, system_name, revoked_at FROM dept_credentials WHERE token_hash = ?", auth.HashToken(token)).
+		Scan(&id, &dept, &name, &revoked))
+	if err != nil && !errors.Is(err, errs.NotFound) {
+		return Principal{}, err
+	}
 	if err != nil || revoked != nil {
 		return Principal{}, fmt.Errorf("%w: unknown or revoked credential", errs.Unauthenticated)
 	}
