@@ -164,7 +164,7 @@ var Options = []Option{
 	{"max_upload_mb", "1024", "largest accepted upload, in MiB", intRange(func(c *Config) *int { return &c.MaxUploadMB }, 1, 1<<20)},
 	{"ingest_workers", "2", "background ingest jobs run at once per server", intRange(func(c *Config) *int { return &c.IngestWorkers }, 1, 64)},
 	{"max_field_kb", "1024", "largest single field accepted by ingest, in KiB", intRange(func(c *Config) *int { return &c.MaxFieldKB }, 1, 1<<20)},
-	{"max_unzip_mb", "2048", "largest uncompressed size of an XLSX workbook, in MiB (zip-bomb guard)", intRange(func(c *Config) *int { return &c.MaxUnzipMB }, 1, 1<<20)},
+	{"max_unzip_mb", "256", "largest uncompressed size of an XLSX workbook, in MiB, counted as it inflates (zip-bomb guard); keep it below what one ingest worker may hold", intRange(func(c *Config) *int { return &c.MaxUnzipMB }, 1, 1<<20)},
 	{"dedup_memory_mb", "32", "memory for the duplicate and key-conflict checks, in MiB: a one-read hash table for files whose rows fit, else sorted runs that spill to disk", intRange(func(c *Config) *int { return &c.DedupMemoryMB }, 1, 1<<16)},
 	{"max_columns", "2000", "most columns a file may have; a wider file is refused before anything is sized by its width", intRange(func(c *Config) *int { return &c.MaxColumns }, 1, 16384)},
 	{"max_header_kb", "256", "largest header row (column names) accepted by ingest, in KiB", intRange(func(c *Config) *int { return &c.MaxHeaderKB }, 1, 1<<16)},

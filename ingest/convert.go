@@ -76,7 +76,7 @@ func (o *Options) defaults() {
 		o.MaxHeaderBytes = 256 << 10
 	}
 	if o.MaxUnzipBytes <= 0 {
-		o.MaxUnzipBytes = 2 << 30
+		o.MaxUnzipBytes = 256 << 20
 	}
 	if o.DedupMemoryBytes <= 0 {
 		o.DedupMemoryBytes = 32 << 20

@@ -425,7 +425,7 @@ func TestXLSXZipBomb(t *testing.T) {
 	o.MaxUnzipBytes = 8 << 20
 	o.TempDir = t.TempDir()
 	_, err := Convert(context.Background(), writeFile(t, "bomb.xlsx", out.Bytes()), o)
-	if !errors.Is(err, errs.TooLarge) || !strings.Contains(err.Error(), "expands past 8 MiB") {
+	if !errors.Is(err, errs.TooLarge) || !strings.Contains(err.Error(), "inflates past 8 MiB") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -32,15 +32,18 @@ func openXLSX(path string, opt Options) (*xlsxReader, error) {
 	if st.Size() == 0 {
 		return nil, ErrEmpty
 	}
+	if err := checkWorkbook(path, opt); err != nil {
+		return nil, err
+	}
 	f, err := excelize.OpenFile(path, excelize.Options{
 		UnzipSizeLimit:    opt.MaxUnzipBytes,
-		UnzipXMLSizeLimit: min(16<<20, opt.MaxUnzipBytes),
+		UnzipXMLSizeLimit: min(xlsxInMemoryXML, opt.MaxUnzipBytes),
 		TmpDir:            opt.TempDir,
 		CultureInfo:       excelize.CultureNameZhCN,
 	})
 	if err != nil {
 		if strings.Contains(err.Error(), "unzip size exceeds") {
-			return nil, fmt.Errorf("%w: the workbook expands past %d MiB", ErrTooLarge, opt.MaxUnzipBytes>>20)
+			return nil, unzipTooLarge(opt)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrBadWorkbook, err)
 	}
