@@ -14,6 +14,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"opendata/errs"
+
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
@@ -277,24 +279,37 @@ func (c *csvReader) Offset() int64  { return c.count.n }
 func (c *csvReader) Keys() []string { return nil }
 func (c *csvReader) Close() error   { return c.f.Close() }
 
-// jsonReader reads a JSON array of objects, or NDJSON (one object a line).
+// jsonReader reads a JSON array of objects, or NDJSON (one object a line),
+// token by token: keys are columns in the order they first appear, a
+// record is bounded as it is read (four times max_field_kb, like a CSV
+// record) and so is its nesting (maxJSONDepth).
 type jsonReader struct {
-	f       *os.File
-	count   *countingReader
-	dec     *json.Decoder
-	lines   *bufio.Scanner
-	ndjson  bool
-	keys    []string
-	keyIdx  map[string]int
-	fixed   bool // keys came from the scan; a new key is an error
-	rec     []string
-	row     int64
-	maxLine int
-	guard   *recordGuard
-	maxCols int
-	maxHead int // bytes of all keys together (the header)
-	keyLen  int
+	f        *os.File
+	count    *countingReader
+	dec      *json.Decoder
+	lines    *bufio.Scanner
+	ndjson   bool
+	keys     []string
+	keyIdx   map[string]int
+	keyRows  []int64 // how many records carry each key
+	keyFirst []int64 // the first record carrying each key
+	keyLast  []int64 // the last record counted in keyRows
+	records  int64   // objects read
+	fixed    bool    // keys came from the scan; a new key is an error
+	rec      []string
+	row      int64
+	maxLine  int
+	guard    *recordGuard
+	maxCols  int
+	maxHead  int // bytes of all keys together (the header)
+	keyLen   int
+	key      string // the key whose value is being read
+	nested   []byte
 }
+
+// maxJSONDepth is the deepest nesting a record may have: a data record
+// nests a level or two; deep nesting is an attack on the parser's stack.
+const maxJSONDepth = 32
 
 func openJSON(path string, ndjson bool, keys []string, opt Options) (*jsonReader, error) {
 	f, err := os.Open(path)
@@ -319,6 +334,7 @@ func openJSON(path string, ndjson bool, keys []string, opt Options) (*jsonReader
 		j.keyIdx[k] = len(j.keys)
 		j.keys = append(j.keys, k)
 	}
+	j.keyRows, j.keyFirst, j.keyLast = make([]int64, len(j.keys)), make([]int64, len(j.keys)), make([]int64, len(j.keys))
 	j.fixed = keys != nil
 	var src io.Reader = transform.NewReader(j.count, unicode.UTF8BOM.NewDecoder())
 	if ndjson {
@@ -341,14 +357,12 @@ func openJSON(path string, ndjson bool, keys []string, opt Options) (*jsonReader
 }
 
 func (j *jsonReader) Next() ([]string, error) {
-	var obj map[string]any
-	var raw json.RawMessage
-	for {
-		if j.ndjson {
+	if j.ndjson {
+		for {
 			if !j.lines.Scan() {
 				if err := j.lines.Err(); err != nil {
 					if errors.Is(err, bufio.ErrTooLong) {
-						return nil, fmt.Errorf("%w: line %d", ErrFieldTooLarge, j.row+1)
+						return nil, j.tooLarge(j.row + 1)
 					}
 					return nil, err
 				}
@@ -359,66 +373,225 @@ func (j *jsonReader) Next() ([]string, error) {
 			if len(line) == 0 {
 				continue
 			}
-			raw = append(raw[:0], line...)
-		} else {
-			if !j.dec.More() {
-				if _, err := j.dec.Token(); err != nil {
-					return nil, fmt.Errorf("%w: the array is not closed after record %d: %v", ErrBadJSON, j.row, err)
+			dec := json.NewDecoder(bytes.NewReader(line))
+			dec.UseNumber()
+			err := j.object(dec)
+			if err == nil {
+				if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+					return nil, &RowError{Row: j.row, Code: "not_an_object", Params: map[string]string{"detail": short(string(line), 60)}}
 				}
-				return nil, io.EOF
+				return j.rec, nil
 			}
-			j.row++
-			if err := j.dec.Decode(&raw); err != nil {
-				if errors.Is(err, errRecordTooLong) {
-					return nil, overLimit("record_too_large", j.row, j.guard.read-j.guard.mark, j.guard.max, "max_field_kb")
-				}
-				return nil, fmt.Errorf("%w: record %d (byte %d): %v", ErrBadJSON, j.row, j.dec.InputOffset(), unexpectedEOF(err))
+			var p *Problem
+			if errors.As(err, &p) {
+				return nil, err
 			}
-			j.guard.done(j.dec.InputOffset())
+			return nil, &RowError{Row: j.row, Code: "not_an_object", Params: map[string]string{"detail": short(string(line), 60)}}
 		}
-		break
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil || obj == nil {
-		return nil, &RowError{Row: j.row, Code: "not_an_object", Params: map[string]string{"detail": short(string(raw), 60)}}
-	}
-	for i := range j.rec {
-		j.rec[i] = ""
-	}
-	for k, v := range obj {
-		idx, ok := j.keyIdx[k]
-		if !ok {
-			if j.fixed {
-				return nil, fmt.Errorf("%w: record %d has key %q not seen while scanning", ErrBadJSON, j.row, k)
-			}
-			idx = len(j.keys)
-			if idx >= j.maxCols {
-				return nil, overLimit("too_many_columns", j.row, int64(len(j.keys)+countNew(obj, j.keyIdx)), int64(j.maxCols), "max_columns")
-			}
-			if j.keyLen += len(k) + 1; j.keyLen > j.maxHead {
-				return nil, overLimit("header_too_large", j.row, int64(j.keyLen), int64(j.maxHead), "max_header_kb")
-			}
-			j.keyIdx[k] = idx
-			j.keys = append(j.keys, k)
+	if !j.dec.More() {
+		if _, err := j.dec.Token(); err != nil {
+			return nil, fmt.Errorf("%w: the array is not closed after record %d: %v", ErrBadJSON, j.row, err)
 		}
-		for len(j.rec) <= idx {
-			j.rec = append(j.rec, "")
+		return nil, io.EOF
+	}
+	j.row++
+	err := j.object(j.dec)
+	j.guard.done(j.dec.InputOffset())
+	if err != nil {
+		var p *Problem
+		var re *RowError
+		if errors.As(err, &p) || errors.As(err, &re) {
+			return nil, err
 		}
-		j.rec[idx] = jsonString(v)
+		if errors.Is(err, errRecordTooLong) {
+			return nil, j.tooLarge(j.row)
+		}
+		return nil, fmt.Errorf("%w: record %d (byte %d): %v", ErrBadJSON, j.row, j.dec.InputOffset(), unexpectedEOF(err))
 	}
 	return j.rec, nil
 }
 
-// countNew counts obj's keys not in known.
-func countNew(obj map[string]any, known map[string]int) int {
-	n := 0
-	for k := range obj {
-		if _, ok := known[k]; !ok {
-			n++
+// tooLarge is the refusal of a record past the record limit, naming the
+// key whose value was being read.
+func (j *jsonReader) tooLarge(row int64) error {
+	if j.ndjson {
+		return overLimit("ndjson_line_too_large", row, int64(j.maxLine), int64(j.maxLine), "max_field_kb")
+	}
+	if j.key == "" {
+		return overLimit("record_too_large", row, int64(j.maxLine), int64(j.maxLine), "max_field_kb")
+	}
+	return &Problem{Code: "json_record_too_large", Kind: errs.TooLarge, Params: map[string]string{
+		"row": strconv.FormatInt(row, 10), "column": j.key, "limit": strconv.Itoa(j.maxLine), "option": "max_field_kb"}}
+}
+
+// object reads one record into j.rec. A value that is not an object is a
+// rejected row (the rest of it is skipped).
+func (j *jsonReader) object(dec *json.Decoder) error {
+	j.key = ""
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		detail := fmt.Sprint(tok)
+		if ok {
+			if j.nested, err = j.appendNested(dec, d, j.nested[:0], 1); err != nil {
+				return err
+			}
+			detail = string(j.nested)
 		}
+		return &RowError{Row: j.row, Code: "not_an_object", Params: map[string]string{"detail": short(detail, 60)}}
+	}
+	j.records++
+	for i := range j.rec {
+		j.rec[i] = ""
+	}
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		k, _ := kt.(string)
+		j.key = k
+		v, err := j.value(dec)
+		if err != nil {
+			return err
+		}
+		idx, ok := j.keyIdx[k]
+		if !ok {
+			if j.fixed {
+				return fmt.Errorf("%w: record %d has key %q not seen while scanning", ErrBadJSON, j.row, k)
+			}
+			idx = len(j.keys)
+			if idx >= j.maxCols {
+				return overLimit("too_many_columns", j.row, int64(idx)+j.countRest(dec), int64(j.maxCols), "max_columns")
+			}
+			if j.keyLen += len(k) + 1; j.keyLen > j.maxHead {
+				return overLimit("header_too_large", j.row, int64(j.keyLen), int64(j.maxHead), "max_header_kb")
+			}
+			j.keyIdx[k] = idx
+			j.keys = append(j.keys, k)
+			j.keyRows, j.keyFirst, j.keyLast = append(j.keyRows, 0), append(j.keyFirst, j.row), append(j.keyLast, 0)
+		}
+		for len(j.rec) <= idx {
+			j.rec = append(j.rec, "")
+		}
+		if j.keyLast[idx] != j.records {
+			j.keyLast[idx] = j.records
+			j.keyRows[idx]++
+		}
+		j.rec[idx] = v
+	}
+	_, err = dec.Token() // '}'
+	return err
+}
+
+// countRest counts the key just read and the rest of the object's keys
+// (each value within the record limit) for the message about a record too
+// wide: one more than it finds new would be less to the point.
+func (j *jsonReader) countRest(dec *json.Decoder) int64 {
+	n := int64(1)
+	for dec.More() {
+		if _, err := dec.Token(); err != nil {
+			break
+		}
+		if _, err := j.value(dec); err != nil {
+			break
+		}
+		n++
 	}
 	return n
+}
+
+// value reads one value as the cell's text: scalars as written, arrays and
+// objects as compact JSON in the file's order.
+func (j *jsonReader) value(dec *json.Decoder) (string, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", err
+	}
+	switch x := tok.(type) {
+	case json.Delim:
+		if j.nested, err = j.appendNested(dec, x, j.nested[:0], 1); err != nil {
+			return "", err
+		}
+		return string(j.nested), nil
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	}
+	return "", nil
+}
+
+// appendNested appends the array or object opened by open, refusing
+// nesting deeper than maxJSONDepth.
+func (j *jsonReader) appendNested(dec *json.Decoder, open json.Delim, b []byte, depth int) ([]byte, error) {
+	if depth > maxJSONDepth {
+		return b, &Problem{Code: "json_too_deep", Kind: errs.TooLarge, Params: map[string]string{
+			"row": strconv.FormatInt(j.row, 10), "column": j.key, "limit": strconv.Itoa(maxJSONDepth)}}
+	}
+	b = append(b, byte(open))
+	for n := 0; dec.More(); n++ {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return b, err
+		}
+		if open == '{' {
+			b = appendJSONString(b, tok.(string))
+			b = append(b, ':')
+			if tok, err = dec.Token(); err != nil {
+				return b, err
+			}
+		}
+		switch x := tok.(type) {
+		case json.Delim:
+			if b, err = j.appendNested(dec, x, b, depth+1); err != nil {
+				return b, err
+			}
+		case string:
+			b = appendJSONString(b, x)
+		case json.Number:
+			b = append(b, x...)
+		case bool:
+			b = strconv.AppendBool(b, x)
+		case nil:
+			b = append(b, "null"...)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return b, err
+	}
+	return append(b, byte(open)+2), nil // ']' and '}' follow '[' and '{' by two
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 func unexpectedEOF(err error) error {
@@ -426,21 +599,6 @@ func unexpectedEOF(err error) error {
 		return errors.New("the file ends in the middle of a record (truncated?)")
 	}
 	return err
-}
-
-func jsonString(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 func short(s string, n int) string {

@@ -221,3 +221,14 @@ func isNumber(s string) bool {
 	}
 	return true
 }
+
+// LongJSONString is a JSON array of one record whose "说明" is a string of
+// size bytes.
+func LongJSONString(size int) []byte {
+	return []byte(`[{"名称":"甲","说明":"` + strings.Repeat("a", size) + `"}]`)
+}
+
+// DeepJSON is a JSON array of one record whose "说明" nests depth arrays.
+func DeepJSON(depth int) []byte {
+	return []byte(`[{"名称":"甲","说明":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}]`)
+}
