@@ -162,6 +162,7 @@ type scanResult struct {
 	encoding    string
 	sourceBytes int64
 	titleRows   []int64
+	warnings    []RowError // the readers' (keys few records carry)
 	dedup       *dedupResult
 	complete    bool // the scan read to the end of the file
 }
@@ -449,7 +450,7 @@ func scan(ctx context.Context, r rowReader, format string, opt Options, head boo
 		}
 	}
 	if keyed {
-		sr.header = cleanHeader(r.Keys())
+		sr.orderKeyed(r)
 	}
 	if len(sr.header) == 0 {
 		return nil, ErrEmpty
@@ -823,6 +824,7 @@ func (c *converter) resolveColumns(sr *scanResult) {
 	for _, t := range sr.titleRows {
 		c.rep.Warnings = append(c.rep.Warnings, RowError{Row: t, Code: "title_row_skipped"})
 	}
+	c.rep.Warnings = append(c.rep.Warnings, sr.warnings...)
 	for _, k := range c.opt.KeyColumns {
 		for i, col := range c.cols {
 			if col.Name == k {

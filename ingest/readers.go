@@ -412,6 +412,46 @@ func (j *jsonReader) Next() ([]string, error) {
 	return j.rec, nil
 }
 
+// columnOrder is the order of the keys as columns: as they first appear
+// in the file, except that a key fewer than half of the objects carry
+// comes after the others (still in order of first appearance), each with
+// a warning naming its first record and how many records carry it. It
+// depends on the file only, so the same file always gives the same schema.
+func (j *jsonReader) columnOrder() (order []int, sparse []RowError) {
+	var later []int
+	for i := range j.keys {
+		if j.keyRows[i]*2 < j.records {
+			later = append(later, i)
+			sparse = append(sparse, RowError{Row: j.keyFirst[i], Column: j.keys[i], Code: "sparse_key", Params: map[string]string{
+				"rows": strconv.FormatInt(j.keyRows[i], 10), "records": strconv.FormatInt(j.records, 10)}})
+			continue
+		}
+		order = append(order, i)
+	}
+	return append(order, later...), sparse
+}
+
+// orderKeyed sets a JSON or NDJSON file's header from its keys, in
+// columnOrder, and reorders what the scan inferred to match.
+func (sr *scanResult) orderKeyed(r rowReader) {
+	keys := r.Keys()
+	j, ok := r.(*jsonReader)
+	if !ok {
+		sr.header = cleanHeader(keys)
+		return
+	}
+	order, sparse := j.columnOrder()
+	for len(sr.inf) < len(keys) {
+		sr.inf = append(sr.inf, inference{})
+	}
+	ordered := make([]string, len(keys))
+	inf := make([]inference, len(keys))
+	for to, from := range order {
+		ordered[to], inf[to] = keys[from], sr.inf[from]
+	}
+	sr.header, sr.inf, sr.warnings = cleanHeader(ordered), inf, append(sr.warnings, sparse...)
+}
+
 // tooLarge is the refusal of a record past the record limit, naming the
 // key whose value was being read.
 func (j *jsonReader) tooLarge(row int64) error {
