@@ -15,6 +15,7 @@ import (
 	"opendata/db"
 	"opendata/errs"
 	"opendata/notify"
+	"opendata/workflow"
 )
 
 // Application states.
@@ -254,7 +255,7 @@ func (s *Service) decide(ctx context.Context, by auth.User, id int64, approve bo
 		return Application{}, errs.Forbiddenf("only the providing department (or the bureau) answers an application")
 	}
 	if a.Status != Pending {
-		return a, fmt.Errorf("%w: application %d is %s", errs.Conflict, id, a.Status)
+		return a, applicationMoved(id)(a.Status)
 	}
 	reason = strings.TrimSpace(reason)
 	status := Refused
@@ -282,26 +283,23 @@ func (s *Service) decide(ctx context.Context, by auth.User, id int64, approve bo
 		return a, errs.FieldErrors{"reason": "tell the applicant why"}
 	}
 	now := s.now()
-	err = s.DB.Tx(ctx, func(q db.Querier) error {
-		res, err := q.Exec(ctx, "UPDATE open_applications SET status = ?, reason = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = ?",
-			status, reason, by.Username, now, id, Pending)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: application %d was answered meanwhile", errs.Conflict, id)
-		}
-		if approve {
+	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: db.Transition{Table: "open_applications", Where: "id = ?", Args: []any{id}, From: []string{Pending}, To: status,
+			Set: "reason = ?, decided_by = ?, decided_at = ?", SetArgs: []any{reason, by.Username, now}, Refuse: applicationMoved(id)},
+		Then: func(ctx context.Context, q db.Querier) error {
+			if !approve {
+				return nil
+			}
 			c, _ := json.Marshal(nonNil(cols))
-			_, err = q.Exec(ctx, "INSERT INTO open_grants (application_id, resource_id, user_id, columns, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			_, err := q.Exec(ctx, "INSERT INTO open_grants (application_id, resource_id, user_id, columns, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
 				id, a.ResourceID, a.UserID, string(c), now.Add(time.Duration(termDays)*24*time.Hour), now)
-		}
-		return err
+			return err
+		},
+		Audit: actorEvent(by.Actor(), "application."+status, a.ResourceID, a.Purpose, fmt.Sprintf("application %d of %s: %s %s", id, a.Email, status, reason)),
 	})
 	if err != nil {
 		return a, err
 	}
-	s.audit(ctx, by.Actor(), "application."+status, a.ResourceID, a.Purpose, fmt.Sprintf("application %d of %s: %s %s", id, a.Email, status, reason))
 	kind := "application_refused"
 	if approve {
 		kind = "application_approved"
@@ -370,13 +368,24 @@ func (s *Service) RevokeGrant(ctx context.Context, by auth.User, appID int64, re
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
 		return a, errs.FieldErrors{"reason": "tell the applicant why"}
 	}
-	if _, err := s.DB.Exec(ctx, "UPDATE open_grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), a.Grant.ID); err != nil {
+	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: db.Transition{Table: "open_grants", Where: "id = ?", Args: []any{a.Grant.ID}, Column: db.NoStatus, Guard: "revoked_at IS NULL",
+			Set: "revoked_at = ?", SetArgs: []any{s.now()}},
+		Audit: actorEvent(by.Actor(), "application.revoke", a.ResourceID, a.Purpose, fmt.Sprintf("grant %d of %s: %s", a.Grant.ID, a.Email, reason)),
+	})
+	if err != nil {
 		return a, err
 	}
-	s.audit(ctx, by.Actor(), "application.revoke", a.ResourceID, a.Purpose, fmt.Sprintf("grant %d of %s: %s", a.Grant.ID, a.Email, reason))
 	s.Notify.Send(ctx, "application_revoked", notify.Params("id", appID, "code", a.ResourceCode, "name", a.ResourceName, "reason", strings.TrimSpace(reason)),
 		fmt.Sprintf("/datasets/%d", a.ResourceID), notify.To{UserID: a.UserID})
 	return s.GetApplication(ctx, appID)
+}
+
+// applicationMoved words the loser's 409.
+func applicationMoved(id int64) func(string) error {
+	return func(string) error {
+		return &errs.Public{Kind: errs.Conflict, Code: "state_changed", Key: "access.err.application_moved", Params: map[string]string{"id": fmt.Sprint(id)}}
+	}
 }
 
 // RecordGrantedRead audits a read of on-application data under a grant.
@@ -445,14 +454,14 @@ func (s *Service) Withdraw(ctx context.Context, u auth.User, id int64) (Applicat
 	if a.UserID != u.ID {
 		return Application{}, errs.NotFoundf("application %d", id)
 	}
-	res, err := s.DB.Exec(ctx, "UPDATE open_applications SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = ?", Withdrawn, u.Username, s.now(), id, Pending)
+	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: db.Transition{Table: "open_applications", Where: "id = ?", Args: []any{id}, From: []string{Pending}, To: Withdrawn,
+			Set: "decided_by = ?, decided_at = ?", SetArgs: []any{u.Username, s.now()}, Refuse: applicationMoved(id)},
+		Audit: actorEvent(u.Actor(), "application.withdrawn", a.ResourceID, a.Purpose, fmt.Sprintf("application %d", id)),
+	})
 	if err != nil {
 		return a, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return a, fmt.Errorf("%w: application %d is %s; only a pending one can be withdrawn", errs.Conflict, id, a.Status)
-	}
-	s.audit(ctx, u.Actor(), "application.withdrawn", a.ResourceID, a.Purpose, fmt.Sprintf("application %d", id))
 	s.Notify.Send(ctx, "application_withdrawn", notify.Params("id", id, "code", a.ResourceCode, "name", a.ResourceName),
 		"/console/applications", notify.To{DepartmentID: a.DepartmentID})
 	return s.GetApplication(ctx, id)

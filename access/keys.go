@@ -122,6 +122,11 @@ func scanKey(row interface{ Scan(...any) error }) (Key, error) {
 	return k, nil
 }
 
+// actorEvent is the audit record of u's action.
+func actorEvent(u auth.Actor, action string, rid int64, purpose, detail string) *audit.Event {
+	return &audit.Event{ActorID: u.ID, ActorName: u.Name, DepartmentID: u.DepartmentID, Action: action, ResourceID: rid, Purpose: purpose, Detail: detail}
+}
+
 func (s *Service) audit(ctx context.Context, u auth.Actor, action string, rid int64, purpose, detail string) {
 	if s.Audit == nil {
 		return

@@ -65,10 +65,25 @@ func nullable(v int64) any {
 	return v
 }
 
-// Append records e (ID, At and the hashes are set here). Appends are
-// serialised so the chain has no forks, also across server instances.
+// Append records e in a transaction of its own (ID, At and the hashes are
+// set here). A change that is audited appends with AppendTx instead, in the
+// change's own transaction.
 func (l *Log) Append(ctx context.Context, e Event) (Event, error) {
 	err := l.DB.Tx(ctx, func(q db.Querier) error {
+		var err error
+		e, err = l.AppendTx(ctx, q, e)
+		return err
+	})
+	return e, err
+}
+
+// AppendTx records e inside the caller's transaction q: the event commits
+// with the change it records or not at all. Appends are serialised (an
+// advisory lock on PostgreSQL, SQLite's single writer) so the chain has no
+// forks, also across server instances; call it as the transaction's last
+// write so the lock is held briefly.
+func (l *Log) AppendTx(ctx context.Context, q db.Querier, e Event) (Event, error) {
+	err := func() error {
 		if q.Dialect() == db.Postgres {
 			if _, err := q.Exec(ctx, "SELECT pg_advisory_xact_lock(7427168)"); err != nil {
 				return err
@@ -98,7 +113,7 @@ func (l *Log) Append(ctx context.Context, e Event) (Event, error) {
 			_, err = q.Exec(ctx, "UPDATE audit_head SET count = ?, hash = ? WHERE id = 1", count+1, e.Hash)
 		}
 		return err
-	})
+	}()
 	return e, err
 }
 

@@ -19,6 +19,7 @@ import (
 	"opendata/db"
 	"opendata/errs"
 	"opendata/search"
+	"opendata/workflow"
 )
 
 // Version publication states.
@@ -45,15 +46,18 @@ type Service struct {
 	Audit *audit.Log
 }
 
-// audited records a step in the audit log after it committed.
-func (s *Service) audited(ctx context.Context, actor auth.Actor, rid int64, n int, action, reason string) {
-	if s.Audit == nil {
-		return
-	}
-	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, DepartmentID: actor.DepartmentID,
-		Action: "publication." + action, ResourceID: rid, Version: n, Detail: reason}); err != nil && s.Log != nil {
-		s.Log.Error("audit append failed", "action", action, "err", err)
-	}
+// stepEvent is the audit record of a publication step (appended in the
+// step's transaction).
+func stepEvent(actor auth.Actor, rid int64, n int, action, reason string) *audit.Event {
+	return &audit.Event{ActorID: actor.ID, ActorName: actor.Name, DepartmentID: actor.DepartmentID,
+		Action: "publication." + action, ResourceID: rid, Version: n, Detail: reason}
+}
+
+// versionMove is the conditional update of a version's publication state;
+// the loser of a race is told the state it found (stateError).
+func (s *Service) versionMove(rid int64, n int, to string, from ...string) db.Transition {
+	return db.Transition{Table: "versions", Where: "resource_id = ? AND number = ? AND status = 'ready'", Args: []any{rid, n},
+		Column: "pub_status", From: from, To: to, Refuse: stateError}
 }
 
 func (s *Service) now() time.Time {
@@ -82,15 +86,6 @@ func record(ctx context.Context, q db.Querier, rid int64, n int, action string, 
 	return err
 }
 
-func (s *Service) versionState(ctx context.Context, q db.Querier, rid int64, n int) (string, error) {
-	var st string
-	err := q.QueryRow(ctx, "SELECT pub_status FROM versions WHERE resource_id = ? AND number = ? AND status = 'ready'", rid, n).Scan(&st)
-	if err != nil {
-		return "", fmt.Errorf("version %d of resource %d: %w", n, rid, db.MapErr(err))
-	}
-	return st, nil
-}
-
 // CanApprove reports whether actor approves publications of r.
 func (s *Service) CanApprove(actor auth.Actor, r catalog.Resource) bool {
 	if actor.IsBureau() {
@@ -114,23 +109,13 @@ func (s *Service) Submit(ctx context.Context, actor auth.Actor, rid int64, n int
 	if r.OpenType == "none" {
 		return &errs.Public{Kind: errs.Conflict, Code: "not_open", Key: "publish.err.not_open"}
 	}
-	err = s.DB.Tx(ctx, func(q db.Querier) error {
-		st, err := s.versionState(ctx, q, rid, n)
-		if err != nil {
-			return err
-		}
-		if st != Draft && st != Rejected {
-			return stateError(st)
-		}
-		if _, err := q.Exec(ctx, "UPDATE versions SET pub_status = ? WHERE resource_id = ? AND number = ?", Submitted, rid, n); err != nil {
-			return err
-		}
-		return record(ctx, q, rid, n, "submitted", actor, "", s.now())
+	return workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: s.versionMove(rid, n, Submitted, Draft, Rejected),
+		Then: func(ctx context.Context, q db.Querier) error {
+			return record(ctx, q, rid, n, "submitted", actor, "", s.now())
+		},
+		Audit: stepEvent(actor, rid, n, "submitted", ""),
 	})
-	if err == nil {
-		s.audited(ctx, actor, rid, n, "submitted", "")
-	}
-	return err
 }
 
 // Approve approves a submitted version and publishes it at once.
@@ -142,39 +127,32 @@ func (s *Service) Approve(ctx context.Context, actor auth.Actor, rid int64, n in
 	if !s.CanApprove(actor, r) {
 		return &errs.Public{Kind: errs.Forbidden, Key: "publish.err.approver_" + s.approver()}
 	}
-	err = s.DB.Tx(ctx, func(q db.Querier) error {
-		st, err := s.versionState(ctx, q, rid, n)
-		if err != nil {
-			return err
-		}
-		if st != Submitted {
-			return stateError(st)
-		}
-		if !actor.IsBureau() {
-			var submitter int64
-			q.QueryRow(ctx, "SELECT COALESCE(actor_id, 0) FROM publication_events WHERE resource_id = ? AND version_number = ? AND action = 'submitted' ORDER BY id DESC LIMIT 1", rid, n).Scan(&submitter)
-			if submitter == actor.ID {
-				return &errs.Public{Kind: errs.Forbidden, Code: "second_person", Key: "publish.err.second_person"}
+	now := s.now()
+	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: s.versionMove(rid, n, Published, Submitted),
+		Then: func(ctx context.Context, q db.Querier) error {
+			if !actor.IsBureau() {
+				var submitter int64
+				q.QueryRow(ctx, "SELECT COALESCE(actor_id, 0) FROM publication_events WHERE resource_id = ? AND version_number = ? AND action = 'submitted' ORDER BY id DESC LIMIT 1", rid, n).Scan(&submitter)
+				if submitter == actor.ID {
+					return &errs.Public{Kind: errs.Forbidden, Code: "second_person", Key: "publish.err.second_person"}
+				}
 			}
-		}
-		now := s.now()
-		if _, err := q.Exec(ctx, "UPDATE versions SET pub_status = ? WHERE resource_id = ? AND number = ?", Published, rid, n); err != nil {
-			return err
-		}
-		// A newer version replaces an older one on the public page; an older
-		// one approved late does not.
-		if _, err := q.Exec(ctx, "UPDATE resources SET published_version = ?, published_at = ? WHERE id = ? AND published_version < ?", n, now, rid, n); err != nil {
-			return err
-		}
-		if err := record(ctx, q, rid, n, "approved", actor, "", now); err != nil {
-			return err
-		}
-		return record(ctx, q, rid, n, "published", actor, "", now)
+			// A newer version replaces an older one on the public page; an older
+			// one approved late does not.
+			if _, err := q.Exec(ctx, "UPDATE resources SET published_version = ?, published_at = ? WHERE id = ? AND published_version < ?", n, now, rid, n); err != nil {
+				return err
+			}
+			if err := record(ctx, q, rid, n, "approved", actor, "", now); err != nil {
+				return err
+			}
+			return record(ctx, q, rid, n, "published", actor, "", now)
+		},
+		Audit: stepEvent(actor, rid, n, "published", ""),
 	})
 	if err != nil {
 		return err
 	}
-	s.audited(ctx, actor, rid, n, "published", "")
 	return s.Reindex(ctx, rid)
 }
 
@@ -203,23 +181,14 @@ func (s *Service) Reject(ctx context.Context, actor auth.Actor, rid int64, n int
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
 		return errs.FieldErrors{"reason": "publish.err.reason"}
 	}
-	err = s.DB.Tx(ctx, func(q db.Querier) error {
-		st, err := s.versionState(ctx, q, rid, n)
-		if err != nil {
-			return err
-		}
-		if st != Submitted {
-			return stateError(st)
-		}
-		if _, err := q.Exec(ctx, "UPDATE versions SET pub_status = ? WHERE resource_id = ? AND number = ?", Rejected, rid, n); err != nil {
-			return err
-		}
-		return record(ctx, q, rid, n, "rejected", actor, strings.TrimSpace(reason), s.now())
+	reason = strings.TrimSpace(reason)
+	return workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: s.versionMove(rid, n, Rejected, Submitted),
+		Then: func(ctx context.Context, q db.Querier) error {
+			return record(ctx, q, rid, n, "rejected", actor, reason, s.now())
+		},
+		Audit: stepEvent(actor, rid, n, "rejected", reason),
 	})
-	if err == nil {
-		s.audited(ctx, actor, rid, n, "rejected", strings.TrimSpace(reason))
-	}
-	return err
 }
 
 // Withdraw announces that a published resource leaves the open catalog
@@ -247,17 +216,24 @@ func (s *Service) Withdraw(ctx context.Context, actor auth.Actor, rid int64, rea
 		return err
 	}
 	at := s.now().Add(notice)
-	err = s.DB.Tx(ctx, func(q db.Querier) error {
-		if _, err := q.Exec(ctx, "UPDATE resources SET withdraw_reason = ?, withdraw_at = ? WHERE id = ?", strings.TrimSpace(reason), at, rid); err != nil {
-			return err
-		}
-		return record(ctx, q, rid, r.PublishedVersion, "withdrawal_announced", actor, fmt.Sprintf("%s (effective %s)", strings.TrimSpace(reason), at.Format("2006-01-02")), s.now())
+	reason = strings.TrimSpace(reason)
+	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: db.Transition{Table: "resources", Where: "id = ?", Args: []any{rid}, Column: db.NoStatus, Guard: "published_version > 0 AND withdraw_at IS NULL",
+			Set: "withdraw_reason = ?, withdraw_at = ?", SetArgs: []any{reason, at}, Refuse: withdrawalRefused},
+		Then: func(ctx context.Context, q db.Querier) error {
+			return record(ctx, q, rid, r.PublishedVersion, "withdrawal_announced", actor, fmt.Sprintf("%s (effective %s)", reason, at.Format("2006-01-02")), s.now())
+		},
+		Audit: stepEvent(actor, rid, r.PublishedVersion, "withdrawal_announced", reason),
 	})
 	if err != nil {
 		return err
 	}
-	s.audited(ctx, actor, rid, r.PublishedVersion, "withdrawal_announced", strings.TrimSpace(reason))
 	return s.Reindex(ctx, rid)
+}
+
+// withdrawalRefused answers a withdrawal step that another came before.
+func withdrawalRefused(string) error {
+	return &errs.Public{Kind: errs.Conflict, Code: "state_changed", Key: "publish.err.withdrawal_moved"}
 }
 
 // CancelWithdrawal keeps a resource published after all.
@@ -272,16 +248,17 @@ func (s *Service) CancelWithdrawal(ctx context.Context, actor auth.Actor, rid in
 	if r.WithdrawAt == nil {
 		return fmt.Errorf("%w: no withdrawal is announced", errs.Conflict)
 	}
-	err = s.DB.Tx(ctx, func(q db.Querier) error {
-		if _, err := q.Exec(ctx, "UPDATE resources SET withdraw_reason = '', withdraw_at = NULL WHERE id = ?", rid); err != nil {
-			return err
-		}
-		return record(ctx, q, rid, r.PublishedVersion, "withdrawal_cancelled", actor, "", s.now())
+	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: db.Transition{Table: "resources", Where: "id = ?", Args: []any{rid}, Column: db.NoStatus, Guard: "withdraw_at IS NOT NULL",
+			Set: "withdraw_reason = '', withdraw_at = NULL", Refuse: withdrawalRefused},
+		Then: func(ctx context.Context, q db.Querier) error {
+			return record(ctx, q, rid, r.PublishedVersion, "withdrawal_cancelled", actor, "", s.now())
+		},
+		Audit: stepEvent(actor, rid, r.PublishedVersion, "withdrawal_cancelled", ""),
 	})
 	if err != nil {
 		return err
 	}
-	s.audited(ctx, actor, rid, r.PublishedVersion, "withdrawal_cancelled", "")
 	return s.Reindex(ctx, rid)
 }
 

@@ -13,6 +13,7 @@ import (
 	"opendata/db"
 	"opendata/errs"
 	"opendata/notify"
+	"opendata/workflow"
 )
 
 // DisputeDays is the provider's time to verify a reported error.
@@ -117,7 +118,7 @@ func (s *Service) AnswerDispute(ctx context.Context, p Principal, id int64, conf
 		return d, errs.Forbiddenf("the providing department verifies and answers")
 	}
 	if d.Status != "open" {
-		return d, fmt.Errorf("%w: dispute %d is already %s", errs.Conflict, id, d.Status)
+		return d, disputeMoved(id)("")
 	}
 	if utf8.RuneCountInString(strings.TrimSpace(answer)) < 2 {
 		return d, errs.FieldErrors{"answer": "say what was found"}
@@ -131,19 +132,31 @@ func (s *Service) AnswerDispute(ctx context.Context, p Principal, id int64, conf
 	} else {
 		fixedIn = 0
 	}
-	if _, err := s.DB.Exec(ctx, "UPDATE disputes SET status = ?, answer = ?, fixed_in_version = ?, answered_at = ? WHERE id = ? AND status = 'open'",
-		status, strings.TrimSpace(answer), fixedIn, s.now(), id); err != nil {
+	answer = strings.TrimSpace(answer)
+	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: db.Transition{Table: "disputes", Where: "id = ?", Args: []any{id}, From: []string{"open"}, To: status,
+			Set: "answer = ?, fixed_in_version = ?, answered_at = ?", SetArgs: []any{answer, fixedIn, s.now()},
+			Refuse: disputeMoved(id)},
+		Audit: auditEvent(p, "dispute."+status, r.ID, "", fmt.Sprintf("dispute %d: %s", id, answer)),
+	})
+	if err != nil {
 		return d, err
 	}
-	s.audit(ctx, p, "dispute."+status, r.ID, "", fmt.Sprintf("dispute %d: %s", id, strings.TrimSpace(answer)))
 	var reporterDept int64
 	s.DB.QueryRow(ctx, "SELECT COALESCE(reporter_department, 0) FROM disputes WHERE id = ?", id).Scan(&reporterDept)
 	to := []notify.To{{Role: string(auth.RoleBureauAdmin)}}
 	if reporterDept != 0 {
 		to = append(to, notify.To{DepartmentID: reporterDept})
 	}
-	s.Notify.Send(ctx, "dispute_answered", notify.Params("id", id, "name", r.Name, "status", status, "answer", strings.TrimSpace(answer)), fmt.Sprintf("/datasets/%d", r.ID), to...)
+	s.Notify.Send(ctx, "dispute_answered", notify.Params("id", id, "name", r.Name, "status", status, "answer", answer), fmt.Sprintf("/datasets/%d", r.ID), to...)
 	return s.GetDispute(ctx, id)
+}
+
+// disputeMoved words the loser's 409: the dispute was answered first.
+func disputeMoved(id int64) func(string) error {
+	return func(string) error {
+		return &errs.Public{Kind: errs.Conflict, Code: "state_changed", Key: "share.err.dispute_moved", Params: map[string]string{"id": fmt.Sprint(id)}}
+	}
 }
 
 // StopSharing files the provider's decision to stop sharing a resource

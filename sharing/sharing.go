@@ -9,6 +9,7 @@ package sharing
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"opendata/db"
 	"opendata/errs"
 	"opendata/notify"
+	"opendata/workflow"
 )
 
 // ResponseDays is the provider's deadline (A-16).
@@ -220,6 +222,12 @@ type NewRequest struct {
 	TermDays   int      `json:"term_days"`
 }
 
+// auditEvent is the audit record of p's action.
+func auditEvent(p Principal, action string, rid int64, purpose, detail string) *audit.Event {
+	return &audit.Event{ActorID: p.UserID, ActorName: p.Name, DepartmentID: p.DepartmentID, Action: action,
+		ResourceID: rid, Purpose: purpose, Detail: detail}
+}
+
 func (s *Service) audit(ctx context.Context, p Principal, action string, rid int64, purpose, detail string) {
 	if s.Audit == nil {
 		return
@@ -360,7 +368,7 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 		ok = ok || req.Status == f
 	}
 	if !ok {
-		return req, fmt.Errorf("%w: share request %d is %s", errs.Conflict, id, req.Status)
+		return req, requestMoved(id)(req.Status)
 	}
 	if (to == Refused || to == OfficeRefused || to == GroupRefused || to == EscalatedOffice || to == EscalatedGroup) && utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
 		return req, errs.FieldErrors{"reason": "give the reasons (A-16)"}
@@ -378,24 +386,27 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 			termDays = req.TermDays
 		}
 	}
-	err = s.DB.Tx(ctx, func(q db.Querier) error {
-		if _, err := q.Exec(ctx, "UPDATE share_requests SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?", to, strings.TrimSpace(reason), s.now(), id, req.Status); err != nil {
-			return err
-		}
-		if grant {
-			c, _ := json.Marshal(cols)
-			if _, err := q.Exec(ctx, "INSERT INTO share_grants (resource_id, department_id, columns, request_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-				req.ResourceID, req.DepartmentID, string(c), id, s.now().Add(time.Duration(termDays)*24*time.Hour), s.now()); err != nil {
-				return err
+	reason = strings.TrimSpace(reason)
+	now := s.now()
+	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: db.Transition{Table: "share_requests", Where: "id = ?", Args: []any{id}, From: from, To: to,
+			Set: "reason = ?, updated_at = ?", SetArgs: []any{reason, now}, Refuse: requestMoved(id)},
+		Then: func(ctx context.Context, q db.Querier) error {
+			if grant {
+				c, _ := json.Marshal(cols)
+				if _, err := q.Exec(ctx, "INSERT INTO share_grants (resource_id, department_id, columns, request_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+					req.ResourceID, req.DepartmentID, string(c), id, now.Add(time.Duration(termDays)*24*time.Hour), now); err != nil {
+					return err
+				}
 			}
-		}
-		return s.event(ctx, q, id, action, p.Name, strings.TrimSpace(reason))
+			return s.event(ctx, q, id, action, p.Name, reason)
+		},
+		Audit: auditEvent(p, "share."+action, req.ResourceID, req.Purpose, fmt.Sprintf("request %d → %s %s", id, to, reason)),
 	})
 	if err != nil {
 		return req, err
 	}
-	s.audit(ctx, p, "share."+action, req.ResourceID, req.Purpose, fmt.Sprintf("request %d → %s %s", id, to, strings.TrimSpace(reason)))
-	params := notify.Params("id", id, "code", res.Code, "name", res.Name, "status", to, "reason", strings.TrimSpace(reason))
+	params := notify.Params("id", id, "code", res.Code, "name", res.Name, "status", to, "reason", reason)
 	link := fmt.Sprintf("/api/v1/share/requests/%d", id)
 	switch to {
 	case EscalatedOffice:
@@ -406,6 +417,15 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 		s.Notify.Send(ctx, "share_request_decided", params, link, notify.To{DepartmentID: req.DepartmentID})
 	}
 	return s.Get(ctx, id)
+}
+
+// requestMoved words the loser's 409: the request is no longer in the
+// state the decision was made from.
+func requestMoved(id int64) func(string) error {
+	return func(string) error {
+		return &errs.Public{Kind: errs.Conflict, Code: "state_changed", Key: "share.err.request_moved",
+			Params: map[string]string{"id": fmt.Sprint(id)}}
+	}
 }
 
 func provider(p Principal) func(Request, catalog.Resource) bool {
@@ -460,7 +480,7 @@ func (s *Service) Settle(ctx context.Context, p Principal, id int64, approve boo
 		}
 		return s.transition(ctx, p, id, []string{EscalatedGroup}, GroupRefused, "group_refused", reason, group, false, nil, 0)
 	}
-	return req, fmt.Errorf("%w: share request %d is %s, not escalated", errs.Conflict, id, req.Status)
+	return req, requestMoved(id)(req.Status)
 }
 
 // EscalateOverdue sends pending requests past their deadline to the office
@@ -471,13 +491,19 @@ func (s *Service) EscalateOverdue(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	system := Principal{Name: "system"}
+	n := 0
 	for _, id := range ids {
-		if _, err := s.transition(ctx, system, id, []string{Pending}, EscalatedOffice, "overdue_escalated", "provider did not answer within 5 working days",
-			func(Request, catalog.Resource) bool { return true }, false, nil, 0); err != nil {
-			return 0, err
+		_, err := s.transition(ctx, system, id, []string{Pending}, EscalatedOffice, "overdue_escalated", "provider did not answer within 5 working days",
+			func(Request, catalog.Resource) bool { return true }, false, nil, 0)
+		switch {
+		case errors.Is(err, errs.Conflict):
+			continue // answered meanwhile, or another instance escalated it
+		case err != nil:
+			return n, err
 		}
+		n++
 	}
-	return len(ids), nil
+	return n, nil
 }
 
 // RemindDue tells providers whose answer is due within one working day
@@ -528,11 +554,11 @@ func (s *Service) RevokeGrant(ctx context.Context, p Principal, grantID int64) e
 	if p.Role != auth.RoleBureauAdmin && p.DepartmentID != dept {
 		return errs.Forbiddenf("only the provider or the bureau revokes a grant")
 	}
-	if _, err := s.DB.Exec(ctx, "UPDATE share_grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), grantID); err != nil {
-		return err
-	}
-	s.audit(ctx, p, "share.grant_revoked", rid, "", fmt.Sprintf("grant %d", grantID))
-	return nil
+	return workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
+		Move: db.Transition{Table: "share_grants", Where: "id = ?", Args: []any{grantID}, Column: db.NoStatus, Guard: "revoked_at IS NULL",
+			Set: "revoked_at = ?", SetArgs: []any{s.now()}},
+		Audit: auditEvent(p, "share.grant_revoked", rid, "", fmt.Sprintf("grant %d", grantID)),
+	})
 }
 
 // RecordAccess audits one read of shared data.
