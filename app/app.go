@@ -23,6 +23,7 @@ import (
 	"opendata/ingest"
 	"opendata/jobs"
 	"opendata/logs"
+	"opendata/metrics"
 	"opendata/notify"
 	"opendata/publish"
 	"opendata/query"
@@ -68,6 +69,8 @@ type App struct {
 	Records *query.Engine
 	// Cursors signs records API cursors with a secret shared through the database.
 	Cursors query.Signer
+	// Metrics is this process's Prometheus registry and series.
+	Metrics *metrics.Metrics
 }
 
 // NewLogger builds the structured logger the config asks for.
@@ -231,6 +234,8 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 		MemoryMB: cfg.QueryMemoryMB, Threads: cfg.QueryThreads, Timeout: cfg.QueryTimeout, Location: cfg.Location()}); err != nil {
 		return nil, fmt.Errorf("records query engine: %w", err)
 	}
+	a.Metrics = metrics.New()
+	a.instrument()
 	if missing := a.Calendar.MissingYears(year, year+1); len(missing) > 0 {
 		log.Warn("no holiday data for these years: deadlines count plain weekdays until the bureau imports the State Council notice (opendata calendar import)", "years", missing)
 	}
@@ -275,22 +280,6 @@ func (a *App) Close() error {
 		os.RemoveAll(a.Records.Dir())
 	}
 	return a.DB.Close()
-}
-
-// Ready checks every backend (the /readyz probe).
-func (a *App) Ready(ctx context.Context) map[string]error {
-	return map[string]error{"database": a.DB.Ping(ctx), "blobs": a.Blobs.Ping(ctx), "search": a.Index.Ping(ctx), "ratelimit": a.Limits.Ping(ctx)}
-}
-
-// ReadyErr joins Ready's failures.
-func (a *App) ReadyErr(ctx context.Context) error {
-	var all []error
-	for name, err := range a.Ready(ctx) {
-		if err != nil {
-			all = append(all, fmt.Errorf("%s: %w", name, err))
-		}
-	}
-	return errors.Join(all...)
 }
 
 var errNoIndex = errors.New("not opened by command-line tools (the server holds it)")

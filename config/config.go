@@ -80,6 +80,8 @@ type Config struct {
 	LoginFailures   int
 	LoginLockout    time.Duration
 	LoginMaxLockout time.Duration
+	MetricsListen   string
+	MetricsToken    string
 
 	// loc is TimeZone, loaded once by validate: loading it reads the zone
 	// database, which cost 115× a CSV cell's conversion when done per value.
@@ -206,6 +208,8 @@ var Options = []Option{
 	{"login_max_failures", "5", "wrong passwords in a row (within an hour) that lock an account; 0 for no lockout", intRange(func(c *Config) *int { return &c.LoginFailures }, 0, 1000)},
 	{"login_lockout", "15m", "how long the first lockout lasts; each further one within a day doubles it", duration(func(c *Config) *time.Duration { return &c.LoginLockout })},
 	{"login_max_lockout", "24h", "longest lockout", duration(func(c *Config) *time.Duration { return &c.LoginMaxLockout })},
+	{"metrics_listen", "", "separate listen address for Prometheus /metrics, e.g. 127.0.0.1:9090 (no token there: bind it to an internal address); empty: no separate listener", str(func(c *Config) *string { return &c.MetricsListen })},
+	{"metrics_token", "", "bearer token that opens /metrics on the main listen address; empty: /metrics is not served there", str(func(c *Config) *string { return &c.MetricsToken })},
 	{"trust_proxy", "false", "take the client IP from X-Forwarded-For (only behind a proxy you run)", boolean(func(c *Config) *bool { return &c.TrustProxy })},
 	{"demo", "false", "load demo data on serve if the database is empty", boolean(func(c *Config) *bool { return &c.Demo })},
 }

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -44,6 +45,9 @@ type Engine struct {
 	files    map[string]*cached
 	inflight map[string]chan struct{}
 	used     int64
+	// hits and misses count Local calls answered from the local copy and
+	// those that fetched the object (the metrics read them).
+	hits, misses atomic.Int64
 }
 
 type cached struct {
@@ -116,6 +120,7 @@ func (e *Engine) Local(ctx context.Context, key string) (string, Schema, error) 
 			f.last = time.Now()
 			e.mu.Unlock()
 			if _, err := os.Stat(f.path); err == nil {
+				e.hits.Add(1)
 				return f.path, f.schema, nil
 			}
 			e.forget(key) // removed behind our back: fetch again
@@ -133,6 +138,7 @@ func (e *Engine) Local(ctx context.Context, key string) (string, Schema, error) 
 		ch := make(chan struct{})
 		e.inflight[key] = ch
 		e.mu.Unlock()
+		e.misses.Add(1)
 		f, err := e.fetch(ctx, key)
 		e.mu.Lock()
 		delete(e.inflight, key)
@@ -213,6 +219,10 @@ func (e *Engine) evictLocked(keep string) {
 		delete(e.files, k)
 	}
 }
+
+// CacheStats is how many lookups of a Parquet object found its local
+// copy, and how many fetched it from the object store.
+func (e *Engine) CacheStats() (hits, misses int64) { return e.hits.Load(), e.misses.Load() }
 
 // CachedBytes is the size of the local copies (tests and metrics).
 func (e *Engine) CachedBytes() int64 {

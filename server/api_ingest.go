@@ -301,7 +301,13 @@ func (s *Server) runIngestJob(ctx context.Context, j jobs.Job, report func(strin
 		if out.Quality != nil {
 			re.Result = out
 		}
+		s.app.Metrics.IngestJobs.WithLabelValues(jobs.Failed).Inc()
 		return nil, re
+	}
+	s.app.Metrics.IngestJobs.WithLabelValues(jobs.Succeeded).Inc()
+	s.app.Metrics.IngestRows.Add(float64(out.RowsStored))
+	if fi, err := os.Stat(tmp); err == nil {
+		s.app.Metrics.IngestBytes.Add(float64(fi.Size()))
 	}
 	return out, nil
 }

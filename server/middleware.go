@@ -120,6 +120,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			attrs = append(attrs, "err", cause) // a 5xx's cause is logged by the error mapper
 		}
 		s.log.InfoContext(c.Request().Context(), "request", attrs...)
+		s.app.Metrics.ObserveRequest(c.Path(), c.Request().Method, c.Response().Status, time.Since(start))
 		return nil
 	}
 }
@@ -327,6 +328,8 @@ func (s *Server) spend(c echo.Context, key string, tier ratelimit.Tier) error {
 	h.Set("RateLimit-Remaining", strconv.FormatInt(res.Remaining, 10))
 	h.Set("RateLimit-Reset", strconv.FormatInt(reset, 10))
 	if !res.Allowed {
+		scope, _, _ := strings.Cut(key, ":")
+		s.app.Metrics.RateLimited.WithLabelValues(scope).Inc()
 		h.Set("Retry-After", strconv.FormatInt(max(1, reset), 10))
 		if res.Quota {
 			return fmt.Errorf("%w: the daily quota of %d calls is used up", errs.RateLimited, res.Limit)

@@ -134,7 +134,7 @@ func (s *Server) bindPortal(e *echo.Echo) {
 // searchOrList runs a search; if the search backend fails it lists from the
 // database instead and reports degraded = true.
 func (s *Server) searchOrList(ctx context.Context, q search.Query) (search.Result, bool, error) {
-	res, err := s.app.Index.Search(ctx, q)
+	res, err := s.app.Search(ctx, q)
 	if err == nil {
 		// A search that found nothing, without filters narrowing it, is
 		// kept for the bureau's list (the dictionary grows from it).

@@ -5,15 +5,20 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"opendata/app"
 	"opendata/frontend"
@@ -65,6 +70,9 @@ func New(a *app.App) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if a.Config.MetricsToken != "" {
+		e.GET("/metrics", s.metrics)
+	}
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openapi.Spec) })
 	s.bindAuth(v1)
@@ -128,8 +136,23 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		}
 		s.app.Follower.Run(wctx)
 	}()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if addr := s.app.Config.MetricsListen; addr != "" {
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			stopWorkers()
+			return fmt.Errorf("metrics_listen %s: %w", addr, err)
+		}
+		msrv := &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		defer msrv.Close()
+		go func() {
+			if err := msrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		s.log.Info("serving metrics", "addr", mln.Addr().String())
+	}
 	s.log.Info("serving", "addr", ln.Addr().String(), "base_url", s.app.Config.BaseURL)
 	select {
 	case err := <-errc:
@@ -245,20 +268,51 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 503 only when the instance cannot serve at all (the
+// metadata database is gone); a backend it can run without is reported
+// as degraded in the body (and in opendata_backend_up) while it answers
+// 200, so a search or Redis outage does not take every instance out of
+// the load balancer.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
 	defer cancel()
 	checks := map[string]string{}
+	degraded := []string{}
 	status := http.StatusOK
 	for name, err := range s.app.Ready(ctx) {
 		checks[name] = "ok"
-		if err != nil {
-			s.log.WarnContext(ctx, "readiness check failed", "backend", name, "err", err)
-			checks[name], status = "unavailable", http.StatusServiceUnavailable
+		if err == nil {
+			continue
+		}
+		s.log.WarnContext(ctx, "readiness check failed", "backend", name, "err", err)
+		checks[name] = "unavailable"
+		if app.Required(name) {
+			status = http.StatusServiceUnavailable
+		} else {
+			degraded = append(degraded, name)
 		}
 	}
+	sort.Strings(degraded)
 	if status != http.StatusOK {
 		c.Response().Header().Set("Retry-After", "2")
 	}
-	return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+	return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "degraded": degraded, "checks": checks})
+}
+
+// metricsHandler serves the Prometheus registry.
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.app.Metrics.Registry, promhttp.HandlerOpts{})
+}
+
+// metrics serves /metrics on the main address to a caller with the
+// metrics_token (compared in constant time); without a configured token
+// the route does not exist there.
+func (s *Server) metrics(c echo.Context) error {
+	got := strings.TrimPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.app.Config.MetricsToken)) != 1 {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+		return c.NoContent(http.StatusUnauthorized)
+	}
+	s.metricsHandler().ServeHTTP(c.Response(), c.Request())
+	return nil
 }
