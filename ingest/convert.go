@@ -39,7 +39,7 @@ import (
 type Options struct {
 	Format           string // csv, xlsx, json, ndjson; "" from the file name
 	Encoding         string // "" to detect; utf-8, gbk, gb18030
-	Sheet            string // XLSX sheet name or 1-based index; "" for the first visible
+	Sheet            string // XLSX sheet name or 1-based index; "" to choose (chooseSheet)
 	Delimiter        rune   // CSV; 0 to detect
 	MaxFieldBytes    int
 	MaxColumns       int // most columns (fields in a record, keys in JSON objects)
@@ -119,6 +119,7 @@ type Result struct {
 	Format    string            `json:"format"`
 	Encoding  string            `json:"encoding,omitempty"`
 	HeaderRow int64             `json:"header_row"`
+	Sheet     *SheetChoice      `json:"sheet,omitempty"` // XLSX: the sheet read, the sheets skipped, a note sheet's text
 	Columns   []Column          `json:"columns"`
 	Report    Report            `json:"quality"`
 	Files     map[string]string `json:"-"` // object name → local path
@@ -163,6 +164,7 @@ type scanResult struct {
 	sourceBytes int64
 	titleRows   []int64
 	warnings    []RowError // the readers' (keys few records carry)
+	sheet       *SheetChoice
 	dedup       *dedupResult
 	complete    bool // the scan read to the end of the file
 }
@@ -451,6 +453,9 @@ func scan(ctx context.Context, r rowReader, format string, opt Options, head boo
 	}
 	if keyed {
 		sr.orderKeyed(r)
+	}
+	if sc := sheetChoiceOf(r); sc != nil {
+		sr.sheet, sr.warnings = sc, append(sc.warnings(), sr.warnings...)
 	}
 	if len(sr.header) == 0 {
 		return nil, ErrEmpty
@@ -746,6 +751,8 @@ func (c *converter) output(sr *scanResult, conv func() error) (res *Result, err 
 		return res, err
 	}
 	c.finishReport(sr)
+	c.rep.Sheet = sr.sheet
+	res.Sheet = sr.sheet
 	res.Report = c.rep
 	if err := writeJSON(filepath.Join(dir, "quality.json"), c.rep); err != nil {
 		return res, err

@@ -18,6 +18,7 @@ type Report struct {
 	Duplicates     Duplicates       `json:"duplicates"`
 	KeyConflicts   KeyConflicts     `json:"key_conflicts"`
 	Warnings       []RowError       `json:"warnings"`
+	Sheet          *SheetChoice     `json:"sheet,omitempty"`
 	Score          float64          `json:"score"`
 	ScoreNote      string           `json:"score_note"`
 }

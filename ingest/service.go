@@ -60,20 +60,23 @@ type Request struct {
 
 // Outcome is what an ingest reports (also `opendata ingest --json`).
 type Outcome struct {
-	ResourceID   int64            `json:"resource_id"`
-	Version      int              `json:"version"`
-	Prefix       string           `json:"prefix,omitempty"`
-	Format       string           `json:"format"`
-	Encoding     string           `json:"encoding,omitempty"`
-	RowsStored   int64            `json:"rows_stored"`
-	RowsRejected int64            `json:"rows_rejected"`
-	Rejected     []Message        `json:"rejected"`
-	Columns      []Column         `json:"columns"`
-	Masked       []string         `json:"masked"`
-	Dropped      []string         `json:"dropped"`
-	Warnings     []Message        `json:"warnings"`
-	Objects      []catalog.Object `json:"objects,omitempty"`
-	Quality      *Report          `json:"quality"`
+	ResourceID   int64        `json:"resource_id"`
+	Version      int          `json:"version"`
+	Prefix       string       `json:"prefix,omitempty"`
+	Format       string       `json:"format"`
+	Encoding     string       `json:"encoding,omitempty"`
+	RowsStored   int64        `json:"rows_stored"`
+	RowsRejected int64        `json:"rows_rejected"`
+	Rejected     []Message    `json:"rejected"`
+	Columns      []Column     `json:"columns"`
+	Masked       []string     `json:"masked"`
+	Dropped      []string     `json:"dropped"`
+	Warnings     []Message    `json:"warnings"`
+	Sheet        *SheetChoice `json:"sheet,omitempty"`
+	// UsageNoteDraft is a note sheet's text, offered for the entry's usage note.
+	UsageNoteDraft string           `json:"usage_note_draft,omitempty"`
+	Objects        []catalog.Object `json:"objects,omitempty"`
+	Quality        *Report          `json:"quality"`
 }
 
 // Message is a row problem with its text in the user's language.
@@ -105,6 +108,9 @@ func messages(lang string, list []RowError) []Message {
 
 func outcome(res *Result, lang string) Outcome {
 	o := Outcome{Format: res.Format, Encoding: res.Encoding, Columns: res.Columns, Masked: []string{}, Dropped: []string{}}
+	if o.Sheet = res.Sheet; o.Sheet != nil {
+		o.UsageNoteDraft = o.Sheet.UsageNoteDraft
+	}
 	rep := res.Report
 	o.Quality = &rep
 	o.RowsStored, o.RowsRejected = rep.RowsStored, rep.RowsRejected

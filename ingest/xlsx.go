@@ -22,6 +22,27 @@ type xlsxReader struct {
 	rec       []string
 	loc       *time.Location
 	maxCols   int
+	choice    *SheetChoice
+}
+
+var errNoSheets = errors.New("the workbook has no sheets")
+
+// sheetChoiceOf is the sheet choice of a workbook's reader (nil for others).
+func sheetChoiceOf(r rowReader) *SheetChoice {
+	if x, ok := r.(*xlsxReader); ok {
+		return x.choice
+	}
+	return nil
+}
+
+// warnings tell the choice in the quality report: the sheet read and why,
+// each sheet skipped and why.
+func (c *SheetChoice) warnings() []RowError {
+	out := []RowError{{Code: "sheet_used_" + string(c.Reason), Value: c.Used, Params: map[string]string{"sheet": c.Used}}}
+	for _, s := range c.Skipped {
+		out = append(out, RowError{Code: "sheet_skipped_" + string(s.Reason), Value: s.Name, Params: map[string]string{"sheet": s.Name}})
+	}
+	return out
 }
 
 func openXLSX(path string, opt Options) (*xlsxReader, error) {
@@ -47,24 +68,25 @@ func openXLSX(path string, opt Options) (*xlsxReader, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrBadWorkbook, err)
 	}
-	sheet, err := pickSheet(f, opt.Sheet)
+	choice, err := chooseSheet(f, opt)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
+	sheet := choice.Used
 	raw, err1 := f.Rows(sheet)
 	fmtd, err2 := f.Rows(sheet)
 	if err := errors.Join(err1, err2); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%w: sheet %q: %v", ErrBadWorkbook, sheet, err)
 	}
-	return &xlsxReader{f: f, raw: raw, fmtd: fmtd, size: st.Size(), loc: opt.Location, maxCols: opt.MaxColumns}, nil
+	return &xlsxReader{f: f, raw: raw, fmtd: fmtd, size: st.Size(), loc: opt.Location, maxCols: opt.MaxColumns, choice: choice}, nil
 }
 
 func pickSheet(f *excelize.File, want string) (string, error) {
 	sheets := f.GetSheetList()
 	if len(sheets) == 0 {
-		return "", fmt.Errorf("%w: the workbook has no sheets", ErrBadWorkbook)
+		return "", wrapBadWorkbook(errNoSheets)
 	}
 	if want == "" {
 		for _, s := range sheets {

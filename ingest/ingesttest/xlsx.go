@@ -67,7 +67,8 @@ func XLSXBomb(w io.Writer, kind Bomb, size int64) error {
 }
 
 // Sheet is one worksheet of a generated workbook: its name and its rows of
-// cells. A cell starting with "=" is a formula (stored with no cached value);
+// cells. A cell starting with "=" is a formula, "=SUM(B2:B4)|60" with its
+// cached value as a spreadsheet saves it;
 // a cell that parses as a number is a number; anything else an inline string.
 type Sheet struct {
 	Name   string
@@ -104,7 +105,12 @@ func XLSX(w io.Writer, sheets ...Sheet) error {
 				ref := fmt.Sprintf("%s%d", ColumnName(c), r+1)
 				switch {
 				case strings.HasPrefix(v, "="):
-					fmt.Fprintf(&b, `<c r="%s"><f>%s</f></c>`, ref, xmlEscape(v[1:]))
+					formula, cached, ok := strings.Cut(v[1:], "|")
+					if ok {
+						fmt.Fprintf(&b, `<c r="%s"><f>%s</f><v>%s</v></c>`, ref, xmlEscape(formula), xmlEscape(cached))
+					} else {
+						fmt.Fprintf(&b, `<c r="%s"><f>%s</f></c>`, ref, xmlEscape(formula))
+					}
 				case isNumber(v):
 					fmt.Fprintf(&b, `<c r="%s"><v>%s</v></c>`, ref, v)
 				default:
