@@ -7,9 +7,9 @@ import (
 	"opendata/csvsafe"
 )
 
-// appendCSVRecord appends one record to buf exactly as encoding/csv's
-// Writer (comma delimiter, UseCRLF) would write it, without its per-field
-// overhead: the conversion workers format their batches' open.csv text in
+// appendCSVRecord appends one record to buf as encoding/csv's Writer
+// (comma delimiter, UseCRLF) would write it, but for line breaks inside a
+// quoted field, kept exactly as read, and without its per-field overhead: the conversion workers format their batches' open.csv text in
 // parallel and the file receives the bytes in order. open.csv is made for
 // spreadsheets, so each field first goes through csvsafe.Cell (a cell that
 // a spreadsheet would run as a formula gets a leading apostrophe; the
@@ -26,14 +26,12 @@ func appendCSVRecord(buf []byte, rec []string) []byte {
 		}
 		buf = append(buf, '"')
 		for j := 0; j < len(f); j++ {
-			switch c := f[j]; c {
-			case '"':
+			// A line break inside the quotes stays the bytes it was: encoding/csv's
+			// Writer with UseCRLF turned \n into \r\n and dropped a bare \r, so
+			// open.csv differed from the value read and from the Parquet variants.
+			if c := f[j]; c == '"' {
 				buf = append(buf, '"', '"')
-			case '\r':
-				// With CRLF line ends a bare \r is dropped and \n becomes \r\n.
-			case '\n':
-				buf = append(buf, '\r', '\n')
-			default:
+			} else {
 				buf = append(buf, c)
 			}
 		}

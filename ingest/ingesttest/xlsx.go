@@ -67,8 +67,9 @@ func XLSXBomb(w io.Writer, kind Bomb, size int64) error {
 }
 
 // Sheet is one worksheet of a generated workbook: its name and its rows of
-// cells. A cell starting with "=" is a formula, "=SUM(B2:B4)|60" with its
-// cached value as a spreadsheet saves it;
+// cells. "=SUM(B2:B4)|60" is a formula with its cached value as a
+// spreadsheet saves it ("=SUM(B2:B4)|" one without); any other cell that
+// starts with "=" is text;
 // a cell that parses as a number is a number; anything else an inline string.
 type Sheet struct {
 	Name   string
@@ -104,9 +105,9 @@ func XLSX(w io.Writer, sheets ...Sheet) error {
 				}
 				ref := fmt.Sprintf("%s%d", ColumnName(c), r+1)
 				switch {
-				case strings.HasPrefix(v, "="):
-					formula, cached, ok := strings.Cut(v[1:], "|")
-					if ok {
+				case strings.HasPrefix(v, "=") && strings.Contains(v, "|"):
+					formula, cached, _ := strings.Cut(v[1:], "|")
+					if cached != "" {
 						fmt.Fprintf(&b, `<c r="%s"><f>%s</f><v>%s</v></c>`, ref, xmlEscape(formula), xmlEscape(cached))
 					} else {
 						fmt.Fprintf(&b, `<c r="%s"><f>%s</f></c>`, ref, xmlEscape(formula))
