@@ -96,6 +96,15 @@ func OpenHeadless(ctx context.Context, cfg config.Config, log *slog.Logger) (*Ap
 	return open(ctx, cfg, log, false)
 }
 
+// OpenBlobs connects the configured object store.
+func OpenBlobs(ctx context.Context, cfg config.Config) (blob.Store, error) {
+	if cfg.BlobBackend == "minio" {
+		return blob.NewMinIO(ctx, blob.MinIOConfig{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+			Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseSSL: cfg.S3UseSSL})
+	}
+	return blob.NewLocal(filepath.Join(cfg.DataDir, "blobs"))
+}
+
 // BlevePath is where the embedded index lives.
 func BlevePath(cfg config.Config) string {
 	return filepath.Join(cfg.DataDir, "search", "catalog.bleve")
@@ -113,14 +122,7 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, withIndex bo
 		d.Close()
 		return nil, err
 	}
-	var bs blob.Store
-	switch cfg.BlobBackend {
-	case "minio":
-		bs, err = blob.NewMinIO(ctx, blob.MinIOConfig{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-			Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseSSL: cfg.S3UseSSL})
-	default:
-		bs, err = blob.NewLocal(filepath.Join(cfg.DataDir, "blobs"))
-	}
+	bs, err := OpenBlobs(ctx, cfg)
 	if err != nil {
 		d.Close()
 		return nil, err

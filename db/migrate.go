@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -28,9 +29,20 @@ var tokens = map[Dialect]*strings.Replacer{
 		"{{BLOB}}", "BYTEA"),
 }
 
+// ErrNewerSchema means the database was migrated by a newer release than
+// this binary: running on it could misread or damage what the newer
+// schema stores, so the binary refuses to start.
+var ErrNewerSchema = errors.New("the database schema is newer than this binary")
+
 // Migrate brings the schema up to date. It is safe to run repeatedly and
-// from several processes at once (PostgreSQL takes an advisory lock).
-func (d *DB) Migrate(ctx context.Context) error {
+// from several processes at once (PostgreSQL takes an advisory lock). A
+// database newer than the binary is refused (ErrNewerSchema).
+func (d *DB) Migrate(ctx context.Context) error { return d.MigrateTo(ctx, LatestVersion()) }
+
+// MigrateTo applies the migrations up to and including version target
+// (a restore loads a backup into the schema it was taken from, then
+// migrates the rest).
+func (d *DB) MigrateTo(ctx context.Context, target int) error {
 	return d.Tx(ctx, func(q Querier) error {
 		if d.Dialect == Postgres {
 			if _, err := q.Exec(ctx, "SELECT pg_advisory_xact_lock(7427167)"); err != nil {
@@ -45,8 +57,11 @@ func (d *DB) Migrate(ctx context.Context) error {
 		if err := q.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
+		if latest := LatestVersion(); current > latest {
+			return fmt.Errorf("%w: the database is at schema version %d, this binary knows up to %d; run the newer release (or restore a backup taken with this one)", ErrNewerSchema, current, latest)
+		}
 		for _, m := range migrations {
-			if m.version <= current {
+			if m.version <= current || m.version > target {
 				continue
 			}
 			for _, stmt := range strings.Split(tokens[d.Dialect].Replace(m.sql), ";\n") {

@@ -58,6 +58,10 @@ Usage:
                                       the search synonym dictionary
   opendata key list|create|revoke|tier|activate
                                       developer accounts and API keys (the bureau)
+  opendata backup DIR|s3://bucket/prefix
+                                      consistent snapshot: database, objects, audit head
+  opendata restore DIR|s3://bucket/prefix
+                                      rebuild an empty installation from a backup
   opendata config                     list every configuration option
 
 Configuration comes from OPENDATA_* environment variables and an optional
@@ -125,6 +129,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fn = cmdKey
 	case "synonyms":
 		fn = cmdSynonyms
+	case "backup":
+		fn = cmdBackup
+	case "restore":
+		fn = cmdRestore
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
