@@ -41,8 +41,12 @@ type Item struct {
 	Required       bool     `json:"required,omitempty"`
 	Enum           []string `json:"enum,omitempty"`
 	NotFuture      bool     `json:"not_future,omitempty"`
-	Check          string   `json:"check,omitempty"` // id_number, credit_code, mobile
-	Unit           string   `json:"unit,omitempty"`
+	// NotPersonal declares that the item holds no personal data although
+	// its header or values look like it (an office's public telephone):
+	// the ingest then publishes it as it is.
+	NotPersonal bool   `json:"not_personal,omitempty"`
+	Check       string `json:"check,omitempty"` // id_number, credit_code, mobile
+	Unit        string `json:"unit,omitempty"`
 }
 
 // Entry is a catalog entry as staff create and edit it.
@@ -157,6 +161,7 @@ const (
 	MsgItemDuplicate  = "entry.invalid.item_duplicate"
 	MsgNotFuture      = "entry.invalid.not_future"
 	MsgPersonalAction = "entry.invalid.personal_action"
+	MsgNotPersonal    = "entry.invalid.not_personal"
 	MsgKeyColumn      = "entry.invalid.key_column"
 	MsgTooLong        = "entry.invalid.too_long"
 	MsgTooMany        = "entry.invalid.too_many"
@@ -300,6 +305,9 @@ func (e *Entry) Validate() error {
 		}
 		if it.Personal && !in(it.PersonalAction, PersonalAction) {
 			fe[p+".personal_action"] = MsgPersonalAction
+		}
+		if it.Personal && it.NotPersonal {
+			fe[p+".not_personal"] = MsgNotPersonal
 		}
 		if it.NotFuture && it.Type != "date" && it.Type != "timestamp" {
 			fe[p+".not_future"] = MsgNotFuture

@@ -125,8 +125,11 @@ func ValidMobile(s string) bool {
 
 // Mask hides personal data while keeping enough to recognise a value:
 // ID numbers keep region and last 4 (420101********123X), mobiles keep
-// 3+4 (138****5678), short names keep the first character (张*), anything
-// else keeps its first and last quarter.
+// 3+4 (138****5678), names keep their first character (张*, 欧***), bank
+// cards their first and last four digits, e-mail addresses the first
+// character and the domain, landlines the area code and last two digits,
+// addresses their first third; anything else keeps its first and last
+// quarter (a short value its first character).
 func Mask(kind, s string) string {
 	if s == "" {
 		return ""
@@ -143,6 +146,10 @@ func AppendMask(dst []byte, kind, s string) []byte {
 		return append(append(append(dst, s[:6]...), "********"...), s[14:]...)
 	case kind == "mobile" && len(s) == 11:
 		return append(append(append(dst, s[:3]...), "****"...), s[7:]...)
+	case kind != "" && kind != "id_number" && kind != "mobile":
+		if out, ok := appendMaskKind(dst, kind, s); ok {
+			return out
+		}
 	}
 	n := utf8.RuneCountInString(s)
 	if n == 1 {

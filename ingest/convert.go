@@ -102,7 +102,8 @@ type Column struct {
 	Description string `json:"description,omitempty"`
 	Declared    bool   `json:"declared"`
 	Personal    bool   `json:"personal"`
-	Detected    string `json:"detected,omitempty"` // id_number, mobile, credit_code
+	Detected    string `json:"detected,omitempty"`    // id_number, mobile, credit_code, name, address, bank_card, email, phone
+	DetectedBy  string `json:"detected_by,omitempty"` // header or values: why it was detected
 	Check       string `json:"check,omitempty"`
 	Open        string `json:"open"` // kept, masked or dropped in the open variant
 	Required    bool   `json:"required,omitempty"`
@@ -112,6 +113,7 @@ type Column struct {
 	enum           map[string]bool
 	notFut         bool
 	maskKind       string
+	valueKind      string // what the first rows' values look like (the one read checks every row against it)
 }
 
 // Result is a finished conversion: the files in Dir and what they hold.
@@ -692,7 +694,7 @@ func convertOnePass(ctx context.Context, path string, opt Options) (*Result, err
 		}
 		overall := c.detectedOverAll()
 		for _, col := range c.cols {
-			if overall[col.src] != col.Detected {
+			if overall[col.src] != col.valueKind {
 				return errTwoPasses
 			}
 		}
@@ -811,16 +813,11 @@ func (c *converter) resolveColumns(sr *scanResult) {
 				c.rep.Warnings = append(c.rep.Warnings, RowError{Column: name, Code: "undeclared_column"})
 			}
 		}
-		col.Detected = sr.inf[i].detected()
-		if col.Check == "" && col.Detected != "" && col.Type == TString {
-			col.Check = col.Detected
+		notPersonal := false
+		if it, ok := items[name]; ok {
+			notPersonal = it.NotPersonal
 		}
-		if (col.Detected == "id_number" || col.Detected == "mobile") && col.Open == "kept" {
-			col.Personal, col.Open, col.maskKind = true, "masked", col.Detected
-		}
-		if col.maskKind == "" {
-			col.maskKind = col.Detected
-		}
+		c.detectPersonal(&col, sr.inf[i].detected(), notPersonal)
 		c.cols = append(c.cols, col)
 	}
 	for _, it := range c.opt.Items {
@@ -848,6 +845,36 @@ func (c *converter) resolveColumns(sr *scanResult) {
 	now := c.opt.Now.In(c.opt.Location)
 	c.today = int32(time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).Unix() / 86400)
 	c.nowMicro = c.opt.Now.UnixMicro()
+}
+
+// detectPersonal settles what a column holds from its values (vk, from the
+// first rows or every row) and its header: the values win when they show a
+// kind, else the header names one. Personal data is masked in the open
+// variant unless the column is declared personal already or declared not
+// personal; a column masked that way gets a warning that says why.
+func (c *converter) detectPersonal(col *Column, vk string, notPersonal bool) {
+	col.valueKind = vk
+	kind, by := vk, ByValues
+	if hk := HeaderKind(col.Name); PersonalKind(hk) && !PersonalKind(vk) {
+		kind, by = hk, ByHeader
+	}
+	if kind == "" {
+		by = ""
+	}
+	col.Detected, col.DetectedBy = kind, by
+	switch vk {
+	case KindIDNumber, KindMobile, KindCreditCode:
+		if col.Check == "" && col.Type == TString {
+			col.Check = vk
+		}
+	}
+	if PersonalKind(kind) && col.Open == "kept" && !notPersonal {
+		col.Personal, col.Open, col.maskKind = true, "masked", kind
+		c.rep.Warnings = append(c.rep.Warnings, RowError{Column: col.Name, Code: "personal_detected_" + by, Params: map[string]string{"kind": kind}})
+	}
+	if col.maskKind == "" {
+		col.maskKind = kind
+	}
 }
 
 func arrowType(t string, loc *time.Location) arrow.DataType {
@@ -1163,7 +1190,7 @@ func (c *converter) finishReport(sr *scanResult) {
 	}
 	for i := range c.cols {
 		col, st := &c.cols[i], &c.stats[i]
-		q := ColumnQuality{Name: col.Name, Type: col.Type, Nulls: st.nulls, DistinctEstimate: st.hll.Estimate(), Invalid: st.invalid, InvalidSamples: st.samples}
+		q := ColumnQuality{Name: col.Name, Type: col.Type, Detected: col.Detected, DetectedBy: col.DetectedBy, Nulls: st.nulls, DistinctEstimate: st.hll.Estimate(), Invalid: st.invalid, InvalidSamples: st.samples}
 		if st.seen {
 			switch col.Type {
 			case TInt, TDecimal, TDate, TTimestamp:

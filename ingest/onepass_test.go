@@ -81,6 +81,7 @@ func TestOnePassMatchesTwoPasses(t *testing.T) {
 		{"findings", findingsFile(20000), []string{"编号"}},
 		{"findings without keys", findingsFile(3000), nil},
 		{"bus stops", busStops, nil},
+		{"register with personal data", registerFile(6000), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, "f.csv", []byte(tc.data))
@@ -89,6 +90,9 @@ func TestOnePassMatchesTwoPasses(t *testing.T) {
 				items = []catalog.Item{{Name: "站点编号", Type: "int"}, {Name: "站点名称", Type: "string"}, {Name: "线路数", Type: "int"},
 					{Name: "日均客流", Type: "decimal"}, {Name: "开通日期", Type: "date", NotFuture: true}, {Name: "负责人身份证", Type: "string"},
 					{Name: "联系电话", Type: "string"}, {Name: "经度", Type: "decimal"}}
+			}
+			if strings.HasPrefix(tc.name, "register") {
+				items = registerItems
 			}
 			one := opts(items...)
 			one.KeyColumns = tc.keys
@@ -117,20 +121,26 @@ func TestOnePassMatchesTwoPasses(t *testing.T) {
 	}
 }
 
-// Personal data that the first rows do not show is still found: the one
-// pass notices that every row disagrees with its sample and the file is
-// converted again with a scan, so nothing leaves unmasked.
-func TestOnePassDetectionDisagreementFallsBack(t *testing.T) {
+// lateFile is a file of 30,000 rows whose 备注 holds plain remarks in the
+// first sampleRows rows and late(i) after them.
+func lateFile(t *testing.T, late func(i int) string) string {
 	var b strings.Builder
 	b.WriteString("编号,备注\n")
 	for i := 1; i <= 30000; i++ {
 		if i <= sampleRows {
 			fmt.Fprintf(&b, "%d,备注%d\n", i, i)
 		} else {
-			fmt.Fprintf(&b, "%d,11010519491231002X\n", i)
+			fmt.Fprintf(&b, "%d,%s\n", i, late(i))
 		}
 	}
-	res := convertOK(t, writeFile(t, "late.csv", []byte(b.String())), opts(catalog.Item{Name: "编号", Type: "int"}, catalog.Item{Name: "备注", Type: "string"}))
+	return writeFile(t, "late.csv", []byte(b.String()))
+}
+
+// Personal data that the first rows do not show is still found: the one
+// pass notices that every row disagrees with its sample and the file is
+// converted again with a scan, so nothing leaves unmasked.
+func TestOnePassDetectionDisagreementFallsBack(t *testing.T) {
+	res := convertOK(t, lateFile(t, func(int) string { return "11010519491231002X" }), opts(catalog.Item{Name: "编号", Type: "int"}, catalog.Item{Name: "备注", Type: "string"}))
 	if res.passes != 2 {
 		t.Fatalf("passes %d, want 2", res.passes)
 	}

@@ -827,10 +827,7 @@ func (c *converter) detectedOverAll() []string {
 	counts := make([]detectCount, c.width)
 	for _, w := range c.workers {
 		for i, d := range w.detect {
-			counts[i].nonEmpty += d.nonEmpty
-			counts[i].idLike += d.idLike
-			counts[i].mobile += d.mobile
-			counts[i].credit += d.credit
+			counts[i].merge(d)
 		}
 	}
 	out := make([]string, len(counts))

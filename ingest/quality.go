@@ -27,6 +27,8 @@ type Report struct {
 type ColumnQuality struct {
 	Name             string     `json:"name"`
 	Type             string     `json:"type"`
+	Detected         string     `json:"detected,omitempty"`    // personal data or code kind found
+	DetectedBy       string     `json:"detected_by,omitempty"` // header or values
 	Nulls            int64      `json:"nulls"`
 	DistinctEstimate uint64     `json:"distinct_estimate"`
 	Min              string     `json:"min,omitempty"`

@@ -87,13 +87,21 @@ type Message struct {
 
 // Describe renders a row problem through the message catalog.
 func Describe(lang string, e RowError) string {
-	return i18n.T(lang, "ingest."+e.Code, describeParams(e))
+	return i18n.T(lang, "ingest."+e.Code, describeKinds(lang, describeParams(e)))
 }
 
 func describeParams(e RowError) map[string]string {
 	p := map[string]string{"row": strconv.FormatInt(e.Row, 10), "column": e.Column, "value": e.Value}
 	for k, v := range e.Params {
 		p[k] = v
+	}
+	return p
+}
+
+// describeKinds names a detected kind of personal data in lang.
+func describeKinds(lang string, p map[string]string) map[string]string {
+	if k, ok := p["kind"]; ok {
+		p["kind"] = i18n.T(lang, "ingest.kind."+k, nil)
 	}
 	return p
 }

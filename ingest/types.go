@@ -379,8 +379,9 @@ func (in *inference) decide() string {
 	if in.nonEmpty == 0 {
 		return TString
 	}
-	if in.idLike*10 >= in.nonEmpty*8 || in.mobile*10 >= in.nonEmpty*8 || in.credit*10 >= in.nonEmpty*8 {
-		return TString
+	switch in.detected() {
+	case KindIDNumber, KindMobile, KindCreditCode, KindBankCard:
+		return TString // digits that are no number
 	}
 	tol := tolerated(in.nonEmpty)
 	order := []struct {
@@ -397,36 +398,67 @@ func (in *inference) decide() string {
 
 // detectCount counts the values that look like personal data or codes:
 // the scan's inference and, in the one-read conversion, every worker keep one.
-type detectCount struct{ nonEmpty, idLike, mobile, credit int64 }
+type detectCount struct{ nonEmpty, idLike, mobile, credit, bank, email, landline int64 }
 
 func (d *detectCount) add(v string) {
 	if v == "" {
 		return
 	}
 	d.nonEmpty++
-	if len(v) == 18 {
+	switch n := len(v); {
+	case n == 18:
 		if looksLikeIDNumber(v) {
 			d.idLike++
 		} else if looksLikeCreditCode(v) {
 			d.credit++
+		} else if ValidBankCard(v) {
+			d.bank++
 		}
-	} else if len(v) >= 11 && len(v) <= 14 && ValidMobile(v) {
+	case n >= 11 && n <= 14 && ValidMobile(v):
 		d.mobile++
+	case n >= 16 && n <= 19 && v[0] >= '1' && v[0] <= '9':
+		if ValidBankCard(v) {
+			d.bank++
+		}
+	case n >= 10 && n <= 24 && (v[0] == '0' || v[0] == '(' || v[0] == 0xEF) && looksLikeLandline(v):
+		d.landline++
+	}
+	if len(v) >= 6 && len(v) <= 254 && looksLikeEmail(v) {
+		d.email++
 	}
 }
 
-// detected names the personal or code kind the column's values look like.
+// merge adds another count of the same column.
+func (d *detectCount) merge(o detectCount) {
+	d.nonEmpty += o.nonEmpty
+	d.idLike += o.idLike
+	d.mobile += o.mobile
+	d.credit += o.credit
+	d.bank += o.bank
+	d.email += o.email
+	d.landline += o.landline
+}
+
+// detected names the personal or code kind the column's values look like
+// (at least 80 % of the filled cells).
 func (d *detectCount) detected() string {
 	if d.nonEmpty == 0 {
 		return ""
 	}
+	most := func(n int64) bool { return n*10 >= d.nonEmpty*8 }
 	switch {
-	case d.idLike*10 >= d.nonEmpty*8:
-		return "id_number"
-	case d.mobile*10 >= d.nonEmpty*8:
-		return "mobile"
-	case d.credit*10 >= d.nonEmpty*8:
-		return "credit_code"
+	case most(d.idLike):
+		return KindIDNumber
+	case most(d.mobile):
+		return KindMobile
+	case most(d.credit):
+		return KindCreditCode
+	case most(d.bank):
+		return KindBankCard
+	case most(d.email):
+		return KindEmail
+	case most(d.landline + d.mobile):
+		return KindPhone
 	}
 	return ""
 }
