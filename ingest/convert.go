@@ -167,6 +167,7 @@ type scanResult struct {
 	titleRows   []int64
 	warnings    []RowError // the readers' (keys few records carry)
 	sheet       *SheetChoice
+	keys        []string // JSON, NDJSON: the keys as written, in column order
 	dedup       *dedupResult
 	complete    bool // the scan read to the end of the file
 }
@@ -1097,7 +1098,7 @@ func (w *asyncWriter) close() error {
 func (c *converter) convert(ctx context.Context, path, format string, sr *scanResult) error {
 	var keys []string
 	if format == "json" || format == "ndjson" {
-		keys = sr.header
+		keys = sr.keys // as written: the header's names are cleaned (trimmed, made unique)
 	}
 	r, err := openReader(path, format, keys, c.opt)
 	if err != nil {

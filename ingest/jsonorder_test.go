@@ -75,3 +75,20 @@ func TestJSONColumnOrderStable(t *testing.T) {
 		}
 	}
 }
+
+// Keys that the header cleans (white space around them, empty, the same
+// name twice once trimmed) are read in the conversion as in the scan (the
+// conversion looked the cleaned names up and failed the file).
+func TestJSONKeysCleanedInTheHeader(t *testing.T) {
+	o := opts()
+	o.TempDir = t.TempDir()
+	res := convertOK(t, writeFile(t, "k.json", []byte(`[{" a ":1,"":"x","a":2},{" a ":3,"":"y","a":4}]`)), o)
+	var names []string
+	for _, c := range res.Columns {
+		names = append(names, c.Name)
+	}
+	rows, _ := readParquet(t, res.Files["full.parquet"])
+	if strings.Join(names, ",") != "a,column_2,a_2" || res.Report.RowsStored != 2 || rows[1]["a"] != "3" || rows[1]["a_2"] != "4" || rows[1]["column_2"] != "y" {
+		t.Fatalf("columns %v, rows %v", names, rows)
+	}
+}

@@ -437,7 +437,7 @@ func (sr *scanResult) orderKeyed(r rowReader) {
 	keys := r.Keys()
 	j, ok := r.(*jsonReader)
 	if !ok {
-		sr.header = cleanHeader(keys)
+		sr.keys, sr.header = keys, cleanHeader(keys)
 		return
 	}
 	order, sparse := j.columnOrder()
@@ -449,7 +449,7 @@ func (sr *scanResult) orderKeyed(r rowReader) {
 	for to, from := range order {
 		ordered[to], inf[to] = keys[from], sr.inf[from]
 	}
-	sr.header, sr.inf, sr.warnings = cleanHeader(ordered), inf, append(sr.warnings, sparse...)
+	sr.keys, sr.header, sr.inf, sr.warnings = ordered, cleanHeader(ordered), inf, append(sr.warnings, sparse...)
 }
 
 // tooLarge is the refusal of a record past the record limit, naming the
