@@ -53,9 +53,10 @@ type sheetLook struct {
 	name    string
 	hidden  bool
 	empty   bool
-	table   bool
-	matched int // declared items named in its header
-	text    string
+	table   bool // a header with typed rows below
+	text    bool // a header with rows of text below (a register of names)
+	matched int  // declared items named in its header
+	content string
 }
 
 // chooseSheet picks the sheet to read. A named sheet is read as named.
@@ -94,6 +95,14 @@ func chooseSheet(f *excelize.File, opt Options) (*SheetChoice, error) {
 			}
 		}
 	}
+	if used < 0 { // a table of text only (names, addresses): two rows of two cells at least
+		for i, l := range looks {
+			if !l.hidden && l.text {
+				used, reason = i, SheetFirstTable
+				break
+			}
+		}
+	}
 	if used < 0 {
 		for i, l := range looks {
 			if !l.hidden {
@@ -116,13 +125,13 @@ func chooseSheet(f *excelize.File, opt Options) (*SheetChoice, error) {
 			r = SheetHidden
 		case l.empty:
 			r = SheetEmpty
-		case l.table && reason == SheetDeclared:
+		case (l.table || l.text) && reason == SheetDeclared:
 			r = SheetOtherTable
-		case l.table:
+		case l.table || l.text:
 			r = SheetLater
 		}
 		if r == SheetNote && ch.UsageNoteDraft == "" {
-			ch.UsageNoteDraft = l.text
+			ch.UsageNoteDraft = l.content
 		}
 		ch.Skipped = append(ch.Skipped, SkippedSheet{Name: l.name, Reason: r})
 	}
@@ -166,25 +175,27 @@ func lookAtSheet(f *excelize.File, sheet string, opt Options) sheetLook {
 			text.WriteString(strings.Join(line, " ") + "\n")
 		}
 	}
-	l.text = strings.TrimSpace(text.String())
-	if len(l.text) > noteDraftBytes {
-		l.text = strings.ToValidUTF8(l.text[:noteDraftBytes], "")
+	l.content = strings.TrimSpace(text.String())
+	if len(l.content) > noteDraftBytes {
+		l.content = strings.ToValidUTF8(l.content[:noteDraftBytes], "")
 	}
-	l.empty = l.text == ""
-	l.table, l.matched = looksLikeTable(head, opt.Items)
+	l.empty = l.content == ""
+	l.table, l.text, l.matched = looksLikeTable(head, opt.Items)
 	return l
 }
 
 // looksLikeTable: a header row (chosen as the ingest chooses it) of at
 // least two names, and below it a row of at least two cells one of which
-// is a number or a date. matched counts the declared items the header names.
-func looksLikeTable(head [][]string, items []catalog.Item) (table bool, matched int) {
+// is a number or a date (table), or at least two rows of two cells or more
+// (text: a register of names and addresses). matched counts the declared
+// items the header names.
+func looksLikeTable(head [][]string, items []catalog.Item) (table, text bool, matched int) {
 	if len(head) == 0 {
-		return false, 0
+		return false, false, 0
 	}
 	h := pickHeader(head, items)
 	if nonEmpty(head[h]) < 2 {
-		return false, 0
+		return false, false, 0
 	}
 	names := map[string]bool{}
 	for _, it := range items {
@@ -198,19 +209,21 @@ func looksLikeTable(head [][]string, items []catalog.Item) (table bool, matched 
 	if matched*2 < len(items) && matched*2 < nonEmpty(head[h]) {
 		matched = 0 // a stray name or two is not the declared table
 	}
+	rows := 0
 	for _, rec := range head[h+1:] {
 		if nonEmpty(rec) < 2 {
 			continue
 		}
+		rows++
 		for _, v := range rec {
 			v = trimCell(v)
 			if _, err := strconv.ParseFloat(normNumber(v), 64); err == nil && v != "" {
-				return true, matched
+				return true, true, matched
 			}
 			if _, ok := parseDate(v); ok {
-				return true, matched
+				return true, true, matched
 			}
 		}
 	}
-	return false, matched
+	return false, rows >= 2, matched
 }

@@ -130,3 +130,24 @@ func TestXLSXNoteFirstWorkbookRows(t *testing.T) {
 	}
 	t.Logf("stored %d, rejected %d, warnings %v", res.Report.RowsStored, res.Report.RowsRejected, res.Report.Warnings)
 }
+
+// A register of text only (names and addresses, no number or date) after a
+// note sheet is still the table read; the note is not.
+func TestXLSXTextOnlyTableAfterNote(t *testing.T) {
+	var b bytes.Buffer
+	err := ingesttest.XLSX(&b,
+		ingesttest.Sheet{Name: "封面", Rows: [][]string{{"恩施市个体工商户名录"}, {"市场监督管理局编制"}}},
+		ingesttest.Sheet{Name: "名录", Rows: [][]string{{"字号", "经营者", "住所"}, {"张记面馆", "张三", "舞阳坝街道"}, {"李家超市", "李四", "小渡船街道"}}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts()
+	o.TempDir = t.TempDir()
+	res := convertOK(t, writeFile(t, "register.xlsx", b.Bytes()), o)
+	defer res.Cleanup()
+	if res.Sheet.Used != "名录" || res.Sheet.Reason != SheetFirstTable || res.Report.RowsStored != 2 ||
+		len(res.Sheet.Skipped) != 1 || res.Sheet.Skipped[0].Reason != SheetNote || res.Sheet.UsageNoteDraft != "恩施市个体工商户名录\n市场监督管理局编制" {
+		t.Fatalf("%+v, %d rows", res.Sheet, res.Report.RowsStored)
+	}
+}
