@@ -271,8 +271,9 @@ func unlimitedPath(path string) bool {
 //     pages another (browsing does not eat an API client's budget).
 //
 // Answers carry the RateLimit headers; a refusal is 429 with Retry-After.
-// If the counter store fails the call goes through (logged): the portal
-// stays available without Redis.
+// If the counter store fails, a call with an API key is refused (503) and
+// any other call goes through (logged): the portal stays available
+// without Redis, and no key exceeds its allowance.
 func (s *Server) limitCalls(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if unlimitedPath(c.Request().URL.Path) {
@@ -316,6 +317,16 @@ func addressKey(c echo.Context) string {
 func (s *Server) spend(c echo.Context, key string, tier ratelimit.Tier) error {
 	res, err := s.app.Limits.Check(c.Request().Context(), key, tier)
 	if err != nil {
+		// An API key's allowance is a promise to its owner and to the
+		// departments whose data it reads: without the counter store the
+		// call is refused (503, retry). Anyone else — the public portal and
+		// anonymous API — goes through, logged, so the portal stays up.
+		if _, keyed := apiCaller(c); keyed {
+			s.app.Metrics.LimitStoreErrors.WithLabelValues("refused").Inc()
+			c.Response().Header().Set("Retry-After", "5")
+			return fmt.Errorf("%w: rate-limit store: %v", errs.Unavailable, err)
+		}
+		s.app.Metrics.LimitStoreErrors.WithLabelValues("allowed").Inc()
 		s.log.WarnContext(c.Request().Context(), "rate limit store failed; call allowed", "err", err)
 		return nil
 	}
