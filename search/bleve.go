@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -349,8 +350,7 @@ func wordAlternatives(w string, weight float64) []query.Query {
 }
 
 // phraseQuery requires every word of a phrase (a synonym such as 社会保险).
-func phraseQuery(p string, dict *Dictionary, weight float64) query.Query {
-	ws := queryWords(p, false)
+func phraseQuery(ws []string, weight float64) query.Query {
 	if len(ws) == 0 {
 		return nil
 	}
@@ -373,18 +373,43 @@ type plan struct {
 	expanded []string      // synonyms searched too
 }
 
-// wordQuery finds one word: in the word fields, or as any of its synonyms.
-func (p *plan) wordQuery(w string, dict *Dictionary) query.Query {
-	alts := wordAlternatives(w, 1)
+// wordQuery finds one word: in the word fields, or as any of its synonyms
+// (but those in skip, which the caller searches on their own).
+func (p *plan) wordQuery(w string, dict *Dictionary, skip []string) query.Query {
 	p.words = append(p.words, w)
-	for _, s := range dict.Expand(w) {
-		if q := phraseQuery(s, dict, boostSynonym); q != nil {
-			alts = append(alts, q)
+	return query.NewDisjunctionQuery(append(wordAlternatives(w, 1), p.synonyms([]string{w}, dict.Expand(w), skip)...))
+}
+
+// synonyms are the queries for the synonyms syns of a word or term whose
+// words are of. A synonym holding all of those words (景区 → a级旅游景区,
+// 价格 → 价格监测) finds nothing they do not find already; searched again it
+// would only walk the same long posting lists once more, so it is left out.
+func (p *plan) synonyms(of, syns, skip []string) []query.Query {
+	var out []query.Query
+	for _, s := range syns {
+		if slices.Contains(skip, s) {
+			continue
+		}
+		ws := queryWords(s, false)
+		if len(ws) > 1 && containsAll(ws, of) {
+			continue
+		}
+		if q := phraseQuery(ws, boostSynonym); q != nil {
+			out = append(out, q)
 			p.expanded = append(p.expanded, s)
 			p.words = append(p.words, s)
 		}
 	}
-	return query.NewDisjunctionQuery(alts)
+	return out
+}
+
+func containsAll(set, of []string) bool {
+	for _, w := range of {
+		if !slices.Contains(set, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // termQuery finds one query term (a run without spaces): all of its words,
@@ -394,26 +419,24 @@ func (p *plan) termQuery(t string, dict *Dictionary) (strict query.Query, words 
 	if isLatin(t) {
 		alts := []query.Query{termQ(NormalizeTerm(t), "codex", boostCode)}
 		for _, w := range queryWords(t, false) {
-			alts = append(alts, p.wordQuery(w, dict))
+			alts = append(alts, p.wordQuery(w, dict, nil))
 		}
 		return query.NewDisjunctionQuery(alts), nil
 	}
 	if runeLen(t) == 1 {
 		alts := append(wordAlternatives(t, 1), matchQ(t, "t1", boostTitle), matchQ(t, "a1", boostSummary))
 		p.words = append(p.words, t)
-		for _, s := range dict.Expand(t) {
-			if q := phraseQuery(s, dict, boostSynonym); q != nil {
-				alts = append(alts, q)
-				p.expanded = append(p.expanded, s)
-				p.words = append(p.words, s)
-			}
-		}
+		alts = append(alts, p.synonyms([]string{t}, dict.Expand(t), nil)...)
 		return query.NewDisjunctionQuery(alts), nil
 	}
 	ws := queryWords(t, false)
+	var termSyns []string // searched for the whole term, so not for each word
+	if len(ws) > 1 {
+		termSyns = dict.Expand(t)
+	}
 	var alts []query.Query
 	for _, w := range ws {
-		words = append(words, p.wordQuery(w, dict))
+		words = append(words, p.wordQuery(w, dict, termSyns))
 	}
 	switch len(words) {
 	case 0:
@@ -422,21 +445,37 @@ func (p *plan) termQuery(t string, dict *Dictionary) (strict query.Query, words 
 	default:
 		alts = append(alts, query.NewConjunctionQuery(words))
 	}
-	alts = append(alts, matchQ(t, "tb", boostPairsTitle), matchQ(t, "ab", boostPairsBody))
+	if pairsNeeded(ws) {
+		alts = append(alts, matchQ(t, "tb", boostPairsTitle), matchQ(t, "ab", boostPairsBody))
+	}
 	if len(ws) > 1 {
 		p.words = append(p.words, t)
-		for _, s := range dict.Expand(t) {
-			if q := phraseQuery(s, dict, boostSynonym); q != nil {
-				alts = append(alts, q)
-				p.expanded = append(p.expanded, s)
-				p.words = append(p.words, s)
-			}
-		}
+		alts = append(alts, p.synonyms(ws, termSyns, nil)...)
 	}
 	if len(words) < 2 {
 		words = nil
 	}
 	return query.NewDisjunctionQuery(alts), words
+}
+
+// pairsNeeded reports whether a term cut into words ws also needs its
+// character pairs: when the dictionary did not know it (it fell apart into
+// single characters, or into nothing but stop words). A term cut into
+// dictionary words is found by its words, because documents are cut in
+// search mode (every dictionary word inside a longer one is indexed);
+// its pairs would walk another long posting list each for the same
+// documents (the judged set scores no lower without them, and the looser
+// tier still matches pairs in titles).
+func pairsNeeded(ws []string) bool {
+	if len(ws) == 0 {
+		return true
+	}
+	for _, w := range ws {
+		if runeLen(w) < 2 && !isLatin(w) {
+			return true
+		}
+	}
+	return false
 }
 
 func makePlan(text string, dict *Dictionary) plan {
@@ -632,6 +671,9 @@ func (b *Bleve) facetCounts(ctx context.Context, key string, union query.Query, 
 	}
 	count := func(top query.Query) (map[string][]FacetValue, int, error) {
 		req := bleve.NewSearchRequestOptions(top, 0, 0, false)
+		// Counting needs no scores: bleve then merges the posting lists
+		// of plain disjunctions instead of scoring every match.
+		req.Score = "none"
 		req.AddFacet("facet", bleve.NewFacetRequest("facet", 10000))
 		res, err := b.idx.SearchInContext(ctx, req)
 		if err != nil {
