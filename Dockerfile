@@ -4,7 +4,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # cgo: the records API embeds DuckDB (a static C++ library).
-RUN CGO_ENABLED=1 go build -trimpath -o /opendata ./cmd/opendata
+RUN CGO_ENABLED=1 go build -trimpath -ldflags="-s -w" -o /opendata ./cmd/opendata
 
 # cc: glibc, libgcc and libstdc++ for the DuckDB part; nothing else.
 FROM gcr.io/distroless/cc-debian12

@@ -93,7 +93,8 @@ func TestCLIBesideRunningServer(t *testing.T) {
 	for _, args := range [][]string{
 		{"department", "list"}, {"department", "create", "--code", "XZB", "--name", "市行政审批局"}, {"catalog", "list"},
 		{"key", "list"}, {"key", "create", "--user", "developer@example.cn", "--name", "运维"}, {"user", "list"}, {"migrate"},
-		{"calendar", "show", "2026"}, {"audit", "verify"},
+		{"calendar", "show", "2026"}, {"audit", "verify"}, {"audit", "export"}, {"synonyms", "list"},
+		{"backup", filepath.Join(t.TempDir(), "live-backup")},
 	} {
 		if code, out, errs := cli(args...); code != 0 {
 			t.Errorf("opendata %s: exit %d: %s %s", strings.Join(args, " "), code, out, errs)
