@@ -388,15 +388,11 @@ func applicationMoved(id int64) func(string) error {
 	}
 }
 
-// RecordGrantedRead audits a read of on-application data under a grant.
-func (s *Service) RecordGrantedRead(ctx context.Context, user int64, name string, key, resource int64, version int, appID int64, remote string) {
-	if s.Audit == nil {
-		return
-	}
-	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: user, ActorName: name, Action: "open.read", ResourceID: resource, Version: version,
-		Remote: remote, Detail: fmt.Sprintf("application %d, key %d", appID, key)}); err != nil && s.Log != nil {
-		s.Log.Error("audit append failed", "err", err)
-	}
+// RecordGrantedRead audits a read of on-application data under a grant;
+// an error means the read must be refused (audit.ErrReadRefused).
+func (s *Service) RecordGrantedRead(ctx context.Context, user int64, name string, key, resource int64, version int, appID int64, remote string) error {
+	return s.Audit.RecordRead(ctx, s.Log, audit.Event{ActorID: user, ActorName: name, Action: "open.read", ResourceID: resource, Version: version,
+		Remote: remote, Detail: fmt.Sprintf("application %d, key %d", appID, key)})
 }
 
 // RemindApplications tells the providing department when an application

@@ -195,7 +195,11 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 		Cursor: "meilisearch:" + cfg.MeiliIndex, Instance: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()),
 		Synonyms: a.Synonyms.Dictionary}
 	a.Counter = publish.NewCounter(cfg.Location())
-	a.Audit = &audit.Log{DB: d}
+	keys, kerr := audit.LoadKeyFile(cfg.AuditKeyFile, true)
+	if kerr != nil {
+		return nil, kerr
+	}
+	a.Audit = &audit.Log{DB: d, Keys: keys, Checkpoints: bs}
 	a.Publish.Audit = a.Audit
 	a.Ingest.Audit = a.Audit
 	cal := &calendar.Store{DB: d}

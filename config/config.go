@@ -83,6 +83,10 @@ type Config struct {
 	MetricsListen   string
 	MetricsToken    string
 
+	// Audit chain and workflows (exactlyonce).
+	AuditKeyFile       string
+	AuditCheckpointInt time.Duration
+
 	// loc is TimeZone, loaded once by validate: loading it reads the zone
 	// database, which cost 115× a CSV cell's conversion when done per value.
 	loc *time.Location
@@ -212,6 +216,8 @@ var Options = []Option{
 	{"metrics_token", "", "bearer token that opens /metrics on the main listen address; empty: /metrics is not served there", str(func(c *Config) *string { return &c.MetricsToken })},
 	{"trust_proxy", "false", "take the client IP from X-Forwarded-For (only behind a proxy you run)", boolean(func(c *Config) *bool { return &c.TrustProxy })},
 	{"demo", "false", "load demo data on serve if the database is empty", boolean(func(c *Config) *bool { return &c.Demo })},
+	{"audit_key_file", "", "file of audit-chain keys (one hex secret per line, the last one current; keep it outside the database and its backups, the same file on every instance); empty: DATA_DIR/audit.key, created on first start", str(func(c *Config) *string { return &c.AuditKeyFile })},
+	{"audit_checkpoint_interval", "1h", "how often a serve instance writes a signed checkpoint of the audit chain's head to the object store", duration(func(c *Config) *time.Duration { return &c.AuditCheckpointInt })},
 }
 
 // Default returns the configuration with every default applied.
@@ -277,6 +283,9 @@ func FromEnv() (Config, error) {
 func (c *Config) validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("OPENDATA_DATA_DIR must not be empty")
+	}
+	if c.AuditKeyFile == "" {
+		c.AuditKeyFile = filepath.Join(c.DataDir, "audit.key")
 	}
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil {

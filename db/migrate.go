@@ -441,4 +441,7 @@ CREATE TABLE search_misses (
 	{80, "catalog: retired entries", `
 ALTER TABLE resources ADD COLUMN retired_at {{TS}};
 ALTER TABLE resources ADD COLUMN retired_reason TEXT NOT NULL DEFAULT ''`},
+	{81, "audit: keyed chain (key id per event; events before it stay unkeyed)", `
+ALTER TABLE audit_events ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+INSERT INTO settings (name, value) SELECT 'audit_legacy_upto', CAST(COALESCE(MAX(id), 0) AS TEXT) FROM audit_events`},
 }

@@ -89,9 +89,12 @@ func (s *Server) records(c echo.Context) error {
 		return err
 	}
 	if t.Internal {
-		s.app.Sharing.RecordAccess(ctx, t.Principal, r.ID, t.Version, t.Purpose, c.RealIP(), "records API: "+c.QueryString())
+		err = s.app.Sharing.RecordAccess(ctx, t.Principal, r.ID, t.Version, t.Purpose, c.RealIP(), "records API: "+c.QueryString())
 	} else if t.ApplicationID != 0 {
-		s.app.Access.RecordGrantedRead(ctx, who.userID, who.userName, who.keyID, r.ID, t.Version, t.ApplicationID, c.RealIP())
+		err = s.app.Access.RecordGrantedRead(ctx, who.userID, who.userName, who.keyID, r.ID, t.Version, t.ApplicationID, c.RealIP())
+	}
+	if err != nil {
+		return err // no audit event, no rows
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, query.ContentType(p.Query.Format))

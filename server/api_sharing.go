@@ -138,7 +138,9 @@ func (s *Server) shareData(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.app.Sharing.RecordAccess(ctx, p, r.ID, t.Version, t.Purpose, c.RealIP(), fmt.Sprintf("columns %v", t.Columns))
+	if err := s.app.Sharing.RecordAccess(ctx, p, r.ID, t.Version, t.Purpose, c.RealIP(), fmt.Sprintf("columns %v", t.Columns)); err != nil {
+		return err // no audit event, no data
+	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", contentDisposition(fmt.Sprintf("%s-v%d-full.csv", r.Code, t.Version), fmt.Sprintf("%s-v%d-共享.csv", r.Name, t.Version)))

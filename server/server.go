@@ -228,6 +228,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 		if n, err := s.app.Ingest.CleanStale(ctx, time.Hour); err == nil && n > 0 {
 			s.log.Warn("removed versions left pending by a crash", "count", n)
 		}
+		if _, err := s.app.Audit.CheckpointIfDue(ctx, s.app.Config.AuditCheckpointInt); err != nil {
+			s.log.Error("audit checkpoint not written", "err", err)
+		}
 	wait:
 		for {
 			select {

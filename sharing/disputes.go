@@ -74,12 +74,19 @@ func (s *Service) ReportDispute(ctx context.Context, p Principal, r catalog.Reso
 	if p.DepartmentID != 0 {
 		dept = p.DepartmentID
 	}
-	id, err := s.DB.InsertID(ctx, `INSERT INTO disputes (resource_id, version_number, reporter_department, reporter_name, row_key, column_name, problem, evidence, status, deadline, created_at)
+	var id int64
+	err := s.DB.Tx(ctx, func(q db.Querier) error {
+		var err error
+		id, err = q.InsertID(ctx, `INSERT INTO disputes (resource_id, version_number, reporter_department, reporter_name, row_key, column_name, problem, evidence, status, deadline, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`, r.ID, n.Version, dept, p.Name, strings.TrimSpace(n.RowKey), n.Column, strings.TrimSpace(n.Problem), strings.TrimSpace(n.Evidence), deadline, now)
+		if err != nil {
+			return err
+		}
+		return s.auditTx(ctx, q, auditEvent(p, "dispute.reported", r.ID, "", fmt.Sprintf("dispute %d on v%d, %s / %s", id, n.Version, n.RowKey, n.Column)))
+	})
 	if err != nil {
 		return Dispute{}, err
 	}
-	s.audit(ctx, p, "dispute.reported", r.ID, "", fmt.Sprintf("dispute %d on v%d, %s / %s", id, n.Version, n.RowKey, n.Column))
 	s.Notify.Send(ctx, "dispute_new", notify.Params("id", id, "name", r.Name, "reporter", p.Name, "version", n.Version,
 		"deadline", deadline.In(s.Calendar.Location()).Format("2006-01-02")), fmt.Sprintf("/datasets/%d", r.ID),
 		notify.To{DepartmentID: r.DepartmentID}, notify.To{Role: string(auth.RoleBureauAdmin)})
@@ -186,14 +193,15 @@ func (s *Service) StopSharing(ctx context.Context, p Principal, rid int64, reaso
 	at := s.now().Add(time.Duration(noticeDays) * 24 * time.Hour)
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
 		q.Exec(ctx, "DELETE FROM share_stops WHERE resource_id = ?", rid)
-		_, err := q.Exec(ctx, "INSERT INTO share_stops (resource_id, reason, effective_at, filed_by, filed_at) VALUES (?, ?, ?, ?, ?)",
-			rid, strings.TrimSpace(reason), at, p.Name, s.now())
-		return err
+		if _, err := q.Exec(ctx, "INSERT INTO share_stops (resource_id, reason, effective_at, filed_by, filed_at) VALUES (?, ?, ?, ?, ?)",
+			rid, strings.TrimSpace(reason), at, p.Name, s.now()); err != nil {
+			return err
+		}
+		return s.auditTx(ctx, q, auditEvent(p, "share.stop_filed", rid, "", fmt.Sprintf("%s (effective %s)", strings.TrimSpace(reason), at.Format("2006-01-02"))))
 	})
 	if err != nil {
 		return at, err
 	}
-	s.audit(ctx, p, "share.stop_filed", rid, "", fmt.Sprintf("%s (effective %s)", strings.TrimSpace(reason), at.Format("2006-01-02")))
 	to := []notify.To{{Role: string(auth.RoleBureauAdmin)}}
 	rows, err := s.DB.Query(ctx, "SELECT DISTINCT department_id FROM share_grants WHERE resource_id = ? AND revoked_at IS NULL AND expires_at > ?", rid, s.now())
 	if err == nil {

@@ -228,6 +228,15 @@ func auditEvent(p Principal, action string, rid int64, purpose, detail string) *
 		ResourceID: rid, Purpose: purpose, Detail: detail}
 }
 
+// auditTx appends e in the change's transaction q: no event, no change.
+func (s *Service) auditTx(ctx context.Context, q db.Querier, e *audit.Event) error {
+	if s.Audit == nil {
+		return nil
+	}
+	_, err := s.Audit.AppendTx(ctx, q, *e)
+	return err
+}
+
 func (s *Service) audit(ctx context.Context, p Principal, action string, rid int64, purpose, detail string) {
 	if s.Audit == nil {
 		return
@@ -295,12 +304,14 @@ func (s *Service) File(ctx context.Context, p Principal, n NewRequest) (Request,
 		if err != nil {
 			return err
 		}
-		return s.event(ctx, q, id, "filed", p.Name, "")
+		if err := s.event(ctx, q, id, "filed", p.Name, ""); err != nil {
+			return err
+		}
+		return s.auditTx(ctx, q, auditEvent(p, "share.request_filed", r.ID, purpose, fmt.Sprintf("request %d, deadline %s", id, deadline.Format("2006-01-02"))))
 	})
 	if err != nil {
 		return Request{}, err
 	}
-	s.audit(ctx, p, "share.request_filed", r.ID, purpose, fmt.Sprintf("request %d, deadline %s", id, deadline.Format("2006-01-02")))
 	s.Notify.Send(ctx, "share_request_new", notify.Params("id", id, "code", r.Code, "name", r.Name, "requester", p.Name,
 		"deadline", deadline.In(s.Calendar.Location()).Format("2006-01-02")), fmt.Sprintf("/api/v1/share/requests/%d", id), notify.To{DepartmentID: r.DepartmentID})
 	return s.Get(ctx, id)
@@ -561,13 +572,10 @@ func (s *Service) RevokeGrant(ctx context.Context, p Principal, grantID int64) e
 	})
 }
 
-// RecordAccess audits one read of shared data.
-func (s *Service) RecordAccess(ctx context.Context, p Principal, rid int64, version int, purpose, remote, detail string) {
-	if s.Audit == nil {
-		return
-	}
-	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: p.UserID, ActorName: p.Name, DepartmentID: p.DepartmentID, Action: "share.read",
-		ResourceID: rid, Version: version, Purpose: purpose, Remote: remote, Detail: detail}); err != nil && s.Log != nil {
-		s.Log.Error("audit append failed", "err", err)
-	}
+// RecordAccess audits one read of shared data. The audit is part of the
+// read: when the event cannot be written the caller must not serve the
+// data, and gets audit.ErrReadRefused (503) to say so.
+func (s *Service) RecordAccess(ctx context.Context, p Principal, rid int64, version int, purpose, remote, detail string) error {
+	return s.Audit.RecordRead(ctx, s.Log, audit.Event{ActorID: p.UserID, ActorName: p.Name, DepartmentID: p.DepartmentID, Action: "share.read",
+		ResourceID: rid, Version: version, Purpose: purpose, Remote: remote, Detail: detail})
 }

@@ -52,7 +52,7 @@ Usage:
   opendata ingest --resource CODE FILE
                                       turn a file into a new version of a resource
   opendata reindex                    rebuild the search index from the database
-  opendata audit verify|export        check the audit log's hash chain; export it as CSV
+  opendata audit verify|checkpoint|rotate-key|export  check the keyed chain (and the last checkpoint); sign the head to object storage; add a key; CSV
   opendata calendar seed|import|show  working-day calendar (holidays, make-up days)
   opendata synonyms list|add|delete|import|export
                                       the search synonym dictionary
@@ -654,20 +654,45 @@ func cmdReindex(ctx context.Context, cfg config.Config, args []string, stdout, s
 }
 
 func cmdAudit(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
-		return usageError{"usage: opendata audit verify | opendata audit export > audit.csv"}
+	const u = "usage: opendata audit verify | checkpoint | rotate-key | export > audit.csv"
+	if len(args) == 0 {
+		return usageError{u}
+	}
+	switch args[0] {
+	case "verify", "export", "checkpoint":
+	case "rotate-key":
+		// The old keys stay in the file: they verify the events they signed.
+		if err := audit.AddKey(cfg.AuditKeyFile); err != nil {
+			return err
+		}
+		k, err := audit.LoadKeyFile(cfg.AuditKeyFile, false)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new audit key %s added to %s (%d keys); copy the file to every instance and restart them\n", k.Current(), cfg.AuditKeyFile, len(k.IDs()))
+		return nil
+	default:
+		return usageError{u}
 	}
 	a, err := openApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if args[0] == "export" {
+	switch args[0] {
+	case "export":
 		evs, err := a.Audit.List(ctx, audit.Filter{Limit: 10000})
 		if err != nil {
 			return err
 		}
 		return audit.WriteCSV(stdout, evs)
+	case "checkpoint":
+		c, err := a.Audit.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "audit checkpoint written: %d events, head %s, signed with key %s\n", c.Count, c.Hash, c.KeyID)
+		return nil
 	}
 	p, n, err := a.Audit.Verify(ctx)
 	if err != nil {
@@ -676,7 +701,11 @@ func cmdAudit(ctx context.Context, cfg config.Config, args []string, stdout, std
 	if p != nil {
 		return fmt.Errorf("audit log NOT intact after checking %d events: %w", n, p)
 	}
-	fmt.Fprintf(stdout, "audit log intact: %d events, hash chain verified\n", n)
+	cp := "no checkpoint yet (opendata audit checkpoint)"
+	if c, _ := a.Audit.LatestCheckpoint(ctx); c != nil {
+		cp = fmt.Sprintf("matches the signed checkpoint of %s (%d events)", c.At.Format(time.RFC3339), c.Count)
+	}
+	fmt.Fprintf(stdout, "audit log intact: %d events, hash chain verified; %s\n", n, cp)
 	return nil
 }
 
