@@ -397,48 +397,39 @@ func (s *Service) RecordGrantedRead(ctx context.Context, user int64, name string
 
 // RemindApplications tells the providing department when an application
 // has one working day left, and the department and the bureau when it is
-// overdue; each once. It returns how many notices went out.
+// overdue; each once, claimed across instances. It returns how many
+// notices went out.
 func (s *Service) RemindApplications(ctx context.Context) (int, error) {
-	rows, err := s.DB.Query(ctx, `SELECT a.id, a.deadline, r.code, r.name, r.department_id, a.reminded_at IS NULL, a.overdue_at IS NULL
+	return workflow.Nudge(ctx, s.DB, s.Calendar, s.Notify, s.now(), applicationClock{s})
+}
+
+// applicationClock is the applications' deadline (workflow.Clock).
+type applicationClock struct{ s *Service }
+
+func (applicationClock) Table() string { return "open_applications" }
+
+func (c applicationClock) Open(ctx context.Context) ([]workflow.Item, error) {
+	rows, err := c.s.DB.Query(ctx, `SELECT a.id, a.deadline, r.code, r.name, r.department_id, a.reminded_at IS NOT NULL, a.overdue_at IS NOT NULL
 		FROM open_applications a JOIN resources r ON r.id = a.resource_id WHERE a.status = ? AND (a.reminded_at IS NULL OR a.overdue_at IS NULL)`, Pending)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	type due struct {
-		id, dept          int64
-		deadline          time.Time
-		code, name        string
-		remind, overdueOK bool
-	}
-	var all []due
+	defer rows.Close()
+	var out []workflow.Item
 	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.deadline, &d.code, &d.name, &d.dept, &d.remind, &d.overdueOK); err != nil {
-			rows.Close()
-			return 0, err
+		var it workflow.Item
+		var code, name string
+		var dept int64
+		if err := rows.Scan(&it.ID, &it.Deadline, &code, &name, &dept, &it.Reminded, &it.ToldOverdue); err != nil {
+			return nil, err
 		}
-		all = append(all, d)
+		params := notify.Params("id", it.ID, "code", code, "name", name, "deadline", it.Deadline.In(c.s.Calendar.Location()).Format("2006-01-02"))
+		it.Remind = &workflow.Notice{Kind: "application_due", Params: params, Link: "/console/applications", To: []notify.To{{DepartmentID: dept}}}
+		it.Overdue = &workflow.Notice{Kind: "application_overdue", Params: params, Link: "/console/applications",
+			To: []notify.To{{DepartmentID: dept}, {Role: string(auth.RoleBureauAdmin)}}}
+		out = append(out, it)
 	}
-	rows.Close()
-	n := 0
-	for _, d := range all {
-		params := notify.Params("id", d.id, "code", d.code, "name", d.name, "deadline", d.deadline.In(s.Calendar.Location()).Format("2006-01-02"))
-		switch s.Calendar.NudgeFor(s.now(), d.deadline, !d.remind, !d.overdueOK) {
-		case calendar.NudgeOverdue:
-			if _, err := s.DB.Exec(ctx, "UPDATE open_applications SET overdue_at = ?, reminded_at = COALESCE(reminded_at, ?) WHERE id = ?", s.now(), s.now(), d.id); err != nil {
-				return n, err
-			}
-			s.Notify.Send(ctx, "application_overdue", params, "/console/applications", notify.To{DepartmentID: d.dept}, notify.To{Role: string(auth.RoleBureauAdmin)})
-			n++
-		case calendar.NudgeRemind:
-			if _, err := s.DB.Exec(ctx, "UPDATE open_applications SET reminded_at = ? WHERE id = ?", s.now(), d.id); err != nil {
-				return n, err
-			}
-			s.Notify.Send(ctx, "application_due", params, "/console/applications", notify.To{DepartmentID: d.dept})
-			n++
-		}
-	}
-	return n, nil
+	return out, rows.Err()
 }
 
 // Withdraw lets the applicant take back a pending application.

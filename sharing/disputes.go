@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"opendata/auth"
-	"opendata/calendar"
 	"opendata/catalog"
 	"opendata/db"
 	"opendata/errs"
@@ -225,48 +224,37 @@ func (s *Service) stoppedAt(ctx context.Context, rid int64) time.Time {
 
 // RemindDisputes tells providers of open disputes due within one working
 // day, and the provider and the bureau of disputes past their deadline
-// (each once); it returns how many notices went out.
+// (each once, claimed across instances); it returns how many notices went
+// out.
 func (s *Service) RemindDisputes(ctx context.Context) (int, error) {
-	rows, err := s.DB.Query(ctx, `SELECT d.id, d.deadline, d.reminded_at IS NOT NULL, d.overdue_at IS NOT NULL, r.name, r.department_id
+	return workflow.Nudge(ctx, s.DB, s.Calendar, s.Notify, s.now(), disputeClock{s})
+}
+
+// disputeClock is the disputes' deadline (workflow.Clock).
+type disputeClock struct{ s *Service }
+
+func (disputeClock) Table() string { return "disputes" }
+
+func (c disputeClock) Open(ctx context.Context) ([]workflow.Item, error) {
+	rows, err := c.s.DB.Query(ctx, `SELECT d.id, d.deadline, d.reminded_at IS NOT NULL, r.name, r.department_id
 		FROM disputes d JOIN resources r ON r.id = d.resource_id WHERE d.status = 'open' AND d.overdue_at IS NULL`)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	type open struct {
-		id, dept          int64
-		deadline          time.Time
-		reminded, overdue bool
-		name              string
-	}
-	var all []open
+	defer rows.Close()
+	var out []workflow.Item
 	for rows.Next() {
-		var o open
-		if err := rows.Scan(&o.id, &o.deadline, &o.reminded, &o.overdue, &o.name, &o.dept); err != nil {
-			rows.Close()
-			return 0, err
+		var it workflow.Item
+		var name string
+		var dept int64
+		if err := rows.Scan(&it.ID, &it.Deadline, &it.Reminded, &name, &dept); err != nil {
+			return nil, err
 		}
-		all = append(all, o)
+		params := notify.Params("id", it.ID, "name", name, "deadline", it.Deadline.In(c.s.Calendar.Location()).Format("2006-01-02"))
+		link := fmt.Sprintf("/api/v1/share/resources/%d/disputes", it.ID)
+		it.Remind = &workflow.Notice{Kind: "dispute_due", Params: params, Link: link, To: []notify.To{{DepartmentID: dept}}}
+		it.Overdue = &workflow.Notice{Kind: "dispute_overdue", Params: params, Link: link, To: []notify.To{{DepartmentID: dept}, {Role: string(auth.RoleBureauAdmin)}}}
+		out = append(out, it)
 	}
-	rows.Close()
-	n := 0
-	for _, o := range all {
-		date := o.deadline.In(s.Calendar.Location()).Format("2006-01-02")
-		link := fmt.Sprintf("/api/v1/share/resources/%d/disputes", o.id)
-		switch s.Calendar.NudgeFor(s.now(), o.deadline, o.reminded, o.overdue) {
-		case calendar.NudgeOverdue:
-			if _, err := s.DB.Exec(ctx, "UPDATE disputes SET overdue_at = ? WHERE id = ?", s.now(), o.id); err != nil {
-				return n, err
-			}
-			s.Notify.Send(ctx, "dispute_overdue", notify.Params("id", o.id, "name", o.name, "deadline", date), link,
-				notify.To{DepartmentID: o.dept}, notify.To{Role: string(auth.RoleBureauAdmin)})
-			n++
-		case calendar.NudgeRemind:
-			if _, err := s.DB.Exec(ctx, "UPDATE disputes SET reminded_at = ? WHERE id = ?", s.now(), o.id); err != nil {
-				return n, err
-			}
-			s.Notify.Send(ctx, "dispute_due", notify.Params("id", o.id, "name", o.name, "deadline", date), link, notify.To{DepartmentID: o.dept})
-			n++
-		}
-	}
-	return n, nil
+	return out, rows.Err()
 }

@@ -11,6 +11,7 @@ import (
 	"opendata/db"
 	"opendata/db/dbtest"
 	"opendata/errs"
+	"opendata/notify"
 	"opendata/sharing"
 )
 
@@ -179,6 +180,38 @@ func TestConcurrentDisputeAnswers(t *testing.T) {
 		}
 		if a := count(t, d, "SELECT COUNT(*) FROM audit_events WHERE action IN ('dispute.confirmed', 'dispute.rejected')"); a != 1 {
 			t.Fatalf("%d audit events", a)
+		}
+	})
+}
+
+// Several instances run the reminder loop at the same moment: the provider
+// gets one reminder, not one per instance.
+func TestReminderClaimedOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		x := setup(t, d)
+		x.svc.Notify = &notify.Notifier{DB: d}
+		x.file(t)
+		x.now = time.Date(2025, 10, 13, 10, 0, 0, 0, sh) // one working day left
+		var wg sync.WaitGroup
+		sent := make([]int, 4)
+		for i := range sent {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				n, err := x.svc.RemindDue(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				sent[i] = n
+			}(i)
+		}
+		wg.Wait()
+		if total := sent[0] + sent[1] + sent[2] + sent[3]; total != 1 {
+			t.Fatalf("%d reminders sent by 4 instances", total)
+		}
+		if n := count(t, d, "SELECT COUNT(*) FROM notifications WHERE kind = 'share_request_due'"); n != 1 {
+			t.Fatalf("%d reminder notices stored", n)
 		}
 	})
 }

@@ -518,42 +518,38 @@ func (s *Service) EscalateOverdue(ctx context.Context) (int, error) {
 }
 
 // RemindDue tells providers whose answer is due within one working day
-// (once per request); it returns how many were reminded.
+// (once per request, claimed across instances); it returns how many were
+// reminded. Overdue requests escalate on their own (EscalateOverdue).
 func (s *Service) RemindDue(ctx context.Context) (int, error) {
-	rows, err := s.DB.Query(ctx, `SELECT q.id, q.deadline, r.code, r.name, r.department_id FROM share_requests q JOIN resources r ON r.id = q.resource_id
+	return workflow.Nudge(ctx, s.DB, s.Calendar, s.Notify, s.now(), requestClock{s})
+}
+
+// requestClock is the share requests' deadline (workflow.Clock).
+type requestClock struct{ s *Service }
+
+func (requestClock) Table() string { return "share_requests" }
+
+func (c requestClock) Open(ctx context.Context) ([]workflow.Item, error) {
+	rows, err := c.s.DB.Query(ctx, `SELECT q.id, q.deadline, r.code, r.name, r.department_id FROM share_requests q JOIN resources r ON r.id = q.resource_id
 		WHERE q.status = ? AND q.reminded_at IS NULL`, Pending)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	type due struct {
-		id, dept   int64
-		deadline   time.Time
-		code, name string
-	}
-	var all []due
+	defer rows.Close()
+	var out []workflow.Item
 	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.deadline, &d.code, &d.name, &d.dept); err != nil {
-			rows.Close()
-			return 0, err
+		var it workflow.Item
+		var code, name string
+		var dept int64
+		if err := rows.Scan(&it.ID, &it.Deadline, &code, &name, &dept); err != nil {
+			return nil, err
 		}
-		all = append(all, d)
+		it.Remind = &workflow.Notice{Kind: "share_request_due", Params: notify.Params("id", it.ID, "code", code, "name", name,
+			"deadline", it.Deadline.In(c.s.Calendar.Location()).Format("2006-01-02")), Link: fmt.Sprintf("/api/v1/share/requests/%d", it.ID),
+			To: []notify.To{{DepartmentID: dept}}}
+		out = append(out, it)
 	}
-	rows.Close()
-	n := 0
-	for _, d := range all {
-		// Overdue requests escalate on their own (EscalateOverdue); here only the reminder.
-		if s.Calendar.NudgeFor(s.now(), d.deadline, false, true) != calendar.NudgeRemind {
-			continue
-		}
-		if _, err := s.DB.Exec(ctx, "UPDATE share_requests SET reminded_at = ? WHERE id = ?", s.now(), d.id); err != nil {
-			return n, err
-		}
-		s.Notify.Send(ctx, "share_request_due", notify.Params("id", d.id, "code", d.code, "name", d.name,
-			"deadline", d.deadline.In(s.Calendar.Location()).Format("2006-01-02")), fmt.Sprintf("/api/v1/share/requests/%d", d.id), notify.To{DepartmentID: d.dept})
-		n++
-	}
-	return n, nil
+	return out, rows.Err()
 }
 
 // RevokeGrant ends a grant at once (provider or bureau).

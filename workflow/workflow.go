@@ -13,9 +13,11 @@ package workflow
 
 import (
 	"context"
+	"errors"
 
 	"opendata/audit"
 	"opendata/db"
+	"opendata/errs"
 )
 
 // Step is one decided change.
@@ -53,3 +55,5 @@ func Apply(ctx context.Context, q db.Querier, log *audit.Log, st Step) error {
 	}
 	return nil
 }
+
+func isConflict(err error) bool { return errors.Is(err, errs.Conflict) }
