@@ -86,6 +86,8 @@ type Config struct {
 	// Audit chain and workflows (exactlyonce).
 	AuditKeyFile       string
 	AuditCheckpointInt time.Duration
+	// StatsMinCount is k: the fewest rows a public statistic stands for.
+	StatsMinCount int
 
 	// loc is TimeZone, loaded once by validate: loading it reads the zone
 	// database, which cost 115× a CSV cell's conversion when done per value.
@@ -214,6 +216,7 @@ var Options = []Option{
 	{"login_max_lockout", "24h", "longest lockout", duration(func(c *Config) *time.Duration { return &c.LoginMaxLockout })},
 	{"metrics_listen", "", "separate listen address for Prometheus /metrics, e.g. 127.0.0.1:9090 (no token there: bind it to an internal address); empty: no separate listener", str(func(c *Config) *string { return &c.MetricsListen })},
 	{"metrics_token", "", "bearer token that opens /metrics on the main listen address; empty: /metrics is not served there", str(func(c *Config) *string { return &c.MetricsToken })},
+	{"stats_min_count", "5", "k: the public sees a top value only when it is counted at least k times, and a histogram only with bars of at least k rows and rounded bounds (the providing department, the bureau and the office see full statistics)", intRange(func(c *Config) *int { return &c.StatsMinCount }, 1, 1000)},
 	{"trust_proxy", "false", "take the client IP from X-Forwarded-For (only behind a proxy you run)", boolean(func(c *Config) *bool { return &c.TrustProxy })},
 	{"demo", "false", "load demo data on serve if the database is empty", boolean(func(c *Config) *bool { return &c.Demo })},
 	{"audit_key_file", "", "file of audit-chain keys (one hex secret per line, the last one current; keep it outside the database and its backups, the same file on every instance); empty: DATA_DIR/audit.key, created on first start", str(func(c *Config) *string { return &c.AuditKeyFile })},

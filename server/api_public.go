@@ -89,6 +89,7 @@ func (s *Server) apiResource(c echo.Context) error {
 	}
 	versions := []publicVersion{}
 	open := []catalog.VersionColumn{}
+	var stats any
 	for _, v := range published {
 		pv := publicVersion{Number: v.Number, Published: v.CreatedAt, Rows: v.RowsStored, Quality: v.QualityScore}
 		if r.OpenType == "unconditional" {
@@ -103,6 +104,11 @@ func (s *Server) apiResource(c echo.Context) error {
 		}
 		if v.Number == r.PublishedVersion {
 			open = publish.OpenColumns(v)
+			if q, err := s.quality(ctx, v); err == nil {
+				stats = publish.PublicStatistics(*q, r, v, viewer(c), s.app.Config.StatsMinCount)
+			} else {
+				s.log.WarnContext(ctx, "quality report", "resource", r.ID, "err", err)
+			}
 		}
 		versions = append(versions, pv)
 	}
@@ -120,7 +126,7 @@ func (s *Server) apiResource(c echo.Context) error {
 		"responsible_contact": r.ResponsibleContact, "usage_note": r.UsageNote, "release_date": r.ReleaseDate,
 		"keywords": r.Keywords, "published_version": r.PublishedVersion, "published_at": r.PublishedAt,
 		"withdraw_at": r.WithdrawAt, "withdraw_reason": r.WithdrawReason, "versions": versions, "access": access,
-		"views": views, "downloads": downloads, "page": fmt.Sprintf("/datasets/%d", r.ID),
+		"views": views, "downloads": downloads, "page": fmt.Sprintf("/datasets/%d", r.ID), "statistics": stats,
 	})
 }
 

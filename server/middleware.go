@@ -208,6 +208,18 @@ func csrfForCookies(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// viewer is who reads a derived view: the staff member or developer signed
+// in, or the zero actor (the public).
+func viewer(c echo.Context) auth.Actor {
+	if u, ok := c.Get(ctxUser).(auth.User); ok {
+		return u.Actor()
+	}
+	if u, ok := c.Get(ctxDeveloper).(auth.User); ok {
+		return u.Actor()
+	}
+	return auth.Actor{}
+}
+
 // currentUser returns the logged-in user or an Unauthenticated error.
 func currentUser(c echo.Context) (auth.User, error) {
 	u, ok := c.Get(ctxUser).(auth.User)

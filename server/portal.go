@@ -581,12 +581,15 @@ func (s *Server) datasetPage(c echo.Context) error {
 		}
 	}
 	if q, err := s.quality(ctx, v); err == nil {
-		data["Quality"] = q
+		st := publish.PublicStatistics(*q, r, v, viewer(c), s.app.Config.StatsMinCount)
+		data["Quality"] = st
 		var charts []chartView
-		for _, cq := range q.Columns {
-			ch := chartView{Name: cq.Name, Nulls: cq.Nulls, Invalid: cq.Invalid, Distinct: int64(cq.DistinctEstimate), Histogram: cq.Histogram, Top: cq.TopValues}
-			if cq.Min != "" && cq.Histogram != nil {
-				ch.Range = cq.Min + " – " + cq.Max
+		for _, cs := range st.Columns {
+			ch := chartView{Name: cs.Name, Nulls: cs.Nulls, Invalid: cs.Invalid, Distinct: cs.Distinct, Histogram: cs.Hist, Top: cs.Top}
+			if cs.Min != "" && cs.Hist != nil {
+				ch.Range = cs.Min + " – " + cs.Max
+			} else if cs.Range[0] != "" {
+				ch.Range = "≈ " + cs.Range[0] + " – " + cs.Range[1]
 			}
 			if ch.Histogram == nil && len(ch.Top) == 0 {
 				continue
