@@ -202,44 +202,57 @@ func (s *Store) UpdateResource(ctx context.Context, actor auth.Actor, id int64, 
 	if err := e.Validate(); err != nil {
 		return Resource{}, err
 	}
-	err := s.DB.Tx(ctx, func(q db.Querier) error {
-		old, rev, err := loadEntry(ctx, q, id)
-		if err != nil {
-			return err
-		}
-		if !actor.CanEditDepartment(old.DepartmentID) || !actor.CanEditDepartment(e.DepartmentID) {
-			return errs.Forbiddenf("you may only edit entries of your own department")
-		}
-		if expectRevision > 0 && rev != expectRevision {
-			return &StaleError{Current: rev, Edited: expectRevision}
-		}
-		if retired, err := isRetired(ctx, q, id); err != nil || retired {
-			if err == nil {
-				err = ErrRetired
-			}
-			return err
-		}
-		changes := diff(old, e)
-		if len(changes) == 0 {
-			return nil
-		}
-		body, _ := json.Marshal(e)
-		now := db.Now()
-		_, err = q.Exec(ctx, `UPDATE resources SET code = ?, department_id = ?, revision = ?, entry = ?, name = ?, catalog_kind = ?, domain = ?,
-			share_type = ?, open_type = ?, update_period = ?, updated_at = ? WHERE id = ?`,
-			e.Code, e.DepartmentID, rev+1, string(body), e.Name, e.CatalogKind, e.Domain, e.ShareType, e.OpenType, e.UpdatePeriod, now, id)
-		if err != nil {
-			if errorsIsConflict(err) {
-				return errs.FieldErrors{"code": MsgCodeTaken}
-			}
-			return err
-		}
-		return addHistory(ctx, q, id, rev+1, "update", actor, changes, now)
-	})
+	err := s.DB.Tx(ctx, func(q db.Querier) error { return s.update(ctx, q, actor, id, expectRevision, e, false) })
 	if err != nil {
 		return Resource{}, err
 	}
 	return s.GetResource(ctx, id)
+}
+
+// update is UpdateResource in q; reviewed allows a widening change (an
+// approved pending edit).
+func (s *Store) update(ctx context.Context, q db.Querier, actor auth.Actor, id int64, expectRevision int, e Entry, reviewed bool) error {
+	old, rev, err := loadEntry(ctx, q, id)
+	if err != nil {
+		return err
+	}
+	if !actor.CanEditDepartment(old.DepartmentID) || !actor.CanEditDepartment(e.DepartmentID) {
+		return errs.Forbiddenf("you may only edit entries of your own department")
+	}
+	if expectRevision > 0 && rev != expectRevision {
+		return &StaleError{Current: rev, Edited: expectRevision}
+	}
+	if retired, err := isRetired(ctx, q, id); err != nil || retired {
+		if err == nil {
+			err = ErrRetired
+		}
+		return err
+	}
+	if !reviewed {
+		has, err := hasData(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		if len(EditNeedsReview(has, old, e)) > 0 {
+			return ErrNeedsReview
+		}
+	}
+	changes := diff(old, e)
+	if len(changes) == 0 {
+		return nil
+	}
+	body, _ := json.Marshal(e)
+	now := db.Now()
+	_, err = q.Exec(ctx, `UPDATE resources SET code = ?, department_id = ?, revision = ?, entry = ?, name = ?, catalog_kind = ?, domain = ?,
+		share_type = ?, open_type = ?, update_period = ?, updated_at = ? WHERE id = ?`,
+		e.Code, e.DepartmentID, rev+1, string(body), e.Name, e.CatalogKind, e.Domain, e.ShareType, e.OpenType, e.UpdatePeriod, now, id)
+	if err != nil {
+		if errorsIsConflict(err) {
+			return errs.FieldErrors{"code": MsgCodeTaken}
+		}
+		return err
+	}
+	return addHistory(ctx, q, id, rev+1, "update", actor, changes, now)
 }
 
 // StaleError is an edit made on an older revision than the stored one:

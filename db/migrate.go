@@ -444,4 +444,21 @@ ALTER TABLE resources ADD COLUMN retired_reason TEXT NOT NULL DEFAULT ''`},
 	{81, "audit: keyed chain (key id per event; events before it stay unkeyed)", `
 ALTER TABLE audit_events ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
 INSERT INTO settings (name, value) SELECT 'audit_legacy_upto', CAST(COALESCE(MAX(id), 0) AS TEXT) FROM audit_events`},
+	{82, "catalog: edits that widen who reads data, pending review", `
+CREATE TABLE pending_edits (
+	id {{ID}},
+	resource_id {{BIGINT}} NOT NULL REFERENCES resources(id),
+	base_revision INTEGER NOT NULL,
+	entry TEXT NOT NULL,
+	widens TEXT NOT NULL,
+	status TEXT NOT NULL,
+	proposed_by {{BIGINT}} NOT NULL,
+	proposed_name TEXT NOT NULL,
+	proposed_at {{TS}} NOT NULL,
+	decided_by {{BIGINT}},
+	decided_name TEXT NOT NULL DEFAULT '',
+	decided_at {{TS}},
+	reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX pending_edits_resource ON pending_edits(resource_id, status)`},
 }

@@ -11,6 +11,7 @@ import (
 	"opendata/auth"
 	"opendata/catalog"
 	"opendata/errs"
+	"opendata/i18n"
 )
 
 func (s *Server) bindCatalog(g *echo.Group) {
@@ -153,13 +154,13 @@ func (s *Server) updateResource(c echo.Context) error {
 		}
 		rev = n
 	}
-	r, err := s.app.Catalog.UpdateResource(c.Request().Context(), u.Actor(), id, rev, e)
+	// A change that widens who reads the data waits for review (202).
+	r, pending, err := s.app.Publish.Edit(c.Request().Context(), u.Actor(), id, rev, e)
+	if pending != nil {
+		return c.JSON(http.StatusAccepted, map[string]any{"pending_edit": pending, "message": i18n.T(lang(c), "entry.pending_review", nil)})
+	}
 	if err != nil {
 		return err
-	}
-	// A published entry's page and search document follow the edit.
-	if err := s.app.Publish.Reindex(c.Request().Context(), id); err != nil {
-		s.log.WarnContext(c.Request().Context(), "reindex after edit", "resource", id, "err", err)
 	}
 	return c.JSON(http.StatusOK, r)
 }

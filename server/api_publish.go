@@ -18,6 +18,8 @@ func (s *Server) bindPublish(g *echo.Group) {
 	g.DELETE("/catalog/resources/:id/withdrawal", s.apiCancelWithdraw)
 	g.GET("/catalog/resources/:id/publication", s.apiPublication)
 	g.GET("/review-queue", s.apiQueue)
+	g.POST("/catalog/edits/:id/approve", s.apiEditDecision(true))
+	g.POST("/catalog/edits/:id/reject", s.apiEditDecision(false))
 }
 
 func (s *Server) apiPubAction(action string) echo.HandlerFunc {
@@ -120,5 +122,36 @@ func (s *Server) apiQueue(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"queue": q})
+	edits, err := s.app.Publish.PendingEdits(c.Request().Context(), u.Actor())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"queue": q, "edits": edits})
+}
+
+// apiEditDecision approves or rejects a pending edit that widens who reads
+// an entry's data (a second person with the approver's role).
+func (s *Server) apiEditDecision(approve bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u, id, err := withID(c, staff)
+		if err != nil {
+			return err
+		}
+		var in struct {
+			Reason string `json:"reason"`
+		}
+		if c.Request().ContentLength != 0 {
+			if err := bindJSON(c, &in); err != nil {
+				return err
+			}
+		}
+		if err := s.app.Publish.DecideEdit(c.Request().Context(), u.Actor(), id, approve, in.Reason); err != nil {
+			return err
+		}
+		p, err := s.app.Publish.GetEdit(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, p)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -12,6 +13,7 @@ import (
 	"opendata/catalog"
 	"opendata/i18n"
 	"opendata/ingest"
+	"opendata/publish"
 )
 
 func (s *Server) bindConsole(e *echo.Echo) {
@@ -23,6 +25,7 @@ func (s *Server) bindConsole(e *echo.Echo) {
 	g.POST("/resources/:id/versions/:n/:action", s.consoleVersionAction)
 	g.POST("/resources/:id/withdraw", s.consoleWithdraw)
 	g.POST("/resources/:id/withdraw/cancel", s.consoleCancelWithdraw)
+	g.POST("/edits/:id/:action", s.consoleEditDecision)
 	s.bindConsoleCatalog(g)
 	s.bindConsoleReview(g)
 	s.bindConsoleShare(g)
@@ -58,8 +61,62 @@ func (s *Server) consolePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	edits, err := s.app.Publish.PendingEdits(ctx, u.Actor())
+	if err != nil {
+		return err
+	}
+	var ev []editView
+	for _, p := range edits {
+		ev = append(ev, editView{PendingEdit: p, Words: widensWords(lang(c), p)})
+	}
 	return s.render(c, http.StatusOK, "console", s.newPage(c, "", map[string]any{"Resources": rs, "Queue": queue, "CanReview": s.app.Publish.Reviews(u.Actor()),
-		"CanCreate": mayCreate(u) == nil}))
+		"CanCreate": mayCreate(u) == nil, "Edits": ev}))
+}
+
+// editView is a pending edit with what it widens in words.
+type editView struct {
+	publish.PendingEdit
+	Words []string
+}
+
+// widensWords says what a pending edit widens, in the reader's language.
+func widensWords(l string, p publish.PendingEdit) []string {
+	var out []string
+	for _, w := range p.Widens {
+		switch {
+		case w == "open_type":
+			out = append(out, i18n.T(l, "edit.widens_open_type", map[string]string{"to": i18n.T(l, "open_type."+p.Entry.OpenType, nil)}))
+		case w == "share_type":
+			out = append(out, i18n.T(l, "edit.widens_share_type", map[string]string{"to": i18n.T(l, "share_type."+p.Entry.ShareType, nil)}))
+		case strings.HasPrefix(w, "items."):
+			item := strings.TrimPrefix(w, "items.")
+			key := "edit.widens_personal"
+			if strings.HasSuffix(item, ".personal_action") {
+				key = "edit.widens_personal_action"
+			}
+			item = strings.TrimSuffix(strings.TrimSuffix(item, ".personal_action"), ".personal")
+			out = append(out, i18n.T(l, key, map[string]string{"item": item}))
+		}
+	}
+	return out
+}
+
+// consoleEditDecision approves or rejects a pending widening edit (a
+// second person with the approver's role).
+func (s *Server) consoleEditDecision(c echo.Context) error {
+	u, _ := currentUser(c)
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	action := c.Param("action")
+	if action != "approve" && action != "reject" {
+		return echo.ErrNotFound
+	}
+	if err := s.app.Publish.DecideEdit(c.Request().Context(), u.Actor(), id, action == "approve", c.FormValue("reason")); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/console?done=edit_"+action)
 }
 
 type versionRow struct {

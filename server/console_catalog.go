@@ -361,12 +361,12 @@ func (s *Server) consoleEntrySave(c echo.Context) error {
 		}
 	case applyRowOp(&e, form.Get("op")):
 	default:
-		_, err := s.app.Catalog.UpdateResource(ctx, u.Actor(), r.ID, rev, e)
+		// A change that widens who reads the data waits for review.
+		_, pending, err := s.app.Publish.Edit(ctx, u.Actor(), r.ID, rev, e)
+		if pending != nil {
+			return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/console/resources/%d?done=pending_review", r.ID))
+		}
 		if err == nil {
-			// A published entry's page and search document follow the edit.
-			if err := s.app.Publish.Reindex(ctx, r.ID); err != nil {
-				s.log.Warn("reindex after edit", "resource", r.ID, "err", err)
-			}
 			return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/console/resources/%d?done=saved", r.ID))
 		}
 		if !errors.As(err, &fe) && !errors.As(err, &stale) {
