@@ -458,13 +458,16 @@ func cmdCatalog(ctx context.Context, cfg config.Config, args []string, stdout, s
 		if err != nil {
 			return err
 		}
-		r, err = a.Catalog.UpdateResource(ctx, actor, r.ID, 0, e)
+		// A change that widens who reads the data waits for review; a
+		// running server's search follows through the change log.
+		r, pending, err := a.Publish.Edit(ctx, actor, r.ID, 0, e)
 		if err != nil {
 			return err
 		}
-		// A running server's search follows through the change log.
-		if err := a.Publish.Reindex(ctx, r.ID); err != nil {
-			return err
+		if pending != nil {
+			fmt.Fprintf(stdout, "resource %s: the change widens who reads its data (%s); filed for review as pending edit %d, nothing changed yet\n",
+				r.Code, strings.Join(pending.Widens, ", "), pending.ID)
+			return nil
 		}
 		fmt.Fprintf(stdout, "updated resource %s, now revision %d\n", r.Code, r.Revision)
 	case "list":
