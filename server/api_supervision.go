@@ -61,14 +61,15 @@ func (s *Server) notificationRead(c echo.Context) error {
 }
 
 func (s *Server) disputeList(c echo.Context) error {
-	if _, err := staffPrincipal(c); err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	p, id, err := withID(c, staffPrincipal)
 	if err != nil {
 		return err
 	}
-	ds, err := s.app.Sharing.Disputes(c.Request().Context(), id)
+	r, err := s.app.Catalog.GetResource(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	ds, err := s.app.Sharing.DisputesFor(c.Request().Context(), &p, r)
 	if err != nil {
 		return err
 	}
@@ -115,19 +116,16 @@ func (s *Server) disputeAnswer(c echo.Context) error {
 	return c.JSON(http.StatusOK, d)
 }
 
-// publicDisputes shows an open dataset's disputes (without the reporters'
-// evidence) on its public side.
+// publicDisputes shows the public part of an open dataset's answered
+// disputes (sharing.VisibleDisputes).
 func (s *Server) publicDisputes(c echo.Context) error {
 	r, err := s.publicResource(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	ds, err := s.app.Sharing.Disputes(c.Request().Context(), r.ID)
+	ds, err := s.app.Sharing.DisputesFor(c.Request().Context(), nil, r)
 	if err != nil {
 		return err
-	}
-	for i := range ds {
-		ds[i].Evidence, ds[i].Reporter = "", ""
 	}
 	return c.JSON(http.StatusOK, map[string]any{"disputes": ds})
 }

@@ -28,6 +28,7 @@ import (
 	"opendata/ingest"
 	"opendata/publish"
 	"opendata/search"
+	"opendata/sharing"
 )
 
 // page is what every portal template gets.
@@ -612,7 +613,12 @@ func (s *Server) datasetPage(c echo.Context) error {
 		return err
 	}
 	data["Versions"] = published
-	if ds, err := s.app.Sharing.Disputes(ctx, r.ID); err == nil && len(ds) > 0 {
+	var who *sharing.Principal
+	if u, ok := c.Get(ctxUser).(auth.User); ok {
+		p := sharing.FromActor(u.Actor())
+		who = &p
+	}
+	if ds, err := s.app.Sharing.DisputesFor(ctx, who, r); err == nil && len(ds) > 0 {
 		data["Disputes"] = ds
 	}
 	if u, ok := c.Get(ctxUser).(auth.User); ok && (u.Actor().CanEditDepartment(r.DepartmentID) || u.Role == auth.RoleOffice) {

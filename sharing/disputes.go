@@ -34,6 +34,9 @@ type Dispute struct {
 	Deadline       time.Time  `json:"deadline"`
 	CreatedAt      time.Time  `json:"created_at"`
 	AnsweredAt     *time.Time `json:"answered_at,omitempty"`
+	// ReporterDepartment is the reporting department (0: none); who sees
+	// the dispute depends on it (CanSeeDispute).
+	ReporterDepartment int64 `json:"-"`
 }
 
 // NewDispute is what a user reports.
@@ -48,6 +51,15 @@ type NewDispute struct {
 // ReportDispute files a dispute on a version; the provider is told and the
 // bureau copied.
 func (s *Service) ReportDispute(ctx context.Context, p Principal, r catalog.Resource, n NewDispute) (Dispute, error) {
+	may, err := s.CanReportDispute(ctx, p, r)
+	if err != nil {
+		return Dispute{}, err
+	}
+	if !may {
+		// Data the reporter cannot read is not theirs to dispute; saying
+		// NotFound does not confirm what it holds.
+		return Dispute{}, errs.NotFoundf("resource %d", r.ID)
+	}
 	fe := errs.FieldErrors{}
 	if strings.TrimSpace(n.RowKey) == "" {
 		fe["row_key"] = "which record (its key or row number)"
@@ -96,12 +108,36 @@ func (s *Service) ReportDispute(ctx context.Context, p Principal, r catalog.Reso
 func (s *Service) GetDispute(ctx context.Context, id int64) (Dispute, error) {
 	var d Dispute
 	err := s.DB.QueryRow(ctx, `SELECT id, resource_id, version_number, reporter_name, row_key, column_name, problem, evidence, status, answer, fixed_in_version,
-		deadline, created_at, answered_at FROM disputes WHERE id = ?`, id).Scan(&d.ID, &d.ResourceID, &d.Version, &d.Reporter, &d.RowKey, &d.Column,
-		&d.Problem, &d.Evidence, &d.Status, &d.Answer, &d.FixedInVersion, &d.Deadline, &d.CreatedAt, &d.AnsweredAt)
+		deadline, created_at, answered_at, COALESCE(reporter_department, 0) FROM disputes WHERE id = ?`, id).Scan(&d.ID, &d.ResourceID, &d.Version, &d.Reporter, &d.RowKey, &d.Column,
+		&d.Problem, &d.Evidence, &d.Status, &d.Answer, &d.FixedInVersion, &d.Deadline, &d.CreatedAt, &d.AnsweredAt, &d.ReporterDepartment)
 	if err != nil {
 		return d, fmt.Errorf("dispute %d: %w", id, db.MapErr(err))
 	}
 	return d, nil
+}
+
+// DisputesFor lists what p sees of resource r's disputes, newest first
+// (VisibleDisputes); p nil is the public.
+func (s *Service) DisputesFor(ctx context.Context, p *Principal, r catalog.Resource) ([]Dispute, error) {
+	ds, err := s.Disputes(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	return VisibleDisputes(p, r, r.IsPublic(s.now()), ds), nil
+}
+
+// CanReportDispute reports whether p may file a dispute on r: only on data
+// p can read — the provider's own, data shared with p's department
+// (Decide), or data the open catalog offers to everyone.
+func (s *Service) CanReportDispute(ctx context.Context, p Principal, r catalog.Resource) (bool, error) {
+	if r.RetiredAt != nil {
+		return false, nil
+	}
+	if r.IsPublic(s.now()) && r.OpenType == "unconditional" {
+		return true, nil
+	}
+	d, err := s.Decide(ctx, p, r)
+	return d.Allowed, err
 }
 
 // Disputes lists a resource's disputes, newest first.

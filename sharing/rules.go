@@ -80,3 +80,38 @@ func (s *Service) GetFor(ctx context.Context, p Principal, id int64) (Request, e
 	}
 	return req, nil
 }
+
+// CanSeeDispute reports whether p sees dispute d on res in full (reporter,
+// evidence, row): the reporting department, the providing department, the
+// bureau and the office. Everyone else sees at most its public part
+// (PublicDispute), and only once it is answered on a public dataset.
+func CanSeeDispute(p Principal, d Dispute, res catalog.Resource) bool {
+	if supervises(p) {
+		return true
+	}
+	return p.DepartmentID != 0 && (p.DepartmentID == res.DepartmentID || p.DepartmentID == d.ReporterDepartment)
+}
+
+// PublicDispute is the part of a dispute the public sees: the version, the
+// data item, the problem, the answer and its state — not who reported it,
+// their evidence or which record.
+func PublicDispute(d Dispute) Dispute {
+	d.Reporter, d.Evidence, d.RowKey, d.ReporterDepartment = "", "", "", 0
+	return d
+}
+
+// VisibleDisputes is what p (nil: the public) sees of ds, disputes of res:
+// in full where CanSeeDispute, the public part of answered ones when res is
+// public, nothing else.
+func VisibleDisputes(p *Principal, res catalog.Resource, public bool, ds []Dispute) []Dispute {
+	out := []Dispute{}
+	for _, d := range ds {
+		switch {
+		case p != nil && CanSeeDispute(*p, d, res):
+			out = append(out, d)
+		case public && d.Status != "open":
+			out = append(out, PublicDispute(d))
+		}
+	}
+	return out
+}
