@@ -138,19 +138,20 @@ func TestApprovalRacingEscalation(t *testing.T) {
 	})
 }
 
-// Two answers to one dispute: one is recorded.
+// Two answers to one dispute (on data the reporter reads: unconditionally
+// shared): one is recorded.
 func TestConcurrentDisputeAnswers(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		x := setup(t, d)
-		v, err := x.cat.ReserveVersion(ctx, auth.System, x.cond.ID, "a.csv", "csv")
+		v, err := x.cat.ReserveVersion(ctx, auth.System, x.open.ID, "a.csv", "csv")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := x.cat.CommitVersion(ctx, v); err != nil {
 			t.Fatal(err)
 		}
-		dp, err := x.svc.ReportDispute(ctx, x.requester, x.cond, sharing.NewDispute{Version: v.Number, RowKey: "1", Column: "姓名", Problem: "姓名与身份证不符"})
+		dp, err := x.svc.ReportDispute(ctx, x.requester, x.open, sharing.NewDispute{Version: v.Number, RowKey: "1", Column: "姓名", Problem: "姓名与身份证不符"})
 		if err != nil {
 			t.Fatal(err)
 		}
