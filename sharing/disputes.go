@@ -86,7 +86,7 @@ func (s *Service) ReportDispute(ctx context.Context, p Principal, r catalog.Reso
 		dept = p.DepartmentID
 	}
 	var id int64
-	err := s.DB.Tx(ctx, func(q db.Querier) error {
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
 		var err error
 		id, err = q.InsertID(ctx, `INSERT INTO disputes (resource_id, version_number, reporter_department, reporter_name, row_key, column_name, problem, evidence, status, deadline, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`, r.ID, n.Version, dept, p.Name, strings.TrimSpace(n.RowKey), n.Column, strings.TrimSpace(n.Problem), strings.TrimSpace(n.Evidence), deadline, now)
