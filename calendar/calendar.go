@@ -235,33 +235,26 @@ type Store struct{ DB *db.DB }
 
 // Load reads every exception.
 func (s *Store) Load(ctx context.Context, loc *time.Location) (*Calendar, error) {
-	rows, err := s.DB.Query(ctx, "SELECT day, kind, name FROM calendar_days")
+	days, err := db.QueryAll(ctx, s.DB, "SELECT day, kind, name FROM calendar_days", scanDay)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var days []Day
-	for rows.Next() {
-		var d Day
-		if err := rows.Scan(&d.Date, &d.Kind, &d.Name); err != nil {
-			return nil, err
-		}
-		days = append(days, d)
-	}
-	yrows, err := s.DB.Query(ctx, "SELECT year FROM calendar_years")
+	years, err := db.QueryAll(ctx, s.DB, "SELECT year FROM calendar_years", func(r db.Scanner) (y int, err error) {
+		return y, r.Scan(&y)
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer yrows.Close()
-	var years []int
-	for yrows.Next() {
-		var y int
-		if err := yrows.Scan(&y); err != nil {
-			return nil, err
-		}
-		years = append(years, y)
 	}
 	return New(loc, days, years), nil
+}
+
+// Year lists a year's exceptions by date.
+func (s *Store) Year(ctx context.Context, year int) ([]Day, error) {
+	return db.QueryAll(ctx, s.DB, "SELECT day, kind, name FROM calendar_days WHERE day LIKE ? ORDER BY day", scanDay, fmt.Sprintf("%04d-%%", year))
+}
+
+func scanDay(r db.Scanner) (d Day, err error) {
+	return d, r.Scan(&d.Date, &d.Kind, &d.Name)
 }
 
 // ReplaceYear sets a year's exceptions (the bureau's edit or an import).

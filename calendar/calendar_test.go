@@ -144,6 +144,18 @@ func TestStore(t *testing.T) {
 		if m := c.MissingYears(2024, 2025); len(m) != 0 {
 			t.Fatalf("missing %v", m)
 		}
+		year, err := s.Year(ctx, 2025)
+		if err != nil || len(year) != len(days) || year[len(year)-1] != (Day{Date: "2025-12-31", Kind: Holiday, Name: "本地调整"}) {
+			t.Fatalf("year 2025: %v %v", year, err)
+		}
+		for i := 1; i < len(year); i++ {
+			if year[i-1].Date >= year[i].Date || year[i].Date[:5] != "2025-" {
+				t.Fatalf("year 2025 out of order or of another year: %v", year)
+			}
+		}
+		if none, err := s.Year(ctx, 2030); err != nil || len(none) != 0 {
+			t.Fatalf("year 2030: %v %v", none, err)
+		}
 		if err := s.ReplaceYear(ctx, 2025, []Day{{Date: "2026-01-01", Kind: Holiday}}, "x"); err == nil {
 			t.Fatal("a day of another year was accepted")
 		}

@@ -181,20 +181,7 @@ func (s *Server) calendarYear(c echo.Context) error {
 }
 
 func (s *Server) calendarDays(c echo.Context, y int) ([]calendar.Day, error) {
-	rows, err := s.app.DB.Query(c.Request().Context(), "SELECT day, kind, name FROM calendar_days WHERE day LIKE ? ORDER BY day", strconv.Itoa(y)+"-%")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []calendar.Day{}
-	for rows.Next() {
-		var d calendar.Day
-		if err := rows.Scan(&d.Date, &d.Kind, &d.Name); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return s.app.CalStore.Year(c.Request().Context(), y)
 }
 
 // reloadCalendar puts an edited year into the live calendar.

@@ -22,6 +22,7 @@ import (
 
 	"opendata/app"
 	"opendata/frontend"
+	"opendata/ingest"
 	"opendata/jobs"
 	"opendata/logs"
 	"opendata/openapi"
@@ -34,9 +35,11 @@ type Server struct {
 	echo   *echo.Echo
 	log    *slog.Logger
 	runner *jobs.Runner
-	pages  *frontend.Renderer
-	cache  versionCache
-	review *publish.Reviewer
+	// uploads stores uploads, queues their jobs and runs them.
+	uploads *ingest.Uploads
+	pages   *frontend.Renderer
+	cache   versionCache
+	review  *publish.Reviewer
 }
 
 // New builds the router.
@@ -88,12 +91,14 @@ func New(a *app.App) *Server {
 	s.bindPortal(e)
 
 	host, _ := os.Hostname()
+	s.uploads = &ingest.Uploads{Ingest: a.Ingest, Jobs: a.Jobs, Users: a.Users, Done: s.ingestDone}
 	s.runner = &jobs.Runner{
 		Queue: a.Jobs, Workers: a.Config.IngestWorkers, Poll: 2 * time.Second, Name: host, Log: a.Log,
-		Handlers:  map[string]jobs.Handler{"ingest": withJobLog(s.runIngestJob)},
+		Handlers:  map[string]jobs.Handler{ingest.JobKind: withJobLog(s.uploads.Run)},
 		ErrorText: jobErrorText,
 	}
 	s.runner.Init()
+	s.uploads.Wake = s.runner.Wake
 	return s
 }
 
@@ -261,8 +266,10 @@ func (s *Server) requeueJobs(ctx context.Context) {
 	}
 	for _, j := range failed {
 		s.log.Error("job failed: its worker stopped every time it ran", "job", j.ID, "kind", j.Kind, "attempts", j.Attempts)
-		if j.Kind == "ingest" {
-			s.abandonIngest(ctx, j)
+		if j.Kind == ingest.JobKind {
+			if err := s.uploads.Abandon(ctx, j); err != nil {
+				s.log.Warn("remove the upload of an abandoned job", "job", j.ID, "err", err)
+			}
 		}
 	}
 }

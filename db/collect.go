@@ -1,0 +1,41 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+)
+
+// Scanner is one row to read: *sql.Rows and *sql.Row both are.
+type Scanner interface{ Scan(dest ...any) error }
+
+// Collect reads rows to the end through scan and closes them. The result
+// is never nil (an empty list encodes as [], not null).
+func Collect[T any](rows *sql.Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, MapErr(err)
+	}
+	return out, nil
+}
+
+// Queryer is what runs a query: *DB, and every Querier (a transaction).
+type Queryer interface {
+	Query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// QueryAll runs query on q and collects every row through scan.
+func QueryAll[T any](ctx context.Context, q Queryer, query string, scan func(Scanner) (T, error), args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return Collect(rows, scan)
+}
