@@ -187,6 +187,7 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	a.Publish = &publish.Service{DB: d, Catalog: cat, Index: idx, Log: log, Approver: cfg.Approver,
 		MinNotice: time.Duration(cfg.MinNoticeDays) * 24 * time.Hour}
 	a.Synonyms, a.Misses = &synonyms.Store{DB: d}, &synonyms.Misses{}
+	a.Publish.Missed, a.Publish.Searcher = a.Misses.Add, a.Search
 	if err := a.Synonyms.SeedIfEmpty(context.Background()); err != nil {
 		return nil, fmt.Errorf("seed the synonym dictionary: %w", err)
 	}

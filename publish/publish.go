@@ -44,6 +44,12 @@ type Service struct {
 	Now       func() time.Time
 	// Audit, when set, receives every publication step.
 	Audit *audit.Log
+	// Missed, when set, is told the words of each search that found
+	// nothing (see IsMiss).
+	Missed func(term string)
+	// Searcher, when set, runs Search's queries instead of Index (the
+	// app's, which times them).
+	Searcher func(context.Context, search.Query) (search.Result, error)
 }
 
 // stepEvent is the audit record of a publication step (appended in the

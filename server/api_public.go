@@ -30,7 +30,7 @@ func (s *Server) apiSearch(c echo.Context) error {
 	if err := q.Normalize(); err != nil {
 		return err
 	}
-	res, degraded, err := s.searchOrList(c.Request().Context(), q)
+	res, degraded, err := s.app.Publish.Search(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}

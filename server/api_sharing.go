@@ -1,27 +1,16 @@
 package server
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strconv"
-	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/labstack/echo/v4"
 
 	"opendata/catalog"
-	"opendata/csvsafe"
 	"opendata/errs"
+	"opendata/query"
 	"opendata/sharing"
 )
 
@@ -145,92 +134,8 @@ func (s *Server) shareData(c echo.Context) error {
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", contentDisposition(fmt.Sprintf("%s-v%d-full.csv", r.Code, t.Version), fmt.Sprintf("%s-v%d-共享.csv", r.Name, t.Version)))
 	h.Set("Cache-Control", "no-store")
-	return s.writeParquetCSV(ctx, c.Response(), t.Key, t.Columns)
-}
-
-// writeParquetCSV converts a stored Parquet file to CSV, keeping only cols
-// (all when nil), batch by batch.
-func (s *Server) writeParquetCSV(ctx context.Context, w *echo.Response, key string, cols []string) error {
-	rc, _, err := s.app.Blobs.Get(ctx, key)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	src, ok := rc.(parquet.ReaderAtSeeker)
-	if !ok {
-		tmp, err := os.CreateTemp(s.app.Ingest.Limits.TempDir, "share-*")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(tmp.Name())
-		defer tmp.Close()
-		if _, err := io.Copy(tmp, rc); err != nil {
-			return err
-		}
-		src = tmp
-	}
-	pf, err := file.NewParquetReader(src)
-	if err != nil {
-		return err
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 16384}, memory.DefaultAllocator)
-	if err != nil {
-		return err
-	}
-	schema, err := fr.Schema()
-	if err != nil {
-		return err
-	}
-	var idx []int
-	if cols == nil {
-		for i := range schema.Fields() {
-			idx = append(idx, i)
-		}
-	} else {
-		for _, name := range cols {
-			if is := schema.FieldIndices(name); len(is) > 0 {
-				idx = append(idx, is[0])
-			}
-		}
-	}
-	rr, err := fr.GetRecordReader(ctx, idx, nil)
-	if err != nil {
-		return err
-	}
-	defer rr.Release()
-	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	bw.WriteString("\uFEFF")
-	cw := csv.NewWriter(bw)
-	head := make([]string, len(idx))
-	for i, f := range rr.Schema().Fields() {
-		head[i] = f.Name
-	}
-	cw.Write(csvsafe.Record(head))
-	row := make([]string, len(idx))
-	loc := s.app.Config.Location()
-	for rr.Next() {
-		rec := rr.RecordBatch()
-		for r := 0; r < int(rec.NumRows()); r++ {
-			for c := 0; c < int(rec.NumCols()); c++ {
-				col := rec.Column(c)
-				if col.IsNull(r) {
-					row[c] = ""
-				} else if ts, ok := col.(*array.Timestamp); ok {
-					row[c] = time.UnixMicro(int64(ts.Value(r))).In(loc).Format("2006-01-02 15:04:05")
-				} else {
-					row[c] = col.ValueStr(r)
-				}
-			}
-			cw.Write(csvsafe.Record(row))
-		}
-	}
-	cw.Flush()
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return bw.Flush()
+	pc := query.ParquetCSV{Blobs: s.app.Blobs, TempDir: s.app.Ingest.Limits.TempDir, Location: s.app.Config.Location()}
+	return pc.Write(ctx, c.Response(), t.Key, t.Columns)
 }
 
 func (s *Server) shareFile(c echo.Context) error {

@@ -132,52 +132,6 @@ func (s *Server) bindPortal(e *echo.Echo) {
 	s.bindAccount(e)
 }
 
-// searchOrList runs a search; if the search backend fails it lists from the
-// database instead and reports degraded = true.
-func (s *Server) searchOrList(ctx context.Context, q search.Query) (search.Result, bool, error) {
-	res, err := s.app.Search(ctx, q)
-	if err == nil {
-		// A search that found nothing, without filters narrowing it, is
-		// kept for the bureau's list (the dictionary grows from it).
-		if res.Total == 0 && q.Text != "" && len(q.Filters) == 0 && q.Page <= 1 {
-			s.app.Misses.Add(search.NormalizeTerm(q.Text))
-		}
-		return res, false, nil
-	}
-	if errors.Is(err, errs.Invalid) {
-		return res, false, err
-	}
-	s.log.WarnContext(ctx, "search failed; listing from the database", "err", err)
-	if err := q.Normalize(); err != nil {
-		return res, true, err
-	}
-	f := catalog.Filter{Public: true, Now: time.Now(), Text: q.Text, Limit: q.PerPage, Offset: (q.Page - 1) * q.PerPage}
-	first := func(k string) string {
-		if v := q.Filters[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	f.Domain, f.OpenType, f.UpdatePeriod = first("domain"), first("open_type"), first("update_period")
-	if code := first("department"); code != "" {
-		d, err := s.app.Catalog.GetDepartmentByCode(ctx, code)
-		if err != nil {
-			return search.Result{Facets: map[string][]search.FacetValue{}}, true, nil
-		}
-		f.DepartmentID = d.ID
-	}
-	rs, total, err := s.app.Catalog.ListResources(ctx, f)
-	if err != nil {
-		return res, true, err
-	}
-	out := search.Result{Total: total, Facets: map[string][]search.FacetValue{}}
-	for _, r := range rs {
-		d, _ := s.app.Publish.Document(ctx, r)
-		out.Hits = append(out.Hits, search.Hit{Doc: d})
-	}
-	return out, true, nil
-}
-
 func (s *Server) deptNames(ctx context.Context) map[string]string {
 	ds, _ := s.app.Catalog.ListDepartments(ctx)
 	m := map[string]string{}
@@ -194,11 +148,11 @@ type labeled struct {
 
 func (s *Server) home(c echo.Context) error {
 	ctx := c.Request().Context()
-	all, degraded, err := s.searchOrList(ctx, search.Query{PerPage: 6, Sort: search.SortNewest})
+	all, degraded, err := s.app.Publish.Search(ctx, search.Query{PerPage: 6, Sort: search.SortNewest})
 	if err != nil {
 		return err
 	}
-	popular, _, _ := s.searchOrList(ctx, search.Query{PerPage: 6, Sort: search.SortDownloads})
+	popular, _, _ := s.app.Publish.Search(ctx, search.Query{PerPage: 6, Sort: search.SortDownloads})
 	names := s.deptNames(ctx)
 	var depts []labeled
 	for _, f := range all.Facets["department"] {
@@ -268,7 +222,7 @@ func (s *Server) searchPage(c echo.Context) error {
 	if err := q.Normalize(); err != nil {
 		return err
 	}
-	res, degraded, err := s.searchOrList(ctx, q)
+	res, degraded, err := s.app.Publish.Search(ctx, q)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ import (
 
 func (s *Server) departmentsPage(c echo.Context) error {
 	ctx := c.Request().Context()
-	res, _, err := s.searchOrList(ctx, search.Query{PerPage: 1})
+	res, _, err := s.app.Publish.Search(ctx, search.Query{PerPage: 1})
 	if err != nil {
 		return err
 	}
