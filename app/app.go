@@ -305,3 +305,7 @@ func (u unavailableIndex) Close() error                       { return nil }
 func (u unavailableIndex) fail() error {
 	return fmt.Errorf("%w: search backend: %v", errs.Unavailable, u.err)
 }
+
+// Classify gives a raw backend error (a driver's or the network's) its
+// kind, so the HTTP layer maps it without knowing the database.
+func Classify(err error) error { return db.MapErr(err) }

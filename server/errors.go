@@ -11,7 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"opendata/db"
+	"opendata/app"
 	"opendata/errs"
 	"opendata/i18n"
 	"opendata/logs"
@@ -78,7 +78,7 @@ func describe(err error, lang string) answer {
 	var pub *errs.Public
 	var dup *errs.Duplicate
 	if errs.KindOf(err) == nil {
-		err = db.MapErr(err) // a raw driver or network error: classify it
+		err = app.Classify(err) // a raw driver or network error: classify it
 	}
 	switch {
 	case errors.As(err, &pub):
@@ -217,7 +217,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 // which the runner logs with the job id.
 func jobErrorText(err error) string {
 	if errs.KindOf(err) == nil {
-		err = db.MapErr(err)
+		err = app.Classify(err)
 	}
 	var pub *errs.Public
 	if errors.As(err, &pub) {
