@@ -130,6 +130,9 @@ func backupDrill(t *testing.T, target string, wipe func()) {
 func TestBackupRestoreSQLiteDisk(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	t.Setenv("OPENDATA_DATA_DIR", dir)
+	// The audit key is kept outside the data directory and its backups
+	// (audit_key_file), as the restore drill says: wiping the data keeps it.
+	t.Setenv("OPENDATA_AUDIT_KEY_FILE", filepath.Join(t.TempDir(), "audit.key"))
 	t.Setenv("OPENDATA_LOG_LEVEL", "error")
 	target := filepath.Join(t.TempDir(), "backup")
 	backupDrill(t, target, func() {
