@@ -7,6 +7,8 @@ package publish
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -137,12 +139,8 @@ func (s *Service) Approve(ctx context.Context, actor auth.Actor, rid int64, n in
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: s.versionMove(rid, n, Published, Submitted),
 		Then: func(ctx context.Context, q db.Querier) error {
-			if !actor.IsBureau() {
-				var submitter int64
-				q.QueryRow(ctx, "SELECT COALESCE(actor_id, 0) FROM publication_events WHERE resource_id = ? AND version_number = ? AND action = 'submitted' ORDER BY id DESC LIMIT 1", rid, n).Scan(&submitter)
-				if submitter == actor.ID {
-					return &errs.Public{Kind: errs.Forbidden, Code: "second_person", Key: "publish.err.second_person"}
-				}
+			if err := SecondPerson(ctx, q, actor, rid, n); err != nil {
+				return err
 			}
 			// A newer version replaces an older one on the public page; an older
 			// one approved late does not.
@@ -160,6 +158,25 @@ func (s *Service) Approve(ctx context.Context, actor auth.Actor, rid int64, n in
 		return err
 	}
 	return s.Reindex(ctx, rid)
+}
+
+// SecondPerson is the four-eyes rule of publication, for everyone, the
+// bureau included: whoever uploaded version n of rid or submitted it for
+// review cannot approve it. It reads inside the approval's transaction, so
+// a resubmission cannot slip between the check and the decision.
+func SecondPerson(ctx context.Context, q db.Querier, actor auth.Actor, rid int64, n int) error {
+	var uploader, submitter int64
+	if err := q.QueryRow(ctx, "SELECT COALESCE(created_by, 0) FROM versions WHERE resource_id = ? AND number = ?", rid, n).Scan(&uploader); err != nil {
+		return db.MapErr(err)
+	}
+	err := q.QueryRow(ctx, "SELECT COALESCE(actor_id, 0) FROM publication_events WHERE resource_id = ? AND version_number = ? AND action = 'submitted' ORDER BY id DESC LIMIT 1", rid, n).Scan(&submitter)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return db.MapErr(err)
+	}
+	if actor.ID == 0 || actor.ID == uploader || actor.ID == submitter {
+		return &errs.Public{Kind: errs.Forbidden, Code: "second_person", Key: "publish.err.second_person"}
+	}
+	return nil
 }
 
 // stateError refuses a step the version's state does not allow (someone

@@ -210,3 +210,61 @@ func TestCounter(t *testing.T) {
 		t.Fatalf("daily %+v", days)
 	}
 }
+
+// Four eyes for everyone (issue 15 item 11): neither the uploader nor the
+// submitter of a version approves it, whatever their role; a second
+// bureau account does.
+func TestFourEyesBindsTheBureau(t *testing.T) {
+	for _, approver := range []string{"dept_admin", "bureau"} {
+		t.Run(approver, func(t *testing.T) {
+			ctx := context.Background()
+			d := dbtest.SQLite(t)
+			f := setup(t, d)
+			f.svc.Approver = approver
+			users := &auth.Store{DB: d}
+			u, err := users.CreateUser(ctx, auth.NewUser{Username: "bureau2", Password: "0123456789ab", Role: auth.RoleBureauAdmin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bu2 := u.Actor()
+			// The bureau submits version 1 and cannot approve it.
+			if err := f.svc.Submit(ctx, f.bu, f.rid, 1); err != nil {
+				t.Fatal(err)
+			}
+			err = f.svc.Approve(ctx, f.bu, f.rid, 1)
+			var pub *errs.Public
+			if !errors.Is(err, errs.Forbidden) || !errors.As(err, &pub) || pub.Code != "second_person" {
+				t.Fatalf("the bureau approves its own submission: %v", err)
+			}
+			if states, _ := f.svc.VersionStates(ctx, f.rid); states[1] != publish.Submitted {
+				t.Fatalf("a refused approval moved the version: %v", states)
+			}
+			if err := f.svc.Approve(ctx, bu2, f.rid, 1); err != nil {
+				t.Fatalf("a second bureau account approves: %v", err)
+			}
+			// The uploader cannot approve either, though someone else submitted.
+			v, err := f.cat.ReserveVersion(ctx, f.bu, f.rid, "b.csv", "csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.RowsStored = 3
+			if err := f.cat.CommitVersion(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.svc.Submit(ctx, bu2, f.rid, v.Number); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.svc.Approve(ctx, f.bu, f.rid, v.Number); !errors.Is(err, errs.Forbidden) {
+				t.Fatalf("the uploader approves: %v", err)
+			}
+			if err := f.svc.Approve(ctx, bu2, f.rid, v.Number); !errors.Is(err, errs.Forbidden) {
+				t.Fatalf("the submitter approves: %v", err)
+			}
+			if approver == "dept_admin" {
+				if err := f.svc.Approve(ctx, f.admin, f.rid, v.Number); err != nil {
+					t.Fatalf("the department's admin approves the bureau's upload: %v", err)
+				}
+			}
+		})
+	}
+}
