@@ -112,7 +112,10 @@ func (s *Server) apiResource(c echo.Context) error {
 		}
 		versions = append(versions, pv)
 	}
-	views, downloads, _ := s.app.Publish.Totals(ctx, r.ID)
+	views, downloads, err := s.app.Publish.Totals(ctx, r.ID)
+	if err != nil {
+		return err
+	}
 	access := "download"
 	if r.OpenType == "on_application" {
 		access = "on_application: " + r.OpenCondition

@@ -26,6 +26,7 @@ import (
 	"opendata/frontend"
 	"opendata/i18n"
 	"opendata/ingest"
+	"opendata/logs"
 	"opendata/publish"
 	"opendata/search"
 	"opendata/sharing"
@@ -132,13 +133,18 @@ func (s *Server) bindPortal(e *echo.Echo) {
 	s.bindAccount(e)
 }
 
-func (s *Server) deptNames(ctx context.Context) map[string]string {
-	ds, _ := s.app.Catalog.ListDepartments(ctx)
+// deptNames are the departments' names by code; a page that labels
+// departments fails with the lookup rather than show empty labels.
+func (s *Server) deptNames(ctx context.Context) (map[string]string, error) {
+	ds, err := s.app.Catalog.ListDepartments(ctx)
+	if err != nil {
+		return nil, err
+	}
 	m := map[string]string{}
 	for _, d := range ds {
 		m[d.Code] = d.Name
 	}
-	return m
+	return m, nil
 }
 
 type labeled struct {
@@ -152,8 +158,14 @@ func (s *Server) home(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	popular, _, _ := s.app.Publish.Search(ctx, search.Query{PerPage: 6, Sort: search.SortDownloads})
-	names := s.deptNames(ctx)
+	popular, _, err := s.app.Publish.Search(ctx, search.Query{PerPage: 6, Sort: search.SortDownloads})
+	if err != nil {
+		return err
+	}
+	names, err := s.deptNames(ctx)
+	if err != nil {
+		return err
+	}
 	var depts []labeled
 	for _, f := range all.Facets["department"] {
 		depts = append(depts, labeled{f.Value, names[f.Value], f.Count})
@@ -226,7 +238,10 @@ func (s *Server) searchPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	names := s.deptNames(ctx)
+	names, err := s.deptNames(ctx)
+	if err != nil {
+		return err
+	}
 	base := url.Values{}
 	if raw != "" {
 		base.Set("q", raw)
@@ -532,10 +547,17 @@ func (s *Server) datasetPage(c echo.Context) error {
 		if p, err := s.preview(ctx, v); err == nil {
 			data["Preview"] = p
 		} else {
+			// The page still serves the entry and its downloads; it says
+			// the preview is missing rather than leave it out unsaid.
 			s.log.WarnContext(ctx, "preview", "resource", r.ID, "err", err)
+			data["PreviewUnavailable"], data["RequestID"] = true, logs.RequestID(ctx)
 		}
 	}
-	if q, err := s.quality(ctx, v); err == nil {
+	q, err := s.quality(ctx, v)
+	if err != nil {
+		s.log.WarnContext(ctx, "quality report", "resource", r.ID, "err", err)
+		data["QualityUnavailable"], data["RequestID"] = true, logs.RequestID(ctx)
+	} else {
 		st := publish.PublicStatistics(*q, r, v, viewer(c), s.app.Config.StatsMinCount)
 		data["Quality"] = st
 		var charts []chartView
@@ -553,9 +575,16 @@ func (s *Server) datasetPage(c echo.Context) error {
 		}
 		data["Charts"] = charts
 	}
-	views, downloads, _ := s.app.Publish.Totals(ctx, r.ID)
+	views, downloads, err := s.app.Publish.Totals(ctx, r.ID)
+	if err != nil {
+		return err
+	}
 	data["Views"], data["DownloadCount"] = views, downloads
-	if days, err := s.app.Publish.Daily(ctx, r.ID, 30); err == nil && len(days) > 0 {
+	days, err := s.app.Publish.Daily(ctx, r.ID, 30)
+	if err != nil {
+		return err
+	}
+	if len(days) > 0 {
 		var fd []frontend.DayCount
 		for _, d := range days {
 			fd = append(fd, frontend.DayCount{Day: d.Day, Views: d.Views, Downloads: d.Downloads})
@@ -572,15 +601,24 @@ func (s *Server) datasetPage(c echo.Context) error {
 		p := sharing.FromActor(u.Actor())
 		who = &p
 	}
-	if ds, err := s.app.Sharing.DisputesFor(ctx, who, r); err == nil && len(ds) > 0 {
+	ds, err := s.app.Sharing.DisputesFor(ctx, who, r)
+	if err != nil {
+		return err
+	}
+	if len(ds) > 0 {
 		data["Disputes"] = ds
 	}
 	if u, ok := c.Get(ctxUser).(auth.User); ok && (u.Actor().CanEditDepartment(r.DepartmentID) || u.Role == auth.RoleOffice) {
-		data["Events"], _ = s.app.Publish.Events(ctx, r.ID)
+		if data["Events"], err = s.app.Publish.Events(ctx, r.ID); err != nil {
+			return err
+		}
 	}
 	data["ApplicationDays"] = s.app.Config.ApplicationDays
 	if u, ok := developer(c); ok && r.OpenType == "on_application" {
-		all, _ := s.app.Access.Applications(ctx, u)
+		all, err := s.app.Access.Applications(ctx, u)
+		if err != nil {
+			return err
+		}
 		var mine []access.Application
 		for _, a := range all {
 			if a.ResourceID == r.ID {

@@ -142,9 +142,16 @@ func (s *Server) renderAccount(c echo.Context, u auth.User, newToken string) err
 	if err != nil {
 		return err
 	}
-	notices, _ := s.app.Notify.UserInbox(ctx, u.ID, lang(c))
+	notices, err := s.app.Notify.UserInbox(ctx, u.ID, lang(c))
+	if err != nil {
+		return err
+	}
 	exampleID := int64(1)
-	if rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{Public: true, OpenType: "unconditional", Now: time.Now(), Limit: 1}); err == nil && len(rs) > 0 {
+	rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{Public: true, OpenType: "unconditional", Now: time.Now(), Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(rs) > 0 {
 		exampleID = rs[0].ID
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

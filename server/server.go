@@ -215,22 +215,32 @@ func (s *Server) housekeeping(ctx context.Context) {
 	defer minute.Stop()
 	for {
 		s.requeueJobs(ctx)
-		if n, err := s.app.Sharing.RemindDue(ctx); err == nil && n > 0 {
+		if n, err := s.app.Sharing.RemindDue(ctx); err != nil {
+			s.log.Error("housekeeping: share request reminders failed", "err", err)
+		} else if n > 0 {
 			s.log.Info("reminded providers of share requests due within a working day", "count", n)
 		}
-		if n, err := s.app.Sharing.RemindDisputes(ctx); err == nil && n > 0 {
+		if n, err := s.app.Sharing.RemindDisputes(ctx); err != nil {
+			s.log.Error("housekeeping: dispute reminders failed", "err", err)
+		} else if n > 0 {
 			s.log.Info("dispute reminders sent", "count", n)
 		}
-		if n, err := s.app.Access.RemindApplications(ctx); err == nil && n > 0 {
+		if n, err := s.app.Access.RemindApplications(ctx); err != nil {
+			s.log.Error("housekeeping: application reminders failed", "err", err)
+		} else if n > 0 {
 			s.log.Info("application reminders and overdue notices sent", "count", n)
 		}
-		if n, err := s.app.Sharing.EscalateOverdue(ctx); err == nil && n > 0 {
+		if n, err := s.app.Sharing.EscalateOverdue(ctx); err != nil {
+			s.log.Error("housekeeping: escalation of overdue share requests failed", "err", err)
+		} else if n > 0 {
 			s.log.Warn("overdue share requests escalated to the leading-group office", "count", n)
 		}
 		if _, err := publish.PruneChanges(ctx, s.app.DB, 7*24*time.Hour); err != nil {
 			s.log.Warn("prune the search change log", "err", err)
 		}
-		if n, err := s.app.Ingest.CleanStale(ctx, time.Hour); err == nil && n > 0 {
+		if n, err := s.app.Ingest.CleanStale(ctx, time.Hour); err != nil {
+			s.log.Error("housekeeping: cleanup of versions left pending failed", "err", err)
+		} else if n > 0 {
 			s.log.Warn("removed versions left pending by a crash", "count", n)
 		}
 		if _, err := s.app.Audit.CheckpointIfDue(ctx, s.app.Config.AuditCheckpointInt); err != nil {
