@@ -214,7 +214,8 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	}
 	a.Notify = &notify.Notifier{DB: d, Log: log}
 	if cfg.SMTPAddr != "" {
-		a.Notify.Mail = &notify.Mailer{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, User: cfg.SMTPUser, Password: cfg.SMTPPassword}
+		a.Notify.Sender = &notify.Sender{DB: d, Log: log, MaxAttempts: cfg.SMTPMaxAttempts,
+			Mail: &notify.Mailer{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, User: cfg.SMTPUser, Password: cfg.SMTPPassword, Timeout: cfg.SMTPTimeout}}
 	}
 	a.CalStore = cal
 	a.Limits = ratelimit.NewMemory("opendata:rl:")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"opendata/metrics"
+	"opendata/notify"
 	"opendata/search"
 )
 
@@ -38,6 +39,9 @@ func (a *App) Ready(ctx context.Context) map[string]error {
 	}
 	if a.Config.SMTPAddr != "" {
 		checks[BackendSMTP] = dialCheck(ctx, a.Config.SMTPAddr)
+		if checks[BackendSMTP] == nil {
+			checks[BackendSMTP] = a.Notify.Sender.Health()
+		}
 	}
 	if a.Metrics != nil {
 		a.Metrics.SetBackends(checks)
@@ -102,6 +106,16 @@ func (a *App) instrument() {
 			Read: func(ctx context.Context) (float64, error) {
 				var n int64
 				err := a.DB.QueryRow(ctx, "SELECT COALESCE(MAX(id), 0) FROM audit_events").Scan(&n)
+				return float64(n), err
+			}},
+		metrics.Func{Name: "opendata_mail_outbox_waiting", Help: "E-mails queued and not yet delivered (all instances).",
+			Read: func(ctx context.Context) (float64, error) {
+				n, _, err := notify.Counts(ctx, a.DB)
+				return float64(n), err
+			}},
+		metrics.Func{Name: "opendata_mail_outbox_failed", Help: "E-mails given up after smtp_max_attempts (all instances).",
+			Read: func(ctx context.Context) (float64, error) {
+				_, n, err := notify.Counts(ctx, a.DB)
 				return float64(n), err
 			}},
 		metrics.Func{Name: "opendata_query_cache_hits_total", Help: "Records queries whose Parquet file was in the local DuckDB cache.", Counter: true,

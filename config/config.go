@@ -55,6 +55,8 @@ type Config struct {
 	SMTPFrom        string
 	SMTPUser        string
 	SMTPPassword    string
+	SMTPTimeout     time.Duration
+	SMTPMaxAttempts int
 	LimitStore      string
 	RedisURL        string
 	AnonRate        string
@@ -190,6 +192,8 @@ var Options = []Option{
 	{"smtp_from", "opendata@localhost", "sender address of notification e-mails", str(func(c *Config) *string { return &c.SMTPFrom })},
 	{"smtp_user", "", "SMTP user (PLAIN auth)", str(func(c *Config) *string { return &c.SMTPUser })},
 	{"smtp_password", "", "SMTP password", str(func(c *Config) *string { return &c.SMTPPassword })},
+	{"smtp_timeout", "30s", "longest one e-mail delivery may take, dial included (mail leaves through the outbox; no request waits for it)", duration(func(c *Config) *time.Duration { return &c.SMTPTimeout })},
+	{"smtp_max_attempts", "8", "how many times an e-mail is tried (the pause doubling from 30s) before it is marked failed", intRange(func(c *Config) *int { return &c.SMTPMaxAttempts }, 1, 100)},
 	{"ratelimit_store", "memory", "where API call counts live: memory (one instance) or redis (shared by every instance)", oneOf(func(c *Config) *string { return &c.LimitStore }, "memory", "redis")},
 	{"redis_url", "", "Redis for shared rate limits, e.g. redis://127.0.0.1:6379/0", str(func(c *Config) *string { return &c.RedisURL })},
 	{"anon_rate", "120-M", "calls an anonymous caller (per IP) may make to the public API: N-S, N-M, N-H or N-D", str(func(c *Config) *string { return &c.AnonRate })},

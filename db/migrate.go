@@ -461,4 +461,20 @@ CREATE TABLE pending_edits (
 	reason TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX pending_edits_resource ON pending_edits(resource_id, status)`},
+	{83, "notify: e-mail outbox (claimed once across instances, retried, given up visibly)", `
+CREATE TABLE mail_outbox (
+	id {{ID}},
+	recipients TEXT NOT NULL,
+	subject TEXT NOT NULL,
+	body TEXT NOT NULL,
+	kind TEXT NOT NULL DEFAULT '',
+	status TEXT NOT NULL,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	next_at {{TS}} NOT NULL,
+	claim TEXT NOT NULL DEFAULT '',
+	last_error TEXT NOT NULL DEFAULT '',
+	created_at {{TS}} NOT NULL,
+	sent_at {{TS}}
+);
+CREATE INDEX mail_outbox_due ON mail_outbox(status, next_at)`},
 }

@@ -5,12 +5,9 @@ package notify
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/smtp"
-	"strings"
 	"time"
 
 	"opendata/db"
@@ -28,29 +25,15 @@ type Notice struct {
 	Read      bool              `json:"read"`
 }
 
-// Mailer sends e-mail through an SMTP server.
-type Mailer struct {
-	Addr, From, User, Password string
-}
-
-// Send delivers one message (UTF-8, base64 subject).
-func (m *Mailer) Send(to []string, subject, body string) error {
-	var auth smtp.Auth
-	if m.User != "" {
-		host, _, _ := strings.Cut(m.Addr, ":")
-		auth = smtp.PlainAuth("", m.User, m.Password, host)
-	}
-	msg := "From: " + m.From + "\r\nTo: " + strings.Join(to, ", ") + "\r\nSubject: =?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte(subject)) + "?=\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" + body + "\r\n"
-	return smtp.SendMail(m.Addr, auth, m.From, to, []byte(msg))
-}
-
 // Notifier writes notices.
 type Notifier struct {
-	DB   *db.DB
-	Mail *Mailer // nil: in-app only
-	Log  *slog.Logger
+	DB     *db.DB
+	Sender *Sender // nil: in-app only
+	Log    *slog.Logger
 }
+
+// Mails reports whether notices also go out by e-mail.
+func (n *Notifier) Mails() bool { return n != nil && n.Sender != nil }
 
 // To addresses a notice: a department's inbox, a role's (bureau, office)
 // or one account's (a public developer).
@@ -60,10 +43,24 @@ type To struct {
 	UserID       int64
 }
 
-// Send records a notice for each recipient and e-mails their staff.
+// Send records a notice for each recipient and queues the e-mail to their
+// staff, in one transaction of its own; a failure is logged (the act it
+// tells of has happened). Use SendTx inside the act's transaction.
 func (n *Notifier) Send(ctx context.Context, kind string, params map[string]string, link string, to ...To) {
 	if n == nil {
 		return
+	}
+	if err := n.DB.Tx(ctx, func(q db.Querier) error { return n.SendTx(ctx, q, kind, params, link, to...) }); err != nil && n.Log != nil {
+		n.Log.ErrorContext(ctx, "notification not stored", "kind", kind, "err", err)
+	}
+	n.Sender.Wake()
+}
+
+// SendTx records the notices and queues their e-mail through q, the
+// transaction of the act they tell of: no act, no notice; no notice, no act.
+func (n *Notifier) SendTx(ctx context.Context, q db.Querier, kind string, params map[string]string, link string, to ...To) error {
+	if n == nil {
+		return nil
 	}
 	p, _ := json.Marshal(params)
 	for _, t := range to {
@@ -74,41 +71,58 @@ func (n *Notifier) Send(ctx context.Context, kind string, params map[string]stri
 		if t.UserID != 0 {
 			user = t.UserID
 		}
-		if _, err := n.DB.Exec(ctx, "INSERT INTO notifications (department_id, role, user_id, kind, params, link, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			dept, t.Role, user, kind, string(p), link, db.Now()); err != nil && n.Log != nil {
-			n.Log.ErrorContext(ctx, "notification not stored", "kind", kind, "err", err)
+		if _, err := q.Exec(ctx, "INSERT INTO notifications (department_id, role, user_id, kind, params, link, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			dept, t.Role, user, kind, string(p), link, db.Now()); err != nil {
+			return err
 		}
-		if n.Mail != nil {
-			n.mail(ctx, kind, params, link, t)
+		if n.Sender != nil {
+			if err := n.queue(ctx, q, kind, params, link, t); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
-func (n *Notifier) mail(ctx context.Context, kind string, params map[string]string, link string, t To) {
-	q, args := "SELECT email FROM users WHERE active = 1 AND email <> '' AND department_id = ?", []any{t.DepartmentID}
-	if t.UserID != 0 {
-		q, args = "SELECT email FROM users WHERE email <> '' AND id = ?", []any{t.UserID}
-	} else if t.DepartmentID == 0 {
-		q, args = "SELECT email FROM users WHERE active = 1 AND email <> '' AND role = ?", []any{t.Role}
+// Mail queues one message to the given addresses (sign-up links and the
+// like) and wakes the sender; false when e-mail is not configured.
+func (n *Notifier) Mail(ctx context.Context, m Mail) (bool, error) {
+	if !n.Mails() {
+		return false, nil
 	}
-	rows, err := n.DB.Query(ctx, q, args...)
+	if err := Enqueue(ctx, n.DB, m); err != nil {
+		return true, err
+	}
+	n.Sender.Wake()
+	return true, nil
+}
+
+func (n *Notifier) queue(ctx context.Context, q db.Querier, kind string, params map[string]string, link string, t To) error {
+	query, args := "SELECT email FROM users WHERE active = 1 AND email <> '' AND department_id = ?", []any{t.DepartmentID}
+	if t.UserID != 0 {
+		query, args = "SELECT email FROM users WHERE email <> '' AND id = ?", []any{t.UserID}
+	} else if t.DepartmentID == 0 {
+		query, args = "SELECT email FROM users WHERE active = 1 AND email <> '' AND role = ?", []any{t.Role}
+	}
+	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
-		return
+		return err
 	}
 	var to []string
 	for rows.Next() {
 		var e string
-		rows.Scan(&e)
+		if err := rows.Scan(&e); err != nil {
+			rows.Close()
+			return err
+		}
 		to = append(to, e)
 	}
 	rows.Close()
-	if len(to) == 0 {
-		return
+	if err := rows.Err(); err != nil {
+		return err
 	}
 	text := i18n.T(i18n.ZH, "notify."+kind, params)
-	if err := n.Mail.Send(to, text, text+"\n\n"+link); err != nil && n.Log != nil {
-		n.Log.WarnContext(ctx, "notification e-mail failed", "kind", kind, "err", err)
-	}
+	return Enqueue(ctx, q, Mail{To: to, Subject: text, Body: text + "\n\n" + link, Kind: kind})
 }
 
 // Inbox returns the newest notices for a department and a role.

@@ -22,8 +22,12 @@ func TestInboxAndMail(t *testing.T) {
 	u, _ := (&auth.Store{DB: d}).CreateUser(ctx, auth.NewUser{Username: "wj_staff", Password: "0123456789ab", Role: auth.RoleDeptStaff, DepartmentID: dept.ID})
 	d.Exec(ctx, "UPDATE users SET email = 'wj@example.gov.cn' WHERE id = ?", u.ID)
 	addr, got := notifytest.FakeSMTP(t)
-	n := &notify.Notifier{DB: d, Mail: &notify.Mailer{Addr: addr, From: "opendata@example.gov.cn"}}
+	sender := &notify.Sender{DB: d, Mail: &notify.Mailer{Addr: addr, From: "opendata@example.gov.cn"}}
+	n := &notify.Notifier{DB: d, Sender: sender}
 	n.Send(ctx, "share_request_due", notify.Params("id", 7, "name", "执业医师注册信息", "deadline", "2025-10-14"), "/x", notify.To{DepartmentID: dept.ID})
+	if sent, err := sender.RunOnce(ctx); err != nil || sent != 1 {
+		t.Fatalf("outbox: sent %d, %v", sent, err)
+	}
 	select {
 	case msg := <-got:
 		subject := "共享申请 #7（执业医师注册信息）将于 2025-10-14 到期，仅剩 1 个工作日"

@@ -11,6 +11,7 @@ import (
 	"opendata/auth"
 	"opendata/errs"
 	"opendata/i18n"
+	"opendata/notify"
 )
 
 // The open API gateway: developer accounts and keys, the records API,
@@ -78,7 +79,7 @@ func (s *Server) apiSignup(c echo.Context) error {
 // Whoever signed up is told the same in both cases.
 func (s *Server) signup(c echo.Context, in access.SignUp) (access.Registered, error) {
 	reg, err := s.app.Access.Register(c.Request().Context(), in)
-	if err != nil || s.app.Notify.Mail == nil {
+	if err != nil || !s.app.Notify.Mails() {
 		return reg, err
 	}
 	base := s.baseURL(c)
@@ -94,8 +95,8 @@ func (s *Server) signup(c echo.Context, in access.SignUp) (access.Registered, er
 	default:
 		return reg, nil
 	}
-	if err := s.app.Notify.Mail.Send([]string{to}, subject, body); err != nil {
-		s.log.WarnContext(c.Request().Context(), "sign-up e-mail failed", "err", err)
+	if _, err := s.app.Notify.Mail(c.Request().Context(), notify.Mail{To: []string{to}, Subject: subject, Body: body, Kind: "signup"}); err != nil {
+		s.log.WarnContext(c.Request().Context(), "sign-up e-mail not queued", "err", err)
 	}
 	return reg, nil
 }

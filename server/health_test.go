@@ -15,6 +15,7 @@ import (
 	"opendata/blob"
 	"opendata/config"
 	"opendata/db/dbtest"
+	"opendata/notify/notifytest"
 )
 
 func localBlobs(t *testing.T) blob.Store {
@@ -165,5 +166,48 @@ func TestMetrics(t *testing.T) {
 	plain := start(t, dbtest.SQLite(t), localBlobs(t), nil)
 	if code, body := scrape(t, plain.url+"/metrics", ""); code != 404 || strings.Contains(body, "opendata_") {
 		t.Fatalf("no token configured: %d %.200s", code, body)
+	}
+}
+
+// A mail server that accepts and then stalls: a sign-up (which mails a
+// link) answers at once, the message waits in the outbox, and once the
+// delivery times out /readyz and the metrics say mail is degraded.
+func TestMailServerHangs(t *testing.T) {
+	addr := notifytest.HangingSMTP(t)
+	e := start(t, dbtest.SQLite(t), localBlobs(t), func(c *config.Config) {
+		c.MetricsToken, c.SMTPAddr, c.SMTPTimeout = "scrape-secret", addr, 2*time.Second
+	})
+	answered := make(chan resp, 1)
+	go func() {
+		answered <- e.do("POST", "/api/v1/account/signup", "", map[string]string{"email": "lab@example.cn", "password": "developer-pass-1", "display_name": "王研究"}, nil)
+	}()
+	select {
+	case r := <-answered:
+		if r.status != 202 {
+			t.Fatalf("signup: %d %s", r.status, r.body)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sign-up waited for the silent mail server")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := e.do("GET", "/readyz", "", nil, nil)
+		if r.status != 200 {
+			t.Fatalf("readyz: %d %s", r.status, r.body)
+		}
+		if strings.Contains(string(r.body), `"degraded":["smtp"]`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a stalled delivery is not reported: %s", r.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, page := scrape(t, e.url+"/metrics", "scrape-secret")
+	if got := metricValue(page, `opendata_backend_up{backend="smtp"}`); got != 0 {
+		t.Errorf("smtp up = %v", got)
+	}
+	if got := metricValue(page, "opendata_mail_outbox_waiting"); got != 1 {
+		t.Errorf("outbox waiting = %v, want 1", got)
 	}
 }

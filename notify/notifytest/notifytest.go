@@ -16,8 +16,13 @@ func FakeSMTP(t testing.TB) (string, <-chan string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln.Addr().String(), serve(t, ln)
+}
+
+// serve answers SMTP on ln until the test ends.
+func serve(t testing.TB, ln net.Listener) <-chan string {
 	t.Cleanup(func() { ln.Close() })
-	got := make(chan string, 16)
+	got := make(chan string, 256)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -27,7 +32,7 @@ func FakeSMTP(t testing.TB) (string, <-chan string) {
 			go serveSMTP(c, got)
 		}
 	}()
-	return ln.Addr().String(), got
+	return got
 }
 
 func serveSMTP(c net.Conn, got chan<- string) {
@@ -65,5 +70,52 @@ func serveSMTP(c net.Conn, got chan<- string) {
 		default:
 			w("250 ok")
 		}
+	}
+}
+
+// HangingSMTP accepts connections on a loopback port and never answers
+// (a mail server that stalls); it returns the address.
+func HangingSMTP(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, silent
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// DownSMTP is a loopback address where nothing listens yet; Up starts the
+// fake server there.
+func DownSMTP(t testing.TB) (addr string, up func() <-chan string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	return addr, func() <-chan string {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return serve(t, ln)
 	}
 }
