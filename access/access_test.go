@@ -11,6 +11,7 @@ import (
 	"opendata/db"
 	"opendata/db/dbtest"
 	"opendata/errs"
+	"opendata/refcache"
 )
 
 func developer(t *testing.T, d *db.DB) auth.User {
@@ -58,6 +59,34 @@ func TestKeyCache(t *testing.T) {
 		now = now.Add(1100 * time.Millisecond)
 		if _, err := a.Authenticate(ctx, token); !errors.Is(err, errs.Unauthenticated) {
 			t.Fatalf("after the TTL the other instance still accepts a revoked key: %v", err)
+		}
+
+		// With the version watcher serve runs, the other instance drops a
+		// revoked key at its next check, long before the TTL.
+		a.KeyCacheTTL = time.Hour
+		watchA := &refcache.Watcher{DB: d}
+		watchA.On(refcache.Keys, func(context.Context) error { a.ForgetKeys(); return nil })
+		if err := watchA.Prime(ctx); err != nil {
+			t.Fatal(err)
+		}
+		k3, token3, err := a.CreateKey(ctx, u, "版本", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Authenticate(ctx, token3); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.RevokeKey(ctx, u, k3.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Authenticate(ctx, token3); err != nil {
+			t.Fatalf("before its check A serves from its cache: %v", err)
+		}
+		if names, err := watchA.Check(ctx); err != nil || len(names) != 1 {
+			t.Fatalf("A's check after a revocation on B reloaded %v (err %v)", names, err)
+		}
+		if _, err := a.Authenticate(ctx, token3); !errors.Is(err, errs.Unauthenticated) {
+			t.Fatalf("after its version check A still accepts a key revoked on B: %v", err)
 		}
 
 		// Expiry needs no cache expiry: a cached key stops at its end.

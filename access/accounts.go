@@ -133,7 +133,7 @@ func (s *Service) SetDeveloperActive(ctx context.Context, by auth.User, id int64
 	if err := s.Users.SetActive(ctx, id, active); err != nil {
 		return u, err
 	}
-	s.forgetKeys()
+	s.forgetKeys(ctx)
 	action := "account.activate"
 	if !active {
 		action = "account.suspend"

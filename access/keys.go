@@ -21,6 +21,7 @@ import (
 	"opendata/db"
 	"opendata/errs"
 	"opendata/notify"
+	"opendata/refcache"
 )
 
 // Tiers a key can have; the anonymous tier belongs to callers without one.
@@ -68,11 +69,23 @@ type cachedCaller struct {
 	until time.Time
 }
 
-// forgetKeys empties the key cache (after a revocation, suspension or tier change).
-func (s *Service) forgetKeys() {
+// ForgetKeys empties this instance's key cache (another instance changed
+// a key or an account: refcache.Keys moved).
+func (s *Service) ForgetKeys() {
 	s.cacheMu.Lock()
 	s.cache = nil
 	s.cacheMu.Unlock()
+}
+
+// forgetKeys empties the key cache after a revocation, suspension or tier
+// change, here at once and on the other instances at their next version
+// check. Should the version not be written, they still drop the key within
+// KeyCacheTTL.
+func (s *Service) forgetKeys(ctx context.Context) {
+	s.ForgetKeys()
+	if err := refcache.Bump(ctx, s.DB, refcache.Keys); err != nil && s.Log != nil {
+		s.Log.Warn("key cache version not bumped; other instances refresh within the key cache TTL", "err", err)
+	}
 }
 
 func (s *Service) now() time.Time {
@@ -224,7 +237,7 @@ func (s *Service) RevokeKey(ctx context.Context, by auth.User, id int64) error {
 	if _, err := s.DB.Exec(ctx, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id); err != nil {
 		return err
 	}
-	s.forgetKeys()
+	s.forgetKeys(ctx)
 	s.audit(ctx, by.Actor(), "key.revoke", 0, "", fmt.Sprintf("key %d %q of %s", id, k.Name, k.Owner))
 	return nil
 }
@@ -244,7 +257,7 @@ func (s *Service) SetTier(ctx context.Context, by auth.User, id int64, tier stri
 	if _, err := s.DB.Exec(ctx, "UPDATE api_keys SET tier = ? WHERE id = ?", tier, id); err != nil {
 		return Key{}, err
 	}
-	s.forgetKeys()
+	s.forgetKeys(ctx)
 	s.audit(ctx, by.Actor(), "key.tier", 0, "", fmt.Sprintf("key %d of %s: %s → %s", id, k.Owner, k.Tier, tier))
 	return s.GetKey(ctx, id)
 }

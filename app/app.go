@@ -28,6 +28,7 @@ import (
 	"opendata/publish"
 	"opendata/query"
 	"opendata/ratelimit"
+	"opendata/refcache"
 	"opendata/search"
 	"opendata/sharing"
 	"opendata/synonyms"
@@ -53,6 +54,9 @@ type App struct {
 	Misses   *synonyms.Misses
 	Counter  *publish.Counter
 	Audit    *audit.Log
+	// Versions reloads cached reference data (the calendar, the key
+	// cache) when another instance or the CLI changed it (serve runs it).
+	Versions *refcache.Watcher
 	// Calendar counts working days for every deadline.
 	Calendar *calendar.Calendar
 	Sharing  *sharing.Service
@@ -208,10 +212,17 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 	if _, err := cal.Seed(context.Background(), year-3, year+1); err != nil {
 		return nil, fmt.Errorf("seed the working-day calendar: %w", err)
 	}
+	// The versions are read before the copies they describe, so a change
+	// committed in between is reloaded once more rather than missed.
+	a.Versions = &refcache.Watcher{DB: d, Log: log}
+	if err := a.Versions.Prime(context.Background()); err != nil {
+		return nil, fmt.Errorf("reference data versions: %w", err)
+	}
 	var err error
 	if a.Calendar, err = cal.Load(context.Background(), cfg.Location()); err != nil {
 		return nil, err
 	}
+	a.Versions.On(refcache.Calendar, func(ctx context.Context) error { return cal.Reload(ctx, a.Calendar) })
 	a.Notify = &notify.Notifier{DB: d, Log: log}
 	if cfg.SMTPAddr != "" {
 		a.Notify.Sender = &notify.Sender{DB: d, Log: log, MaxAttempts: cfg.SMTPMaxAttempts,
@@ -233,6 +244,7 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 		KeyMaxDays: cfg.KeyMaxDays, KeyCacheTTL: cfg.KeyCacheTTL, ApplicationDays: cfg.ApplicationDays, VerifyByEmail: cfg.SMTPAddr != "" && cfg.SignupApproval == "auto",
 		Usage: &access.Usage{Location: cfg.Location()}}
 	a.Sharing.OpenGrants = a.Access // on-application grants in the read matrix
+	a.Versions.On(refcache.Keys, func(context.Context) error { a.Access.ForgetKeys(); return nil })
 	secret, err := db.Secret(context.Background(), d, "cursor_key")
 	if err != nil {
 		return nil, fmt.Errorf("cursor secret: %w", err)

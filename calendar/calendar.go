@@ -19,6 +19,7 @@ import (
 
 	"opendata/db"
 	"opendata/errs"
+	"opendata/refcache"
 )
 
 // Day kinds.
@@ -174,6 +175,23 @@ func (c *Calendar) Set(year int, days []Day) {
 	c.years[year] = true
 }
 
+// Adopt puts other's exceptions in force in c (a reload after the
+// calendar was edited elsewhere: every holder of c sees the change).
+func (c *Calendar) Adopt(other *Calendar) {
+	other.mu.RLock()
+	days, years := make(map[string]string, len(other.days)), make(map[int]bool, len(other.years))
+	for k, v := range other.days {
+		days[k] = v
+	}
+	for k, v := range other.years {
+		years[k] = v
+	}
+	other.mu.RUnlock()
+	c.mu.Lock()
+	c.days, c.years = days, years
+	c.mu.Unlock()
+}
+
 // FromLunar returns the State Council holidays and make-up days of a year
 // as lunar-go records them (empty when it has none).
 func FromLunar(year int) []Day {
@@ -233,6 +251,17 @@ func ParseCSV(r io.Reader) (map[int][]Day, error) {
 // Store keeps the calendar in the metadata database.
 type Store struct{ DB *db.DB }
 
+// Reload reads the stored calendar into the live c (an edit made on
+// another instance, or by the CLI).
+func (s *Store) Reload(ctx context.Context, c *Calendar) error {
+	fresh, err := s.Load(ctx, c.Location())
+	if err != nil {
+		return err
+	}
+	c.Adopt(fresh)
+	return nil
+}
+
 // Load reads every exception.
 func (s *Store) Load(ctx context.Context, loc *time.Location) (*Calendar, error) {
 	days, err := db.QueryAll(ctx, s.DB, "SELECT day, kind, name FROM calendar_days", scanDay)
@@ -276,8 +305,11 @@ func (s *Store) ReplaceYear(ctx context.Context, year int, days []Day, source st
 		if _, err := q.Exec(ctx, "DELETE FROM calendar_years WHERE year = ?", year); err != nil {
 			return err
 		}
-		_, err := q.Exec(ctx, "INSERT INTO calendar_years (year, source, loaded_at) VALUES (?, ?, ?)", year, source, db.Now())
-		return err
+		if _, err := q.Exec(ctx, "INSERT INTO calendar_years (year, source, loaded_at) VALUES (?, ?, ?)", year, source, db.Now()); err != nil {
+			return err
+		}
+		// Every instance reloads its calendar when this commits.
+		return refcache.Bump(ctx, q, refcache.Calendar)
 	})
 }
 

@@ -477,4 +477,9 @@ CREATE TABLE mail_outbox (
 	sent_at {{TS}}
 );
 CREATE INDEX mail_outbox_due ON mail_outbox(status, next_at)`},
+	{84, "reference data versions: cached copies reloaded on every instance", `
+CREATE TABLE cache_versions (
+	name TEXT PRIMARY KEY,
+	version {{BIGINT}} NOT NULL
+)`},
 }

@@ -184,7 +184,8 @@ func (s *Server) calendarDays(c echo.Context, y int) ([]calendar.Day, error) {
 	return s.app.CalStore.Year(c.Request().Context(), y)
 }
 
-// reloadCalendar puts an edited year into the live calendar.
+// reloadCalendar puts an edited year into this instance's calendar at once
+// (the others reload it when they see refcache.Calendar move).
 func (s *Server) reloadCalendar(c echo.Context, y int) error {
 	days, err := s.calendarDays(c, y)
 	if err != nil {

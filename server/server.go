@@ -138,6 +138,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if m := s.app.Notify.Sender; m != nil {
 		go m.Run(wctx) // e-mail leaves through the outbox, never from a request
 	}
+	go s.app.Versions.Run(wctx)
 	go func() {
 		if err := s.app.Follower.Start(wctx); err != nil && wctx.Err() == nil {
 			s.log.Error("search index: catching up with the change log", "err", err)
