@@ -243,8 +243,12 @@ func TestFaultPostgresRestartUnderLoad(t *testing.T) {
 		func(int) outcome { return send("page", "GET", fmt.Sprintf("/datasets/%d", id), "", nil) },
 		func(int) outcome { return send("page", "GET", fmt.Sprintf("/datasets/%d", id), "", nil) },
 		func(int) outcome { return send("page", "GET", fmt.Sprintf("/datasets/%d", id), "", nil) },
-		func(int) outcome { return send("records", "GET", fmt.Sprintf("/api/v1/resources/%d/records?limit=2", id), "", nil) },
-		func(int) outcome { return send("records", "GET", fmt.Sprintf("/api/v1/resources/%d/records?limit=2", id), "", nil) },
+		func(int) outcome {
+			return send("records", "GET", fmt.Sprintf("/api/v1/resources/%d/records?limit=2", id), "", nil)
+		},
+		func(int) outcome {
+			return send("records", "GET", fmt.Sprintf("/api/v1/resources/%d/records?limit=2", id), "", nil)
+		},
 		func(int) outcome {
 			return send("login", "POST", "/api/v1/auth/login", "", map[string]string{"username": "wj_staff", "password": "health-pass-123"})
 		},
