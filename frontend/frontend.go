@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"opendata/i18n"
-	"opendata/ingest"
 	"opendata/search"
 )
 
@@ -194,8 +193,21 @@ func DateTime(lang string, t time.Time) string {
 	return t.Format("2006年1月2日 15:04")
 }
 
+// Buckets is a histogram as the charts take it: len(Counts)+1 bounds, as
+// display strings.
+type Buckets struct {
+	Bounds []string
+	Counts []int64
+}
+
+// Bar is one frequent value and how often it occurs.
+type Bar struct {
+	Label string
+	Count int64
+}
+
 // Histogram draws a column's histogram as an accessible SVG.
-func Histogram(h *ingest.Histogram, title string) template.HTML {
+func Histogram(h *Buckets, title string) template.HTML {
 	if h == nil || len(h.Counts) == 0 {
 		return ""
 	}
@@ -218,7 +230,7 @@ func Histogram(h *ingest.Histogram, title string) template.HTML {
 }
 
 // TopBars draws the most common values as horizontal bars.
-func TopBars(vals []ingest.TopValue, title string) template.HTML {
+func TopBars(vals []Bar, title string) template.HTML {
 	if len(vals) == 0 {
 		return ""
 	}
@@ -235,12 +247,12 @@ func TopBars(vals []ingest.TopValue, title string) template.HTML {
 	for i, v := range vals {
 		bw := math.Max(1, float64(v.Count)/float64(maxC)*(w-130))
 		y := float64(i) * row
-		label := []rune(v.Value)
+		label := []rune(v.Label)
 		if len(label) > 9 {
 			label = append(label[:8], '…')
 		}
 		fmt.Fprintf(&b, `<text x="0" y="%.0f" font-size="11" fill="#222">%s</text>`, y+13, template.HTMLEscapeString(string(label)))
-		fmt.Fprintf(&b, `<rect x="110" y="%.0f" width="%.1f" height="%.0f" fill="#3c8d5a"><title>%s: %d</title></rect>`, y+3, bw, row-6, template.HTMLEscapeString(v.Value), v.Count)
+		fmt.Fprintf(&b, `<rect x="110" y="%.0f" width="%.1f" height="%.0f" fill="#3c8d5a"><title>%s: %d</title></rect>`, y+3, bw, row-6, template.HTMLEscapeString(v.Label), v.Count)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="10" fill="#555">%s</text>`, 114+bw, y+13, Num(v.Count))
 	}
 	b.WriteString(`</svg>`)

@@ -468,8 +468,25 @@ type chartView struct {
 	Name                     string
 	Nulls, Invalid, Distinct int64
 	Range                    string
-	Histogram                *ingest.Histogram
-	Top                      []ingest.TopValue
+	Histogram                *frontend.Buckets
+	Top                      []frontend.Bar
+}
+
+// buckets and bars turn the statistics' histogram and top values into the
+// charts' plain view types.
+func buckets(h *ingest.Histogram) *frontend.Buckets {
+	if h == nil {
+		return nil
+	}
+	return &frontend.Buckets{Bounds: h.Bounds, Counts: h.Counts}
+}
+
+func bars(top []ingest.TopValue) []frontend.Bar {
+	out := make([]frontend.Bar, len(top))
+	for i, t := range top {
+		out[i] = frontend.Bar{Label: t.Value, Count: t.Count}
+	}
+	return out
 }
 
 type example struct{ Lang, Code string }
@@ -562,7 +579,7 @@ func (s *Server) datasetPage(c echo.Context) error {
 		data["Quality"] = st
 		var charts []chartView
 		for _, cs := range st.Columns {
-			ch := chartView{Name: cs.Name, Nulls: cs.Nulls, Invalid: cs.Invalid, Distinct: cs.Distinct, Histogram: cs.Hist, Top: cs.Top}
+			ch := chartView{Name: cs.Name, Nulls: cs.Nulls, Invalid: cs.Invalid, Distinct: cs.Distinct, Histogram: buckets(cs.Hist), Top: bars(cs.Top)}
 			if cs.Min != "" && cs.Hist != nil {
 				ch.Range = cs.Min + " – " + cs.Max
 			} else if cs.Range[0] != "" {
