@@ -40,6 +40,7 @@ type Config struct {
 	DedupMemoryMB   int
 	MaxColumns      int
 	MaxHeaderKB     int
+	MaxRejectRatio  float64
 	JobMaxAttempts  int
 	TimeZone        string
 	SessionTTL      time.Duration
@@ -134,6 +135,32 @@ func intRange(p func(*Config) *int, lo, hi int) func(*Config, string) error {
 	}
 }
 
+// ParseRatio reads a share as a fraction from 0 to 1 ("0.05") or a
+// percentage ("5%").
+func ParseRatio(v string) (float64, error) {
+	v = strings.TrimSpace(v)
+	scale := 1.0
+	if strings.HasSuffix(v, "%") {
+		v, scale = strings.TrimSpace(strings.TrimSuffix(v, "%")), 100
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f != f || f < 0 || f/scale > 1 {
+		return 0, fmt.Errorf("must be a share from 0 to 1 (0.05) or a percentage (5%%)")
+	}
+	return f / scale, nil
+}
+
+func ratio(p func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := ParseRatio(v)
+		if err != nil {
+			return err
+		}
+		*p(c) = f
+		return nil
+	}
+}
+
 func boolean(p func(*Config) *bool) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
@@ -178,6 +205,7 @@ var Options = []Option{
 	{"dedup_memory_mb", "32", "memory for the duplicate and key-conflict checks, in MiB: a one-read hash table for files whose rows fit, else sorted runs that spill to disk", intRange(func(c *Config) *int { return &c.DedupMemoryMB }, 1, 1<<16)},
 	{"max_columns", "2000", "most columns a file may have; a wider file is refused before anything is sized by its width", intRange(func(c *Config) *int { return &c.MaxColumns }, 1, 16384)},
 	{"max_header_kb", "256", "largest header row (column names) accepted by ingest, in KiB", intRange(func(c *Config) *int { return &c.MaxHeaderKB }, 1, 1<<16)},
+	{"max_reject_ratio", "0.05", "largest share of a file's rows that may be rejected (wrong field count, a value not of its column's type, a missing required value; duplicates do not count): above it the ingest fails as a whole and publishes nothing; 0.05 or 5%, overridable per upload and per `opendata ingest` run", ratio(func(c *Config) *float64 { return &c.MaxRejectRatio })},
 	{"job_max_attempts", "3", "how many times a background job is started before it is marked failed (a job whose worker died is retried until then)", intRange(func(c *Config) *int { return &c.JobMaxAttempts }, 1, 100)},
 	{"timezone", "Asia/Shanghai", "time zone for dates, deadlines and 'not in the future' checks", str(func(c *Config) *string { return &c.TimeZone })},
 	{"session_ttl", "12h", "how long a staff login lasts", duration(func(c *Config) *time.Duration { return &c.SessionTTL })},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,8 @@ func TestInvalid(t *testing.T) {
 		{[]string{"OPENDATA_BLOB_BACKEND=minio"}, "needs OPENDATA_S3_ENDPOINT"},
 		{[]string{"OPENDATA_DATABASE_URL=mysql://x"}, "sqlite: or postgres://"},
 		{[]string{"OPENDATA_TIMEZONE=Mars/Base"}, "unknown time zone"},
+		{[]string{"OPENDATA_MAX_REJECT_RATIO=1.5"}, "share from 0 to 1"},
+		{[]string{"OPENDATA_MAX_REJECT_RATIO=five"}, "OPENDATA_MAX_REJECT_RATIO"},
 	}
 	for _, tc := range cases {
 		_, err := Load("", tc.env)
@@ -108,5 +111,24 @@ func BenchmarkLocation(b *testing.B) {
 	c, _ := Load("", nil)
 	for b.Loop() {
 		c.Location()
+	}
+}
+
+func TestParseRatio(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"0.05", 0.05, true}, {"5%", 0.05, true}, {" 30 % ", 0.3, true}, {"0", 0, true}, {"1", 1, true}, {"100%", 1, true},
+		{"1.01", 0, false}, {"101%", 0, false}, {"-0.1", 0, false}, {"NaN", 0, false}, {"", 0, false}, {"abc", 0, false},
+	} {
+		got, err := ParseRatio(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && math.Abs(got-tc.want) > 1e-12) {
+			t.Errorf("ParseRatio(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+	if d := Default(); d.MaxRejectRatio != 0.05 {
+		t.Errorf("default max_reject_ratio = %v, want 0.05", d.MaxRejectRatio)
 	}
 }

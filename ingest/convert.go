@@ -51,8 +51,12 @@ type Options struct {
 	Now              time.Time
 	Items            []catalog.Item // declared data items; they override inference
 	KeyColumns       []string
-	BatchRows        int
-	Progress         func(Progress)
+	// MaxRejectRatio, when set, is the largest share of rows that may be
+	// rejected (CheckRejectRatio); past it the conversion fails, its
+	// report kept. nil: no file-level limit.
+	MaxRejectRatio *float64
+	BatchRows      int
+	Progress       func(Progress)
 	// Name is shown in errors (the uploaded file's name).
 	Name string
 }
@@ -719,8 +723,8 @@ func estimateRows(sr *scanResult, cr *csvReader) int64 {
 }
 
 // output resolves the columns, opens the outputs, runs conv and writes the
-// reports. On error (but ErrNoStorableRow, whose report is kept) the
-// directory is removed.
+// reports. On error (but ErrNoStorableRow and a reject share over the
+// limit, whose reports are kept) the directory is removed.
 func (c *converter) output(sr *scanResult, conv func() error) (res *Result, err error) {
 	dir, err := os.MkdirTemp(c.opt.TempDir, "ingest-")
 	if err != nil {
@@ -728,7 +732,7 @@ func (c *converter) output(sr *scanResult, conv func() error) (res *Result, err 
 	}
 	res = &Result{Format: c.format, Encoding: sr.encoding, HeaderRow: sr.headerRow, Dir: dir, Files: map[string]string{}}
 	defer func() {
-		if err != nil && !errors.Is(err, ErrNoStorableRow) {
+		if err != nil && !errors.Is(err, ErrNoStorableRow) && !IsRejectRatio(err) {
 			res.Cleanup()
 			res = nil
 		}
@@ -767,6 +771,11 @@ func (c *converter) output(sr *scanResult, conv func() error) (res *Result, err 
 	res.Files["schema.json"] = filepath.Join(dir, "schema.json")
 	if c.rep.RowsStored == 0 {
 		return res, c.fileErr(ErrNoStorableRow)
+	}
+	if c.opt.MaxRejectRatio != nil {
+		if err := CheckRejectRatio(&c.rep, *c.opt.MaxRejectRatio); err != nil {
+			return res, c.fileErr(err)
+		}
 	}
 	return res, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"strconv"
+	"strings"
 
 	"opendata/errs"
 	"opendata/i18n"
@@ -45,11 +46,62 @@ type Problem struct {
 	Code   string
 	Params map[string]string
 	Kind   error
+	// Rows, when set, are the first rows' problems, told after the message.
+	Rows []RowError
 }
 
-func (p *Problem) Error() string           { return i18n.T(i18n.EN, "ingest."+p.Code, p.Params) }
-func (p *Problem) Is(target error) bool    { return target == p.Kind }
-func (p *Problem) Text(lang string) string { return i18n.T(lang, "ingest."+p.Code, p.Params) }
+func (p *Problem) Error() string        { return p.Text(i18n.EN) }
+func (p *Problem) Is(target error) bool { return target == p.Kind }
+func (p *Problem) Text(lang string) string {
+	s := i18n.T(lang, "ingest."+p.Code, p.Params)
+	if len(p.Rows) == 0 {
+		return s
+	}
+	list := make([]string, len(p.Rows))
+	for i, e := range p.Rows {
+		list[i] = Describe(lang, e)
+	}
+	return s + i18n.T(lang, "ingest.first_problems", map[string]string{"list": strings.Join(list, i18n.T(lang, "ingest.problem_sep", nil))})
+}
+
+// firstProblemsTold is how many rows' problems a file-level failure names.
+const firstProblemsTold = 5
+
+// CheckRejectRatio is the file-level rule: when the share of rows rejected
+// (duplicates aside: they repeat data that is stored) is over limit, the
+// file is a wrong export rather than dirty data, and fails as a whole with
+// the share, the limit and the first rows' problems.
+func CheckRejectRatio(rep *Report, limit float64) error {
+	if rep.RowsRead == 0 {
+		return nil
+	}
+	rejected := rep.RowsRejected - rep.Duplicates.Count
+	share := float64(rejected) / float64(rep.RowsRead)
+	if share <= limit {
+		return nil
+	}
+	var first []RowError
+	for _, e := range rep.Rejected {
+		if e.Code == "duplicate_row" {
+			continue
+		}
+		if first = append(first, e); len(first) == firstProblemsTold {
+			break
+		}
+	}
+	return &Problem{Code: "reject_ratio", Kind: errs.Invalid, Rows: first, Params: map[string]string{
+		"rejected": strconv.FormatInt(rejected, 10), "read": strconv.FormatInt(rep.RowsRead, 10),
+		"ratio": percent(share), "limit": percent(limit), "option": "max_reject_ratio"}}
+}
+
+// percent writes a share as a percentage with one decimal (5.0%).
+func percent(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
+
+// IsRejectRatio reports whether err is the file-level reject rule's failure.
+func IsRejectRatio(err error) bool {
+	var p *Problem
+	return errors.As(err, &p) && p.Code == "reject_ratio"
+}
 
 // overLimit is the Problem for an input past one of the configured limits:
 // where it happened, what was found, the limit and the option that sets it.

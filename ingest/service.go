@@ -39,6 +39,9 @@ type Limits struct {
 	MaxUnzipBytes    int64
 	DedupMemoryBytes int64
 	Location         *time.Location
+	// MaxRejectRatio is max_reject_ratio: the largest share of a file's
+	// rows that may be rejected (CheckRejectRatio).
+	MaxRejectRatio float64
 }
 
 // Request is one file to ingest into a resource.
@@ -50,7 +53,9 @@ type Request struct {
 	Encoding   string
 	Sheet      string
 	Lang       string
-	Progress   func(Progress)
+	// MaxRejectRatio overrides Limits.MaxRejectRatio for this file.
+	MaxRejectRatio *float64
+	Progress       func(Progress)
 	// Commit, when set, runs in the transaction that makes the version
 	// visible, with the outcome as it will be returned: an error (such as
 	// the job that runs this ingest no longer being held by its worker)
@@ -139,7 +144,8 @@ var objectOrder = []string{"full.parquet", "open.parquet", "open.csv", "schema.j
 
 // Ingest converts req.Path and publishes it as the resource's next version.
 // When every row is rejected it returns the Outcome (with the reasons) and
-// ErrNoStorableRow; nothing is stored.
+// ErrNoStorableRow, and when more than the allowed share is, the Outcome
+// and the reject_ratio Problem; nothing is stored.
 func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (out Outcome, err error) {
 	r, err := s.Catalog.GetResource(ctx, req.ResourceID)
 	if err != nil {
@@ -153,7 +159,11 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 	} else if s.Limits.MaxFileBytes > 0 && st.Size() > s.Limits.MaxFileBytes {
 		return out, &FileError{File: req.Name, Err: fmt.Errorf("%w: %d bytes, over the %d MiB limit", ErrTooLarge, st.Size(), s.Limits.MaxFileBytes>>20)}
 	}
-	res, err := Convert(ctx, req.Path, Options{
+	ratio := s.Limits.MaxRejectRatio
+	if req.MaxRejectRatio != nil {
+		ratio = *req.MaxRejectRatio
+	}
+	res, err := Convert(ctx, req.Path, Options{MaxRejectRatio: &ratio,
 		Format: req.Format, Encoding: req.Encoding, Sheet: req.Sheet, Name: req.Name,
 		MaxFieldBytes: s.Limits.MaxFieldBytes, MaxColumns: s.Limits.MaxColumns, MaxHeaderBytes: s.Limits.MaxHeaderBytes, MaxUnzipBytes: s.Limits.MaxUnzipBytes, DedupMemoryBytes: s.Limits.DedupMemoryBytes,
 		TempDir: s.Limits.TempDir, Location: s.Limits.Location, Items: r.Items, KeyColumns: r.KeyColumns, Progress: req.Progress,

@@ -30,6 +30,8 @@ type Upload struct {
 	Encoding  string `json:"encoding,omitempty"`
 	Sheet     string `json:"sheet,omitempty"`
 	Lang      string `json:"lang"`
+	// MaxRejectRatio overrides max_reject_ratio for this upload.
+	MaxRejectRatio *float64 `json:"max_reject_ratio,omitempty"`
 }
 
 // Uploads takes received files into the object store and the job queue,
@@ -139,7 +141,7 @@ func (s *Uploads) Run(ctx context.Context, j jobs.Job, report func(string, int64
 	}
 	defer os.Remove(tmp)
 	out, err := s.Ingest.Ingest(ctx, actor, Request{
-		ResourceID: j.ResourceID, Path: tmp, Name: u.Name, Format: u.Format, Encoding: u.Encoding, Sheet: u.Sheet, Lang: u.Lang,
+		ResourceID: j.ResourceID, Path: tmp, Name: u.Name, Format: u.Format, Encoding: u.Encoding, Sheet: u.Sheet, Lang: u.Lang, MaxRejectRatio: u.MaxRejectRatio,
 		Progress: func(pr Progress) { report(pr.Phase, pr.Rows, pr.Bytes, pr.TotalBytes) },
 		Commit: func(ctx context.Context, q db.Querier, out Outcome) error {
 			// The version's objects are stored: the upload is no longer

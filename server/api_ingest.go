@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"opendata/auth"
+	"opendata/config"
 	"opendata/errs"
 	"opendata/i18n"
 	"opendata/ingest"
@@ -128,10 +129,19 @@ func (s *Server) startUpload(c echo.Context) (j jobs.Job, lang string, err error
 			if n > limit {
 				return j, p.Lang, fmt.Errorf("%w: %s is over the %d MiB limit", errs.TooLarge, name, s.app.Config.MaxUploadMB)
 			}
-		case "format", "encoding", "sheet":
+		case "format", "encoding", "sheet", "max_reject_ratio":
 			b, _ := io.ReadAll(io.LimitReader(part, 256))
 			v := strings.TrimSpace(string(b))
 			switch part.FormName() {
+			case "max_reject_ratio":
+				if v == "" {
+					break // the form's empty field: the configured share
+				}
+				f, err := config.ParseRatio(v)
+				if err != nil {
+					return j, p.Lang, errs.FieldErrors{"max_reject_ratio": "ingest.invalid.max_reject_ratio"}
+				}
+				p.MaxRejectRatio = &f
 			case "format":
 				p.Format = v
 			case "encoding":

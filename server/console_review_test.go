@@ -23,7 +23,7 @@ func TestConsoleReview(t *testing.T) {
 	staff := e.login("jt_staff", "transport-pass-1")
 	admin := e.login("admin", "bureau-secret-1")
 	other := e.login("wj_staff", "health-pass-123")
-	r := e.upload(staff, id, "公交站点-二月.csv", gbk(busStopsV2))
+	r := e.uploadWith(staff, id, "公交站点-二月.csv", gbk(busStopsV2), dirty)
 	if j := e.waitJob(staff, r.json(t)["job"].(map[string]any)["id"].(string)); j["status"] != "succeeded" {
 		t.Fatalf("second ingest: %v", j)
 	}

@@ -136,7 +136,7 @@ func TestJobErrorsInWords(t *testing.T) {
 	staff := e.login("jt_staff", "transport-pass-1")
 	r := e.do("POST", "/api/v1/catalog/resources", staff, busEntry(e.bus), nil)
 	id := int64(r.json(t)["id"].(float64))
-	r = e.upload(staff, id, "bus.csv", []byte(busCSV))
+	r = e.uploadWith(staff, id, "bus.csv", []byte(busCSV), dirty)
 	job := e.waitJob(staff, r.json(t)["job"].(map[string]any)["id"].(string))
 	msg := fmt.Sprint(job["error"])
 	if job["status"] != "failed" || !strings.Contains(msg, "内部错误") {

@@ -63,7 +63,7 @@ func TestHostileUploadsFailTheJobNotTheServer(t *testing.T) {
 		})
 	}
 	// Still serving and still ingesting.
-	r = e.upload(staff, id, "ok.csv", []byte(busCSV))
+	r = e.uploadWith(staff, id, "ok.csv", []byte(busCSV), dirty)
 	if done := e.waitJob(staff, r.json(t)["job"].(map[string]any)["id"].(string)); done["status"] != "succeeded" {
 		t.Fatalf("ingest after the hostile uploads: %v", done)
 	}

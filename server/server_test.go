@@ -238,9 +238,19 @@ func multipartBody(t *testing.T, filename string, content []byte, fields map[str
 
 func (e *env) upload(token string, id int64, filename string, content []byte) resp {
 	e.t.Helper()
-	body, ct := multipartBody(e.t, filename, content, nil)
+	return e.uploadWith(token, id, filename, content, nil)
+}
+
+// uploadWith uploads with form fields beside the file (max_reject_ratio: a
+// deliberately dirty fixture states the share of bad rows it carries).
+func (e *env) uploadWith(token string, id int64, filename string, content []byte, fields map[string]string) resp {
+	e.t.Helper()
+	body, ct := multipartBody(e.t, filename, content, fields)
 	return e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/uploads", id), token, body.Bytes(), map[string]string{"Content-Type": ct})
 }
+
+// dirty is the upload field of fixtures with one bad row in three.
+var dirty = map[string]string{"max_reject_ratio": "40%"}
 
 func (e *env) waitJob(token, id string) map[string]any {
 	e.t.Helper()
@@ -351,7 +361,21 @@ func endToEnd(t *testing.T, e *env) {
 	}
 
 	// Upload a GBK CSV; poll the job; the version is there with its report.
+	// One row in three is bad: over the default 5 %, the file fails whole.
 	r = e.upload(staff, id, "公交站点.csv", gbk(busCSV))
+	refused := e.waitJob(staff, r.json(t)["job"].(map[string]any)["id"].(string))
+	if refused["status"] != "failed" || !strings.Contains(refused["error"].(string), "1 / 3 行被拒收（33.3%），超过允许的 5.0%") ||
+		refused["error_code"] != "ingest.reject_ratio" || refused["result"].(map[string]any)["rows_rejected"].(float64) != 1 {
+		t.Fatalf("over the reject share: %v", refused)
+	}
+	if r := e.do("GET", fmt.Sprintf("/api/v1/catalog/resources/%d/versions", id), staff, nil, nil); len(r.json(t)["versions"].([]any)) != 0 {
+		t.Fatalf("a refused file left a version: %s", r.body)
+	}
+	if r := e.uploadWith(staff, id, "公交站点.csv", gbk(busCSV), map[string]string{"max_reject_ratio": "half"}); r.status != 400 {
+		t.Fatalf("bad max_reject_ratio: %d %s", r.status, r.body)
+	}
+	// The upload states the share it allows.
+	r = e.uploadWith(staff, id, "公交站点.csv", gbk(busCSV), dirty)
 	if r.status != 202 {
 		t.Fatalf("upload: %d %s", r.status, r.body)
 	}

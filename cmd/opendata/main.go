@@ -509,7 +509,16 @@ func cmdIngest(ctx context.Context, cfg config.Config, args []string, stdout, st
 	res := fs.String("resource", "", "resource code or id")
 	format := fs.String("format", "", "csv, xlsx, json or ndjson (default: from the file name)")
 	enc := fs.String("encoding", "", "utf-8, gbk or gb18030 (default: detected)")
-	sheet := fs.String("sheet", "", "XLSX sheet name or number (default: the first visible)")
+	sheet := fs.String("sheet", "", "XLSX sheet name or number (default: the sheet that holds the table)")
+	var ratio *float64
+	fs.Func("max-reject-ratio", "largest share of rows that may be rejected, 0.05 or 5% (default: max_reject_ratio)", func(v string) error {
+		f, err := config.ParseRatio(v)
+		if err != nil {
+			return err
+		}
+		ratio = &f
+		return nil
+	})
 	asJSON := fs.Bool("json", false, "print the result as one JSON document")
 	as := fs.String("as", "", "act as this staff user")
 	lang := fs.String("lang", "zh-CN", "language of messages: zh-CN or en")
@@ -525,7 +534,7 @@ func cmdIngest(ctx context.Context, cfg config.Config, args []string, stdout, st
 		file = fs.Arg(0)
 	}
 	if *res == "" || file == "" {
-		return usageError{"usage: opendata ingest --resource CODE [--format F] [--encoding E] [--sheet S] [--json] FILE"}
+		return usageError{"usage: opendata ingest --resource CODE [--format F] [--encoding E] [--sheet S] [--max-reject-ratio R] [--json] FILE"}
 	}
 	a, err := openApp(ctx, cfg)
 	if err != nil {
@@ -551,7 +560,7 @@ func cmdIngest(ctx context.Context, cfg config.Config, args []string, stdout, st
 			progressbar.OptionSetDescription("scan"), progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())
 	}
 	out, err := a.Ingest.Ingest(ctx, actor, ingest.Request{
-		ResourceID: r.ID, Path: file, Name: filepath.Base(file), Format: *format, Encoding: *enc, Sheet: *sheet, Lang: i18n.Lang(*lang),
+		ResourceID: r.ID, Path: file, Name: filepath.Base(file), Format: *format, Encoding: *enc, Sheet: *sheet, Lang: i18n.Lang(*lang), MaxRejectRatio: ratio,
 		Progress: func(p ingest.Progress) {
 			if bar != nil {
 				bar.Describe(fmt.Sprintf("%-8s %d rows", p.Phase, p.Rows))

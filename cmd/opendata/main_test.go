@@ -42,7 +42,15 @@ func TestCLIHeadlessIngest(t *testing.T) {
 	}
 	data := filepath.Join(dir, "lines.csv")
 	os.WriteFile(data, []byte("线路,站数,联系电话\n1路,20,13812345678\n2路,十五,13912345678\n3路,18,13712345678\n"), 0o600)
+	// One row in three is bad: over the default 5 %, refused whole, nothing published.
 	code, out, errs := runCLI(t, "ingest", "--resource", "JTJ-009", "--json", data)
+	if code == 0 || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, "1 / 3 行被拒收（33.3%），超过允许的 5.0%") || !strings.Contains(out, "第 3 行“站数”：“十五”不是数字") {
+		t.Fatalf("ingest over the reject share: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, "ingest", "--resource", "JTJ-009", "--max-reject-ratio", "2", data); code == 0 || !strings.Contains(errs, "share from 0 to 1") {
+		t.Fatalf("bad --max-reject-ratio: %d %s", code, errs)
+	}
+	code, out, errs = runCLI(t, "ingest", "--resource", "JTJ-009", "--max-reject-ratio", "40%", "--json", data)
 	if code != 0 {
 		t.Fatalf("ingest: %d %s %s", code, out, errs)
 	}
