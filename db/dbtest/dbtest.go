@@ -52,9 +52,10 @@ func PostgresURL(t testing.TB) string {
 	return u
 }
 
-// Postgres creates a fresh database on the server at TEST_POSTGRES_URL,
-// migrates it and drops it when the test ends.
-func Postgres(t testing.TB) *db.DB {
+// PostgresDatabase creates a fresh, empty database on the server at
+// TEST_POSTGRES_URL, returns its URL and drops it when the test ends
+// (cleanups registered after this call run before the drop).
+func PostgresDatabase(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	admin, err := db.Open(ctx, PostgresURL(t), "")
@@ -68,17 +69,25 @@ func Postgres(t testing.TB) *db.DB {
 		admin.Close()
 		t.Fatalf("create test database: %v", err)
 	}
-	u, _ := url.Parse(PostgresURL(t))
-	u.Path = "/" + name
-	d, err := db.Open(ctx, u.String(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		d.Close()
 		admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		admin.Close()
 	})
+	u, _ := url.Parse(PostgresURL(t))
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Postgres creates a fresh database on the server at TEST_POSTGRES_URL,
+// migrates it and drops it when the test ends.
+func Postgres(t testing.TB) *db.DB {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, PostgresDatabase(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
 	if err := d.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
