@@ -185,7 +185,7 @@ func New(cfg config.Config, log *slog.Logger, d *db.DB, bs blob.Store, idx searc
 			TempDir: tmp, MaxFileBytes: int64(cfg.MaxUploadMB) << 20, MaxFieldBytes: cfg.MaxFieldKB << 10,
 			MaxColumns: cfg.MaxColumns, MaxHeaderBytes: cfg.MaxHeaderKB << 10,
 			MaxUnzipBytes: int64(cfg.MaxUnzipMB) << 20, DedupMemoryBytes: int64(cfg.DedupMemoryMB) << 20, Location: cfg.Location(),
-			MaxRejectRatio: cfg.MaxRejectRatio,
+			MaxRejectRatio: cfg.MaxRejectRatio, NullMarkers: cfg.NullMarkers,
 		}},
 	}
 	a.Index = idx

@@ -41,6 +41,7 @@ type Config struct {
 	MaxColumns      int
 	MaxHeaderKB     int
 	MaxRejectRatio  float64
+	NullMarkers     []string
 	JobMaxAttempts  int
 	TimeZone        string
 	SessionTTL      time.Duration
@@ -161,6 +162,21 @@ func ratio(p func(*Config) *float64) func(*Config, string) error {
 	}
 }
 
+// list reads comma-separated values (spaces around each trimmed; empty
+// items dropped); an empty setting is an empty list.
+func list(p func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		out := []string{}
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		*p(c) = out
+		return nil
+	}
+}
+
 func boolean(p func(*Config) *bool) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
@@ -206,6 +222,7 @@ var Options = []Option{
 	{"max_columns", "2000", "most columns a file may have; a wider file is refused before anything is sized by its width", intRange(func(c *Config) *int { return &c.MaxColumns }, 1, 16384)},
 	{"max_header_kb", "256", "largest header row (column names) accepted by ingest, in KiB", intRange(func(c *Config) *int { return &c.MaxHeaderKB }, 1, 1<<16)},
 	{"max_reject_ratio", "0.05", "largest share of a file's rows that may be rejected (wrong field count, a value not of its column's type, a missing required value; duplicates do not count): above it the ingest fails as a whole and publishes nothing; 0.05 or 5%, overridable per upload and per `opendata ingest` run", ratio(func(c *Config) *float64 { return &c.MaxRejectRatio })},
+	{"null_markers", "未填报,—,-,/,无,暂无,不详,N/A,#N/A,NULL", "comma-separated values read as null (not as a bad value) in number and date columns, counted per column in the quality report; letters in any case; empty: none", list(func(c *Config) *[]string { return &c.NullMarkers })},
 	{"job_max_attempts", "3", "how many times a background job is started before it is marked failed (a job whose worker died is retried until then)", intRange(func(c *Config) *int { return &c.JobMaxAttempts }, 1, 100)},
 	{"timezone", "Asia/Shanghai", "time zone for dates, deadlines and 'not in the future' checks", str(func(c *Config) *string { return &c.TimeZone })},
 	{"session_ttl", "12h", "how long a staff login lasts", duration(func(c *Config) *time.Duration { return &c.SessionTTL })},

@@ -128,6 +128,15 @@ func TestParseRatio(t *testing.T) {
 			t.Errorf("ParseRatio(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
+	if d := Default(); strings.Join(d.NullMarkers, "|") != "未填报|—|-|/|无|暂无|不详|N/A|#N/A|NULL" {
+		t.Errorf("default null_markers = %q", d.NullMarkers)
+	}
+	if c, err := Load("", []string{"OPENDATA_NULL_MARKERS= 缺 ,, 空 "}); err != nil || strings.Join(c.NullMarkers, "|") != "缺|空" {
+		t.Errorf("null_markers from the environment: %q, %v", c.NullMarkers, err)
+	}
+	if c, err := Load("", []string{"OPENDATA_NULL_MARKERS="}); err != nil || c.NullMarkers == nil || len(c.NullMarkers) != 0 {
+		t.Errorf("empty null_markers: %q, %v", c.NullMarkers, err)
+	}
 	if d := Default(); d.MaxRejectRatio != 0.05 {
 		t.Errorf("default max_reject_ratio = %v, want 0.05", d.MaxRejectRatio)
 	}

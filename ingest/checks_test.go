@@ -84,11 +84,19 @@ func TestInference(t *testing.T) {
 		{[]string{"007", "008"}, TString}, // leading zeros are identifiers
 		{[]string{"11010519491231002X", "11010519491231002X"}, TString},
 		{[]string{"公交", "1"}, TString},
+		// Null markers count against no type: the column stays a number or a date.
+		{[]string{"20", "未填报", "—", "35", "n/a"}, TInt},
+		{[]string{"20", "无", "35"}, TInt},
+		{[]string{"2024-01-02", "不详", "/", "2024-03-04"}, TDate},
+		{[]string{"有", "无", "无"}, TBool},
+		{[]string{"未填报", "暂无"}, TString},
+		{[]string{"20", "未知", "35"}, TString}, // not a marker
 	}
+	nm := newNullMarkers(DefaultNullMarkers)
 	for _, c := range cases {
 		var in inference
 		for _, v := range c.vals {
-			in.add(v, time.UTC)
+			in.add(v, time.UTC, nm)
 		}
 		if got := in.decide(); got != c.want {
 			t.Errorf("%v: got %s, want %s", c.vals, got, c.want)

@@ -57,8 +57,13 @@ type Options struct {
 	MaxRejectRatio *float64
 	BatchRows      int
 	Progress       func(Progress)
+	// NullMarkers are read as null in number and date columns (未填报, —);
+	// nil: DefaultNullMarkers, empty: none.
+	NullMarkers []string
 	// Name is shown in errors (the uploaded file's name).
 	Name string
+
+	markers *nullMarkers
 }
 
 // Progress is reported while a conversion runs.
@@ -96,6 +101,13 @@ func (o *Options) defaults() {
 	}
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
+	}
+	if o.markers == nil {
+		if o.NullMarkers == nil {
+			o.markers = newNullMarkers(DefaultNullMarkers)
+		} else {
+			o.markers = newNullMarkers(o.NullMarkers)
+		}
 	}
 }
 
@@ -402,7 +414,7 @@ func scan(ctx context.Context, r rowReader, format string, opt Options, head boo
 			sr.inf = append(sr.inf, in)
 		}
 		for i, v := range trimmed {
-			sr.inf[i].add(v, opt.Location)
+			sr.inf[i].add(v, opt.Location, opt.markers)
 		}
 		candidate = 0
 		if label := totalLabelOf(trimmed); label != "" {
@@ -528,17 +540,19 @@ func (sr *scanResult) decideHeader(buf [][]string, rows []int64, opt Options, ad
 
 // cell is one parsed value.
 type cell struct {
-	null bool
-	s    string // canonical text (what open.csv holds)
-	i    int64
-	f    float64
-	b    bool
-	d    int32
-	t    int64
+	null   bool
+	marker int16  // a null read from the null marker of this index + 1 (未填报)
+	s      string // canonical text (what open.csv holds)
+	i      int64
+	f      float64
+	b      bool
+	d      int32
+	t      int64
 }
 
 type colStats struct {
 	nulls      int64
+	markers    []int64 // nulls read from each null marker; nil: none
 	hll        *hyperloglog.Sketch
 	recent     [recentHashes]uint64 // hash+1 of values lately put in hll
 	minF       float64
@@ -1215,6 +1229,7 @@ func (c *converter) finishReport(sr *scanResult) {
 		if st.top != nil && col.Open == "kept" {
 			q.TopValues = st.top.top(10)
 		}
+		q.NullMarkers = markerCounts(c.opt.markers, st.markers)
 		r.Columns = append(r.Columns, q)
 	}
 	r.score(r.RowsRead * int64(len(c.cols)))

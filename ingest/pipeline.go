@@ -278,8 +278,13 @@ func (w *worker) row(it *item, rec []string) {
 			return
 		}
 		if code := w.parse(col, v, &w.cells[i]); code != "" {
-			w.reject(RowError{Row: row, Column: col.Name, Code: code, Value: v})
-			return
+			// Only a value that fails its type can be a null marker (未填报).
+			m := c.opt.markers.match(v)
+			if m < 0 || !nullMarkerTyped(col.Type) {
+				w.reject(RowError{Row: row, Column: col.Name, Code: code, Value: v})
+				return
+			}
+			w.cells[i] = cell{null: true, marker: int16(m + 1)}
 		}
 		if col.Required && w.cells[i].null {
 			w.reject(RowError{Row: row, Column: col.Name, Code: "required"})
@@ -380,6 +385,12 @@ func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats, row int64
 	if v.null {
 		b.AppendNull()
 		st.nulls++
+		if v.marker > 0 {
+			if st.markers == nil {
+				st.markers = make([]int64, len(w.c.opt.markers.list))
+			}
+			st.markers[v.marker-1]++
+		}
 		return
 	}
 	// Inserting a hash twice changes nothing, so repeats of recent values
@@ -479,6 +490,14 @@ func (st *colStats) keepStride() {
 func (st *colStats) merge(o *colStats) {
 	st.nulls += o.nulls
 	st.invalid += o.invalid
+	if o.markers != nil {
+		if st.markers == nil {
+			st.markers = make([]int64, len(o.markers))
+		}
+		for k, n := range o.markers {
+			st.markers[k] += n
+		}
+	}
 	st.samples = mergeByRow(st.samples, o.samples, func(e RowError) int64 { return e.Row }, maxSamples)
 	st.hll.Merge(o.hll)
 	if o.seen {

@@ -25,18 +25,20 @@ type Report struct {
 
 // ColumnQuality is one column's statistics.
 type ColumnQuality struct {
-	Name             string     `json:"name"`
-	Type             string     `json:"type"`
-	Detected         string     `json:"detected,omitempty"`    // personal data or code kind found
-	DetectedBy       string     `json:"detected_by,omitempty"` // header or values
-	Nulls            int64      `json:"nulls"`
-	DistinctEstimate uint64     `json:"distinct_estimate"`
-	Min              string     `json:"min,omitempty"`
-	Max              string     `json:"max,omitempty"`
-	Invalid          int64      `json:"invalid"`
-	InvalidSamples   []RowError `json:"invalid_samples,omitempty"`
-	Histogram        *Histogram `json:"histogram,omitempty"`
-	TopValues        []TopValue `json:"top_values,omitempty"`
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Detected   string `json:"detected,omitempty"`    // personal data or code kind found
+	DetectedBy string `json:"detected_by,omitempty"` // header or values
+	Nulls      int64  `json:"nulls"`
+	// NullMarkers are the nulls read from null markers, most frequent first ("3 × 未填报").
+	NullMarkers      []MarkerCount `json:"null_markers,omitempty"`
+	DistinctEstimate uint64        `json:"distinct_estimate"`
+	Min              string        `json:"min,omitempty"`
+	Max              string        `json:"max,omitempty"`
+	Invalid          int64         `json:"invalid"`
+	InvalidSamples   []RowError    `json:"invalid_samples,omitempty"`
+	Histogram        *Histogram    `json:"histogram,omitempty"`
+	TopValues        []TopValue    `json:"top_values,omitempty"`
 }
 
 // Histogram of a numeric or date column (bounds as display strings).

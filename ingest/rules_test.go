@@ -1,8 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -88,4 +91,78 @@ func TestConvertRejectRatio(t *testing.T) {
 		}
 		res.Cleanup()
 	}
+}
+
+// Values meaning "nothing" in a number or date column are nulls, counted
+// per column by marker; the row keeps its other cells.
+func TestNullMarkers(t *testing.T) {
+	csv := "机构,床位数,成立日期,有无急诊\n" +
+		"一院,120,2001-05-01,有\n" +
+		"二院,未填报,不详,无\n" +
+		"三院,—,1999-01-02,无\n" +
+		"四院,未填报,/,有\n" +
+		"五院,N/A,2010-03-04,有\n" +
+		"六院,未填报,2011-03-04,无\n"
+	declared := []catalog.Item{{Name: "机构", Type: "string"}, {Name: "床位数", Type: "int"}, {Name: "成立日期", Type: "date"}, {Name: "有无急诊", Type: "bool"}}
+	for _, items := range [][]catalog.Item{nil, declared} {
+		file, rejected := csv, int64(0)
+		if items != nil {
+			file, rejected = csv+"七院,八十,2012-03-04,有\n", 1 // not a marker: rejected as before
+		}
+		res, err := Convert(context.Background(), writeFile(t, "clinics.csv", []byte(file)), opts(items...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Cleanup()
+		q := res.Report
+		if q.RowsStored != 6 || q.RowsRejected != rejected || rejected > 0 && (q.Rejected[0].Row != 8 || q.Rejected[0].Code != "not_a_number") {
+			t.Fatalf("declared=%v: stored %d, rejected %+v", items != nil, q.RowsStored, q.Rejected)
+		}
+		types := []string{}
+		for _, c := range res.Columns {
+			types = append(types, c.Type)
+		}
+		if strings.Join(types, ",") != "string,int,date,bool" {
+			t.Fatalf("types %v", types)
+		}
+		beds, founded, urgent := q.Columns[1], q.Columns[2], q.Columns[3]
+		if beds.Nulls != 5 || fmt.Sprint(beds.NullMarkers) != "[{未填报 3} {— 1} {N/A 1}]" {
+			t.Errorf("床位数: %d nulls, markers %v", beds.Nulls, beds.NullMarkers)
+		}
+		if founded.Nulls != 2 || fmt.Sprint(founded.NullMarkers) != "[{/ 1} {不详 1}]" {
+			t.Errorf("成立日期: %d nulls, markers %v", founded.Nulls, founded.NullMarkers)
+		}
+		if urgent.Nulls != 0 || urgent.NullMarkers != nil { // 无 is "no" in a yes/no column
+			t.Errorf("有无急诊: %+v", urgent)
+		}
+		rows := readOpenCSV(t, res)
+		if got := strings.Join(rows[2], ","); got != "二院,,,false" {
+			t.Errorf("open.csv row of 二院: %q", got)
+		}
+	}
+	// The list is configurable: another list, and the default markers are values again.
+	o := opts(declared...)
+	o.NullMarkers = []string{"缺"}
+	res, err := Convert(context.Background(), writeFile(t, "c.csv", []byte("机构,床位数,成立日期,有无急诊\n一院,缺,2001-05-01,有\n二院,未填报,2001-05-01,有\n三院,3,2001-05-01,有\n")), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Cleanup()
+	if q := res.Report; q.RowsStored != 2 || q.RowsRejected != 1 || fmt.Sprint(q.Columns[1].NullMarkers) != "[{缺 1}]" {
+		t.Errorf("custom markers: %+v", q)
+	}
+}
+
+// readOpenCSV reads a result's open.csv (BOM removed) into rows.
+func readOpenCSV(t *testing.T, res *Result) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(res.Files["open.csv"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\uFEFF")))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }

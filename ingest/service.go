@@ -42,6 +42,8 @@ type Limits struct {
 	// MaxRejectRatio is max_reject_ratio: the largest share of a file's
 	// rows that may be rejected (CheckRejectRatio).
 	MaxRejectRatio float64
+	// NullMarkers is null_markers (nil: DefaultNullMarkers).
+	NullMarkers []string
 }
 
 // Request is one file to ingest into a resource.
@@ -163,7 +165,7 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 	if req.MaxRejectRatio != nil {
 		ratio = *req.MaxRejectRatio
 	}
-	res, err := Convert(ctx, req.Path, Options{MaxRejectRatio: &ratio,
+	res, err := Convert(ctx, req.Path, Options{MaxRejectRatio: &ratio, NullMarkers: s.Limits.NullMarkers,
 		Format: req.Format, Encoding: req.Encoding, Sheet: req.Sheet, Name: req.Name,
 		MaxFieldBytes: s.Limits.MaxFieldBytes, MaxColumns: s.Limits.MaxColumns, MaxHeaderBytes: s.Limits.MaxHeaderBytes, MaxUnzipBytes: s.Limits.MaxUnzipBytes, DedupMemoryBytes: s.Limits.DedupMemoryBytes,
 		TempDir: s.Limits.TempDir, Location: s.Limits.Location, Items: r.Items, KeyColumns: r.KeyColumns, Progress: req.Progress,

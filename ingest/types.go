@@ -310,10 +310,11 @@ type inference struct {
 	sampled  int
 	dead     bool     // no type but string can win any more: stop testing
 	counts   [5]int64 // int, decimal, bool, date, timestamp
+	markers  int64    // null markers (未填报, —) that fit no type: they do not count against a typed column
 	maxBytes int
 }
 
-func (in *inference) add(v string, loc *time.Location) {
+func (in *inference) add(v string, loc *time.Location, nm *nullMarkers) {
 	if v == "" {
 		return
 	}
@@ -333,6 +334,9 @@ func (in *inference) add(v string, loc *time.Location) {
 	}
 	if !in.dead {
 		t := fits(v, loc)
+		if t&^fitBool == 0 && nm.match(v) >= 0 { // 无 is also "no"
+			in.markers++
+		}
 		for i := 0; i < 5; i++ {
 			if t&(1<<i) != 0 {
 				in.counts[i]++
@@ -343,7 +347,7 @@ func (in *inference) add(v string, loc *time.Location) {
 		if in.nonEmpty&1023 == 0 {
 			dead := true
 			for i := 0; i < 5; i++ {
-				if in.nonEmpty-in.counts[i] <= 1000 {
+				if in.nonEmpty-in.markers-in.counts[i] <= 1000 {
 					dead = false
 				}
 			}
@@ -383,13 +387,19 @@ func (in *inference) decide() string {
 	case KindIDNumber, KindMobile, KindCreditCode, KindBankCard:
 		return TString // digits that are no number
 	}
-	tol := tolerated(in.nonEmpty)
+	// Null markers count for neither side of a number or date column
+	// (where they are read as null); a yes/no column takes 无 as a value.
+	filled := in.nonEmpty - in.markers
+	tol := tolerated(filled)
 	order := []struct {
 		idx int
 		typ string
 	}{{0, TInt}, {1, TDecimal}, {3, TDate}, {4, TTimestamp}, {2, TBool}}
 	for _, o := range order {
-		if in.nonEmpty-in.counts[o.idx] <= tol && in.counts[o.idx] > 0 {
+		if o.idx == 2 {
+			filled, tol = in.nonEmpty, tolerated(in.nonEmpty)
+		}
+		if filled-in.counts[o.idx] <= tol && in.counts[o.idx] > 0 {
 			return o.typ
 		}
 	}

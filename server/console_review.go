@@ -51,6 +51,7 @@ type columnLine struct {
 	InvalidTruncated bool
 	NullShare        float64
 	HasRange         bool
+	Markers          string // the nulls read from null markers, in words ("3 × 未填报、1 × —")
 }
 
 // reviewView is the version page's view model.
@@ -148,6 +149,7 @@ func reportView(l string, v *reviewView, q *ingest.Report, ver catalog.Version) 
 			line.Flagged = append(line.Flagged, ingest.Describe(l, e))
 		}
 		line.InvalidTruncated = cq.Invalid > int64(len(cq.InvalidSamples))
+		line.Markers = markerWords(l, cq.NullMarkers)
 		v.Columns = append(v.Columns, line)
 	}
 	for i, e := range q.Rejected {
@@ -183,6 +185,15 @@ func reportView(l string, v *reviewView, q *ingest.Report, ver catalog.Version) 
 	for _, w := range q.Warnings {
 		v.Warnings = append(v.Warnings, ingest.Describe(l, w))
 	}
+}
+
+// markerWords says how many nulls each null marker gave ("3 × 未填报").
+func markerWords(l string, list []ingest.MarkerCount) string {
+	parts := make([]string, len(list))
+	for i, m := range list {
+		parts[i] = i18n.T(l, "review.null_marker", map[string]string{"n": strconv.FormatInt(m.Count, 10), "value": m.Value})
+	}
+	return strings.Join(parts, i18n.T(l, "history.list_sep", nil))
 }
 
 // comparisonWords says the comparison in the reader's language.
