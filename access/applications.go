@@ -97,7 +97,7 @@ func (s *Service) Apply(ctx context.Context, u auth.User, n NewApplication) (App
 	if err != nil {
 		return Application{}, err
 	}
-	if r.OpenType != "on_application" || r.PublishedVersion == 0 {
+	if r.OpenType != catalog.OpenOnApplication || r.PublishedVersion == 0 {
 		return Application{}, errs.FieldErrors{"resource_id": "this dataset is not open on application"}
 	}
 	fe := errs.FieldErrors{}

@@ -18,8 +18,6 @@ import (
 var (
 	CatalogKinds   = []string{"basic", "theme", "department"}
 	UpdatePeriods  = []string{"realtime", "daily", "weekly", "monthly", "quarterly", "yearly", "on_change"}
-	ShareTypes     = []string{"unconditional", "conditional", "none"}
-	OpenTypes      = []string{"unconditional", "on_application", "none"}
 	ShareMethods   = []string{"api", "file", "online", "offline"}
 	Channels       = []string{"business_system", "manual_entry", "sensor", "exchange", "survey", "report", "other"}
 	Formats        = []string{"table", "file", "api", "geo", "image", "other"}
@@ -51,33 +49,33 @@ type Item struct {
 
 // Entry is a catalog entry as staff create and edit it.
 type Entry struct {
-	Code               string   `json:"code"`
-	Name               string   `json:"name"`
-	NameEn             string   `json:"name_en,omitempty"`
-	DepartmentID       int64    `json:"department_id"`
-	Summary            string   `json:"summary"`
-	CatalogKind        string   `json:"catalog_kind"`
-	Domain             string   `json:"domain"`
-	Category           string   `json:"category,omitempty"` // 类别
-	Level              string   `json:"level,omitempty"`    // 级别
-	Format             string   `json:"format"`
-	Items              []Item   `json:"items"`
-	KeyColumns         []string `json:"key_columns,omitempty"` // identify one record: the "one data, one source" check
-	CollectionChannel  string   `json:"collection_channel"`
-	UpdatePeriod       string   `json:"update_period"`
-	ShareType          string   `json:"share_type"`
-	ShareCondition     string   `json:"share_condition,omitempty"`
-	ShareBasis         string   `json:"share_basis,omitempty"`
-	ShareMethods       []string `json:"share_methods"`
-	OpenType           string   `json:"open_type"`
-	OpenCondition      string   `json:"open_condition,omitempty"`
-	OpenBasis          string   `json:"open_basis,omitempty"`
-	ResponsiblePerson  string   `json:"responsible_person"`
-	ResponsibleContact string   `json:"responsible_contact"`
-	UsageNote          string   `json:"usage_note,omitempty"`
-	ReleaseDate        string   `json:"release_date,omitempty"` // YYYY-MM-DD
-	Keywords           []string `json:"keywords,omitempty"`
-	Related            []string `json:"related,omitempty"` // codes of related resources
+	Code               string    `json:"code"`
+	Name               string    `json:"name"`
+	NameEn             string    `json:"name_en,omitempty"`
+	DepartmentID       int64     `json:"department_id"`
+	Summary            string    `json:"summary"`
+	CatalogKind        string    `json:"catalog_kind"`
+	Domain             string    `json:"domain"`
+	Category           string    `json:"category,omitempty"` // 类别
+	Level              string    `json:"level,omitempty"`    // 级别
+	Format             string    `json:"format"`
+	Items              []Item    `json:"items"`
+	KeyColumns         []string  `json:"key_columns,omitempty"` // identify one record: the "one data, one source" check
+	CollectionChannel  string    `json:"collection_channel"`
+	UpdatePeriod       string    `json:"update_period"`
+	ShareType          ShareType `json:"share_type"`
+	ShareCondition     string    `json:"share_condition,omitempty"`
+	ShareBasis         string    `json:"share_basis,omitempty"`
+	ShareMethods       []string  `json:"share_methods"`
+	OpenType           OpenType  `json:"open_type"`
+	OpenCondition      string    `json:"open_condition,omitempty"`
+	OpenBasis          string    `json:"open_basis,omitempty"`
+	ResponsiblePerson  string    `json:"responsible_person"`
+	ResponsibleContact string    `json:"responsible_contact"`
+	UsageNote          string    `json:"usage_note,omitempty"`
+	ReleaseDate        string    `json:"release_date,omitempty"` // YYYY-MM-DD
+	Keywords           []string  `json:"keywords,omitempty"`
+	Related            []string  `json:"related,omitempty"` // codes of related resources
 }
 
 func in(v string, set []string) bool {
@@ -98,10 +96,12 @@ var (
 func (e *Entry) Normalize() {
 	trim := func(s *string) { *s = strings.TrimSpace(*s) }
 	for _, p := range []*string{&e.Code, &e.Name, &e.NameEn, &e.Summary, &e.CatalogKind, &e.Domain, &e.Category, &e.Level,
-		&e.Format, &e.CollectionChannel, &e.UpdatePeriod, &e.ShareType, &e.ShareCondition, &e.ShareBasis, &e.OpenType,
+		&e.Format, &e.CollectionChannel, &e.UpdatePeriod, &e.ShareCondition, &e.ShareBasis,
 		&e.OpenCondition, &e.OpenBasis, &e.ResponsiblePerson, &e.ResponsibleContact, &e.UsageNote, &e.ReleaseDate} {
 		trim(p)
 	}
+	e.ShareType = ShareType(strings.TrimSpace(string(e.ShareType)))
+	e.OpenType = OpenType(strings.TrimSpace(string(e.OpenType)))
 	for i := range e.Items {
 		it := &e.Items[i]
 		trim(&it.Name)
@@ -220,25 +220,29 @@ func (e *Entry) Validate() error {
 	check("format", e.Format, Formats)
 	check("collection_channel", e.CollectionChannel, Channels)
 	check("update_period", e.UpdatePeriod, UpdatePeriods)
-	check("share_type", e.ShareType, ShareTypes)
-	check("open_type", e.OpenType, OpenTypes)
+	if !valid(e.ShareType, ShareTypes) {
+		fe["share_type"] = MsgChoice
+	}
+	if !valid(e.OpenType, OpenTypes) {
+		fe["open_type"] = MsgChoice
+	}
 	switch e.ShareType {
-	case "conditional":
+	case ShareConditional:
 		if e.ShareCondition == "" {
 			fe["share_condition"] = MsgShareCondition
 		}
-	case "none":
+	case ShareNone:
 		if e.ShareBasis == "" {
 			fe["share_basis"] = MsgShareBasis
 		}
 	}
-	if e.OpenType == "none" && e.OpenBasis == "" {
+	if e.OpenType == OpenNone && e.OpenBasis == "" {
 		fe["open_basis"] = MsgOpenBasis
 	}
-	if e.OpenType == "on_application" && e.OpenCondition == "" {
+	if e.OpenType == OpenOnApplication && e.OpenCondition == "" {
 		fe["open_condition"] = MsgOpenCondition
 	}
-	if e.ShareType != "none" && len(e.ShareMethods) == 0 {
+	if e.ShareType.Shared() && len(e.ShareMethods) == 0 {
 		fe["share_methods"] = MsgShareMethods
 	}
 	for _, m := range e.ShareMethods {
@@ -252,7 +256,7 @@ func (e *Entry) Validate() error {
 	if e.ResponsibleContact == "" {
 		fe["responsible_contact"] = MsgRequired
 	}
-	if e.OpenType != "none" && e.UsageNote == "" {
+	if e.OpenType != OpenNone && e.UsageNote == "" {
 		fe["usage_note"] = MsgUsageNote
 	}
 	if e.ReleaseDate != "" {

@@ -142,7 +142,7 @@ type Resource struct {
 // is not retired, is open (unconditionally or on application), has a published version and
 // its announced withdrawal, if any, has not taken effect.
 func (r Resource) IsPublic(t time.Time) bool {
-	return r.RetiredAt == nil && r.OpenType != "none" && r.PublishedVersion > 0 && (r.WithdrawAt == nil || t.Before(*r.WithdrawAt))
+	return r.RetiredAt == nil && r.OpenType != OpenNone && r.PublishedVersion > 0 && (r.WithdrawAt == nil || t.Before(*r.WithdrawAt))
 }
 
 // Change is one field's old and new value in the history.
@@ -180,7 +180,7 @@ func (s *Store) CreateResource(ctx context.Context, actor auth.Actor, e Entry) (
 		var err error
 		id, err = q.InsertID(ctx, `INSERT INTO resources (code, department_id, revision, entry, name, catalog_kind, domain, share_type, open_type, update_period, created_by, created_at, updated_at)
 			VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Code, e.DepartmentID, string(body), e.Name, e.CatalogKind, e.Domain, e.ShareType, e.OpenType, e.UpdatePeriod, actorID(actor), now, now)
+			e.Code, e.DepartmentID, string(body), e.Name, e.CatalogKind, e.Domain, string(e.ShareType), string(e.OpenType), e.UpdatePeriod, actorID(actor), now, now)
 		if err != nil {
 			if errorsIsConflict(err) {
 				return errs.FieldErrors{"code": MsgCodeTaken}
@@ -245,7 +245,7 @@ func (s *Store) update(ctx context.Context, q db.Querier, actor auth.Actor, id i
 	now := db.Now()
 	_, err = q.Exec(ctx, `UPDATE resources SET code = ?, department_id = ?, revision = ?, entry = ?, name = ?, catalog_kind = ?, domain = ?,
 		share_type = ?, open_type = ?, update_period = ?, updated_at = ? WHERE id = ?`,
-		e.Code, e.DepartmentID, rev+1, string(body), e.Name, e.CatalogKind, e.Domain, e.ShareType, e.OpenType, e.UpdatePeriod, now, id)
+		e.Code, e.DepartmentID, rev+1, string(body), e.Name, e.CatalogKind, e.Domain, string(e.ShareType), string(e.OpenType), e.UpdatePeriod, now, id)
 	if err != nil {
 		if errorsIsConflict(err) {
 			return errs.FieldErrors{"code": MsgCodeTaken}
@@ -492,8 +492,8 @@ type Filter struct {
 	UpdatePeriod string
 	DepartmentID int64
 	Domain       string
-	ShareType    string
-	OpenType     string
+	ShareType    ShareType
+	OpenType     OpenType
 	// Retired lists the retired entries instead of the current ones.
 	Retired bool
 	Limit   int
@@ -516,10 +516,10 @@ func (s *Store) ListResources(ctx context.Context, f Filter) ([]Resource, int, e
 		add("r.domain = ?", f.Domain)
 	}
 	if f.ShareType != "" {
-		add("r.share_type = ?", f.ShareType)
+		add("r.share_type = ?", string(f.ShareType))
 	}
 	if f.OpenType != "" {
-		add("r.open_type = ?", f.OpenType)
+		add("r.open_type = ?", string(f.OpenType))
 	}
 	if f.UpdatePeriod != "" {
 		add("r.update_period = ?", f.UpdatePeriod)

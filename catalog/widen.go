@@ -12,8 +12,8 @@ import (
 // Who may read an entry's data, from fewest to most readers: a change up
 // this order widens the readers.
 var (
-	openRank  = map[string]int{"none": 0, "on_application": 1, "unconditional": 2}
-	shareRank = map[string]int{"none": 0, "conditional": 1, "unconditional": 2}
+	openRank  = map[OpenType]int{OpenNone: 0, OpenOnApplication: 1, OpenUnconditional: 2}
+	shareRank = map[ShareType]int{ShareNone: 0, ShareConditional: 1, ShareUnconditional: 2}
 )
 
 // Widens lists the changes from old to e that let more people read the

@@ -53,10 +53,13 @@ var departments = []dept{
 }
 
 type entrySpec struct {
-	dept, code, name, en, domain, kind, share, open, period string
-	items                                                   []catalog.Item
-	keys                                                    []string
-	file                                                    string // generator name; "" for none
+	dept, code, name, en, domain, kind string
+	share                              catalog.ShareType
+	open                               catalog.OpenType
+	period                             string
+	items                              []catalog.Item
+	keys                               []string
+	file                               string // generator name; "" for none
 }
 
 func it(name, typ, desc string) catalog.Item {
@@ -143,17 +146,17 @@ func entryFor(s entrySpec, deptID int64, deptName string) catalog.Entry {
 		ReleaseDate: "2025-01-15", Keywords: []string{s.name},
 	}
 	switch s.share {
-	case "conditional":
+	case catalog.ShareConditional:
 		e.ShareCondition = "仅向履行相关法定职责的部门共享，需说明用途"
-	case "none":
+	case catalog.ShareNone:
 		e.ShareBasis = "《中华人民共和国个人信息保护法》第十三条"
 		e.ShareMethods = nil
 	}
 	switch s.open {
-	case "none":
+	case catalog.OpenNone:
 		e.OpenBasis = "涉及个人隐私，依据《政府信息公开条例》第十五条不予开放"
 		e.UsageNote = ""
-	case "on_application":
+	case catalog.OpenOnApplication:
 		e.OpenCondition = "科研机构、企业可说明用途后申请，经审核同意后开放"
 	}
 	return e
@@ -232,7 +235,7 @@ func Load(ctx context.Context, a *app.App, progress io.Writer) error {
 			return fmt.Errorf("demo ingest %s: %w", s.code, err)
 		}
 		fmt.Fprintf(progress, "demo: %s %s v%d, %d rows\n", s.code, s.name, out.Version, out.RowsStored)
-		if s.open == "none" {
+		if s.open == catalog.OpenNone {
 			continue // shared internally only; never published
 		}
 		admin, err := a.Users.GetUserByName(ctx, strings.ToLower(s.dept)+"_admin")

@@ -91,7 +91,10 @@ var Funcs = template.FuncMap{
 	// msg renders a field error's text: a message key in the reader's
 	// language, any other text as it is.
 	"msg": i18n.Text,
-	"label": func(lang, group, value string) string {
+	// label takes the code as any value of a string kind (the catalog's
+	// typed vocabularies: catalog.ShareType, catalog.OpenType, …).
+	"label": func(lang, group string, code any) string {
+		value := fmt.Sprint(code)
 		if value == "" {
 			return ""
 		}

@@ -59,8 +59,8 @@ func TestUploads(t *testing.T) {
 		staff, colleague, other := mk("jt_staff", auth.RoleDeptStaff, jt.ID), mk("jt_staff2", auth.RoleDeptStaff, jt.ID), mk("wj_staff", auth.RoleDeptStaff, wj.ID)
 		r, err := cat.CreateResource(ctx, staff.Actor(), catalog.Entry{Code: "JTJ-001", Name: "公交站点信息", DepartmentID: jt.ID, Summary: "站点",
 			CatalogKind: "theme", Domain: "transport", Format: "table", Items: []catalog.Item{{Name: "站点", Type: "string"}, {Name: "线路数", Type: "int"}},
-			CollectionChannel: "business_system", UpdatePeriod: "monthly", ShareType: "unconditional", ShareMethods: []string{"api"},
-			OpenType: "unconditional", ResponsiblePerson: "张三", ResponsibleContact: "1", UsageNote: "注明来源"})
+			CollectionChannel: "business_system", UpdatePeriod: "monthly", ShareType: catalog.ShareUnconditional, ShareMethods: []string{"api"},
+			OpenType: catalog.OpenUnconditional, ResponsiblePerson: "张三", ResponsibleContact: "1", UsageNote: "注明来源"})
 		if err != nil {
 			t.Fatal(err)
 		}

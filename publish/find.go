@@ -56,7 +56,7 @@ func (s *Service) list(ctx context.Context, q search.Query) (search.Result, erro
 		}
 		return ""
 	}
-	f.Domain, f.OpenType, f.UpdatePeriod = first("domain"), first("open_type"), first("update_period")
+	f.Domain, f.OpenType, f.UpdatePeriod = first("domain"), catalog.OpenType(first("open_type")), first("update_period")
 	if code := first("department"); code != "" {
 		d, err := s.Catalog.GetDepartmentByCode(ctx, code)
 		if errors.Is(err, errs.NotFound) {

@@ -37,12 +37,12 @@ func (s *Service) Document(ctx context.Context, r catalog.Resource) (search.Doc,
 		published = *r.PublishedAt
 	}
 	formats := []string{}
-	if r.OpenType == "unconditional" {
+	if r.OpenType.Public() {
 		formats = []string{"csv", "parquet"}
 	}
 	return search.Doc{
 		ID: strconv.FormatInt(r.ID, 10), Code: r.Code, Title: r.Name, TitleEn: r.NameEn, Summary: r.Summary, Keywords: r.Keywords,
-		Items: items, DepartmentName: d.Name, Department: d.Code, Domain: r.Domain, Format: formats, OpenType: r.OpenType,
+		Items: items, DepartmentName: d.Name, Department: d.Code, Domain: r.Domain, Format: formats, OpenType: string(r.OpenType),
 		UpdatePeriod: r.UpdatePeriod, Published: published, Updated: v.CreatedAt, Downloads: downloads, Views: views, Rows: v.RowsStored,
 	}, nil
 }

@@ -114,7 +114,7 @@ func (s *Service) Submit(ctx context.Context, actor auth.Actor, rid int64, n int
 	if r.RetiredAt != nil {
 		return catalog.ErrRetired
 	}
-	if r.OpenType == "none" {
+	if r.OpenType == catalog.OpenNone {
 		return &errs.Public{Kind: errs.Conflict, Code: "not_open", Key: "publish.err.not_open"}
 	}
 	return workflow.Run(ctx, s.DB, s.Audit, workflow.Step{

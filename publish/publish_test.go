@@ -44,7 +44,7 @@ func setup(t *testing.T, d *db.DB) *fixture {
 	f.svc = &publish.Service{DB: d, Catalog: cat, Index: f.idx, Approver: "dept_admin", MinNotice: 30 * 24 * time.Hour}
 	r, err := cat.CreateResource(ctx, f.staff, catalog.Entry{Code: "JTJ-001", Name: "公交站点信息", DepartmentID: jt.ID, Summary: "站点",
 		CatalogKind: "theme", Domain: "transport", Format: "table", Items: []catalog.Item{{Name: "a", Type: "int"}}, CollectionChannel: "business_system",
-		UpdatePeriod: "monthly", ShareType: "unconditional", ShareMethods: []string{"api"}, OpenType: "unconditional",
+		UpdatePeriod: "monthly", ShareType: catalog.ShareUnconditional, ShareMethods: []string{"api"}, OpenType: catalog.OpenUnconditional,
 		ResponsiblePerson: "张三", ResponsibleContact: "1", UsageNote: "注明来源"})
 	if err != nil {
 		t.Fatal(err)

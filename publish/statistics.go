@@ -57,7 +57,7 @@ func PublicStatistics(rep ingest.Report, r catalog.Resource, v catalog.Version, 
 		}
 		return out
 	}
-	if r.OpenType != "unconditional" {
+	if r.OpenType != catalog.OpenUnconditional {
 		return out
 	}
 	readable := map[string]bool{}

@@ -35,7 +35,7 @@ func statsFixture() (ingest.Report, catalog.Version) {
 
 func TestPublicStatistics(t *testing.T) {
 	const dept = 7
-	open := catalog.Resource{ID: 1, Entry: catalog.Entry{DepartmentID: dept, OpenType: "unconditional"}, PublishedVersion: 1}
+	open := catalog.Resource{ID: 1, Entry: catalog.Entry{DepartmentID: dept, OpenType: catalog.OpenUnconditional}, PublishedVersion: 1}
 	onApp := open
 	onApp.OpenType = "on_application"
 	anon := auth.Actor{}
@@ -110,7 +110,7 @@ func TestPublicStatistics(t *testing.T) {
 
 func TestPublicStatisticsAggregates(t *testing.T) {
 	rep, v := statsFixture()
-	r := catalog.Resource{Entry: catalog.Entry{DepartmentID: 1, OpenType: "unconditional"}, PublishedVersion: 1}
+	r := catalog.Resource{Entry: catalog.Entry{DepartmentID: 1, OpenType: catalog.OpenUnconditional}, PublishedVersion: 1}
 	st := publish.PublicStatistics(rep, r, v, auth.Actor{}, 5)
 	name, flow := st.Columns[0], st.Columns[1]
 	if len(name.Top) != 2 || name.Top[1].Value != "土桥坝" || name.Withheld != 1 {
@@ -141,7 +141,7 @@ func TestPublicStatisticsDates(t *testing.T) {
 	rep := ingest.Report{Columns: []ingest.ColumnQuality{{Name: "born", Type: ingest.TDate, Min: "1949-12-31", Max: "2001-03-07",
 		Histogram: &ingest.Histogram{Bounds: []string{"1949-12-31", "1975-08-04", "2001-03-07"}, Counts: []int64{6, 6}}}}}
 	v := catalog.Version{Columns: []catalog.VersionColumn{{Name: "born", Type: "date", Open: "kept"}}}
-	r := catalog.Resource{Entry: catalog.Entry{OpenType: "unconditional"}, PublishedVersion: 1}
+	r := catalog.Resource{Entry: catalog.Entry{OpenType: catalog.OpenUnconditional}, PublishedVersion: 1}
 	h := publish.PublicStatistics(rep, r, v, auth.Actor{}, 5).Columns[0].Hist
 	if h == nil || len(h.Bounds) != 3 {
 		t.Fatalf("histogram %+v", h)

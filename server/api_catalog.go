@@ -71,7 +71,7 @@ func (s *Server) listResources(c echo.Context) error {
 	if _, err := staff(c); err != nil {
 		return err
 	}
-	f := catalog.Filter{Domain: c.QueryParam("domain"), ShareType: c.QueryParam("share_type"), OpenType: c.QueryParam("open_type")}
+	f := catalog.Filter{Domain: c.QueryParam("domain"), ShareType: catalog.ShareType(c.QueryParam("share_type")), OpenType: catalog.OpenType(c.QueryParam("open_type"))}
 	var err error
 	if f.Limit, err = queryInt(c, "limit", 50); err != nil {
 		return err

@@ -92,7 +92,7 @@ func (s *Server) apiResource(c echo.Context) error {
 	var stats any
 	for _, v := range published {
 		pv := publicVersion{Number: v.Number, Published: v.CreatedAt, Rows: v.RowsStored, Quality: v.QualityScore}
-		if r.OpenType == "unconditional" {
+		if r.OpenType == catalog.OpenUnconditional {
 			pv.Downloads, pv.Sizes = map[string]string{}, map[string]int64{}
 			for _, name := range []string{"open.csv", "open.parquet"} {
 				if o, ok := v.Object(name); ok {
@@ -117,7 +117,7 @@ func (s *Server) apiResource(c echo.Context) error {
 		return err
 	}
 	access := "download"
-	if r.OpenType == "on_application" {
+	if r.OpenType == catalog.OpenOnApplication {
 		access = "on_application: " + r.OpenCondition
 	}
 	return c.JSON(http.StatusOK, map[string]any{
@@ -191,7 +191,7 @@ func (s *Server) exportDCAT(c echo.Context) error {
 		if r.ReleaseDate != "" {
 			ds["dct:issued"] = r.ReleaseDate
 		}
-		if r.OpenType == "unconditional" {
+		if r.OpenType == catalog.OpenUnconditional {
 			ds["dcat:distribution"] = []map[string]any{
 				{"@type": "dcat:Distribution", "dct:format": "CSV", "dcat:mediaType": "text/csv", "dcat:downloadURL": fmt.Sprintf("%s/api/v1/resources/%d/download/open.csv", base, r.ID)},
 				{"@type": "dcat:Distribution", "dct:format": "Parquet", "dcat:mediaType": "application/vnd.apache.parquet", "dcat:downloadURL": fmt.Sprintf("%s/api/v1/resources/%d/download/open.parquet", base, r.ID)},
@@ -232,7 +232,7 @@ func (s *Server) exportCSV(c echo.Context) error {
 		if r.PublishedAt != nil {
 			pub = r.PublishedAt.Format(time.RFC3339)
 		}
-		w.Write(csvsafe.Record([]string{r.Code, r.Name, depts[r.DepartmentID].Name, r.Domain, r.CatalogKind, r.OpenType, r.ShareType, r.UpdatePeriod,
+		w.Write(csvsafe.Record([]string{r.Code, r.Name, depts[r.DepartmentID].Name, r.Domain, r.CatalogKind, string(r.OpenType), string(r.ShareType), r.UpdatePeriod,
 			strconv.Itoa(r.PublishedVersion), pub, fmt.Sprintf("%s/datasets/%d", base, r.ID)}))
 	}
 	w.Flush()

@@ -103,7 +103,7 @@ func (s *Server) shareCatalog(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		out = append(out, row{r.ID, r.Code, r.Name, r.DepartmentID, r.ShareType, r.ShareCondition, r.ShareBasis, r.UpdatePeriod, r.LatestVersion, access})
+		out = append(out, row{r.ID, r.Code, r.Name, r.DepartmentID, string(r.ShareType), r.ShareCondition, r.ShareBasis, r.UpdatePeriod, r.LatestVersion, access})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"resources": out})
 }

@@ -85,9 +85,9 @@ func widensWords(l string, p publish.PendingEdit) []string {
 	for _, w := range p.Widens {
 		switch {
 		case w == "open_type":
-			out = append(out, i18n.T(l, "edit.widens_open_type", map[string]string{"to": i18n.T(l, "open_type."+p.Entry.OpenType, nil)}))
+			out = append(out, i18n.T(l, "edit.widens_open_type", map[string]string{"to": p.Entry.OpenType.Label(l)}))
 		case w == "share_type":
-			out = append(out, i18n.T(l, "edit.widens_share_type", map[string]string{"to": i18n.T(l, "share_type."+p.Entry.ShareType, nil)}))
+			out = append(out, i18n.T(l, "edit.widens_share_type", map[string]string{"to": p.Entry.ShareType.Label(l)}))
 		case strings.HasPrefix(w, "items."):
 			item := strings.TrimPrefix(w, "items.")
 			key := "edit.widens_personal"

@@ -106,9 +106,9 @@ func parseEntryForm(form url.Values) (catalog.Entry, error) {
 	e := catalog.Entry{
 		Code: get("code"), Name: get("name"), NameEn: get("name_en"), Summary: get("summary"), CatalogKind: get("catalog_kind"),
 		Domain: get("domain"), Category: get("category"), Level: get("level"), Format: get("format"),
-		CollectionChannel: get("collection_channel"), UpdatePeriod: get("update_period"), ShareType: get("share_type"),
+		CollectionChannel: get("collection_channel"), UpdatePeriod: get("update_period"), ShareType: catalog.ShareType(get("share_type")),
 		ShareCondition: get("share_condition"), ShareBasis: get("share_basis"), ShareMethods: form["share_methods"],
-		OpenType: get("open_type"), OpenCondition: get("open_condition"), OpenBasis: get("open_basis"),
+		OpenType: catalog.OpenType(get("open_type")), OpenCondition: get("open_condition"), OpenBasis: get("open_basis"),
 		ResponsiblePerson: get("responsible_person"), ResponsibleContact: get("responsible_contact"), UsageNote: get("usage_note"),
 		ReleaseDate: get("release_date"), Keywords: splitList(form.Get("keywords")), Related: splitList(form.Get("related")),
 	}
@@ -154,14 +154,14 @@ func applyRowOp(e *catalog.Entry, op string) bool {
 	return true
 }
 
-func choices(l, group string, values []string, selected string) []option {
+func choices[T ~string](l, group string, values []T, selected T) []option {
 	out := make([]option, 0, len(values))
 	for _, v := range values {
-		label := i18n.T(l, group+"."+v, nil)
+		label := i18n.T(l, group+"."+string(v), nil)
 		if v == "" {
 			label = i18n.T(l, "entry.form.none", nil)
 		}
-		out = append(out, option{Value: v, Label: label, Selected: v == selected})
+		out = append(out, option{Value: string(v), Label: label, Selected: v == selected})
 	}
 	return out
 }
@@ -237,7 +237,7 @@ func (s *Server) entryFormView(c echo.Context, u auth.User, e catalog.Entry, fe 
 // blankEntry is a new entry with the choices most entries make.
 func blankEntry(u auth.User) catalog.Entry {
 	return catalog.Entry{DepartmentID: u.DepartmentID, CatalogKind: "department", Format: "table", CollectionChannel: "business_system",
-		UpdatePeriod: "monthly", ShareType: "unconditional", ShareMethods: []string{"api", "file"}, OpenType: "unconditional",
+		UpdatePeriod: "monthly", ShareType: catalog.ShareUnconditional, ShareMethods: []string{"api", "file"}, OpenType: catalog.OpenUnconditional,
 		Items: []catalog.Item{{Type: "string"}}}
 }
 

@@ -113,7 +113,7 @@ func (s *Server) versionPage(c echo.Context, variant string, status int, problem
 	a := u.Actor()
 	v := &reviewView{R: rv, Problem: problem, StateLabel: i18n.T(l, "pub."+rv.State, nil), Preview: rv.Preview,
 		Full: rv.Preview != nil && rv.Preview.Variant == publish.VariantFull}
-	v.CanSubmit = a.CanEditDepartment(rv.Resource.DepartmentID) && rv.Resource.RetiredAt == nil && rv.Resource.OpenType != "none" &&
+	v.CanSubmit = a.CanEditDepartment(rv.Resource.DepartmentID) && rv.Resource.RetiredAt == nil && rv.Resource.OpenType != catalog.OpenNone &&
 		(rv.State == publish.Draft || rv.State == publish.Rejected)
 	v.CanReview = s.app.Publish.CanApprove(a, rv.Resource) && rv.State == publish.Submitted
 	for _, p := range rv.Problems {

@@ -37,7 +37,7 @@ func (s *Server) bindConsoleShare(g *echo.Group) {
 type shareRow struct {
 	ID            int64
 	Code, Name    string
-	ShareType     string
+	ShareType     catalog.ShareType
 	ShareBasis    string
 	Access        string
 	LatestVersion int

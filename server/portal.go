@@ -510,7 +510,7 @@ func (s *Server) examples(r catalog.Resource, v catalog.Version) []example {
 		{"API (curl)", fmt.Sprintf("curl -H \"X-API-Key: $OPENDATA_KEY\" \"%s?limit=100%s&count=true\"\n# next page: add &cursor=<next_cursor>; CSV: &format=csv", records, filter)},
 		{"API (Python)", fmt.Sprintf("import requests\n\nr = requests.get(%q,\n    params={\"limit\": 1000, \"count\": \"true\"},\n    headers={\"X-API-Key\": KEY})\npage = r.json()\nprint(page[\"count\"], page[\"records\"][:3], page[\"next_cursor\"])", records)},
 	}
-	if r.OpenType != "unconditional" {
+	if r.OpenType != catalog.OpenUnconditional {
 		return recs
 	}
 	return append(recs, []example{
@@ -553,7 +553,7 @@ func (s *Server) datasetPage(c echo.Context) error {
 		}
 	}
 	data["Columns"] = cols
-	if r.OpenType == "unconditional" {
+	if r.OpenType == catalog.OpenUnconditional {
 		var dl []downloadView
 		for _, name := range []string{"open.csv", "open.parquet"} {
 			if o, ok := v.Object(name); ok {
@@ -631,7 +631,7 @@ func (s *Server) datasetPage(c echo.Context) error {
 		}
 	}
 	data["ApplicationDays"] = s.app.Config.ApplicationDays
-	if u, ok := developer(c); ok && r.OpenType == "on_application" {
+	if u, ok := developer(c); ok && r.OpenType == catalog.OpenOnApplication {
 		all, err := s.app.Access.Applications(ctx, u)
 		if err != nil {
 			return err

@@ -147,7 +147,7 @@ func (s *Server) renderAccount(c echo.Context, u auth.User, newToken string) err
 		return err
 	}
 	exampleID := int64(1)
-	rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{Public: true, OpenType: "unconditional", Now: time.Now(), Limit: 1})
+	rs, _, err := s.app.Catalog.ListResources(ctx, catalog.Filter{Public: true, OpenType: catalog.OpenUnconditional, Now: time.Now(), Limit: 1})
 	if err != nil {
 		return err
 	}

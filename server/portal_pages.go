@@ -144,7 +144,7 @@ func (s *Server) download(c echo.Context) error {
 	if file != "open.csv" && file != "open.parquet" {
 		return errs.NotFoundf("file %q (open.csv or open.parquet)", file)
 	}
-	if r.OpenType != "unconditional" {
+	if r.OpenType != catalog.OpenUnconditional {
 		return fmt.Errorf("%w: %s is open on application: %s", errs.Forbidden, r.Code, r.OpenCondition)
 	}
 	n := 0

@@ -133,7 +133,7 @@ func (s *Service) CanReportDispute(ctx context.Context, p Principal, r catalog.R
 	if r.RetiredAt != nil {
 		return false, nil
 	}
-	if r.IsPublic(s.now()) && r.OpenType == "unconditional" {
+	if r.IsPublic(s.now()) && r.OpenType == catalog.OpenUnconditional {
 		return true, nil
 	}
 	d, err := s.Decide(ctx, p, r)
@@ -219,7 +219,7 @@ func (s *Service) StopSharing(ctx context.Context, p Principal, rid int64, reaso
 	if noticeDays < minNotice {
 		fe["notice_days"] = fmt.Sprintf("at least %d days of notice", minNotice)
 	}
-	if r.ShareType == "none" {
+	if r.ShareType == catalog.ShareNone {
 		fe["share_type"] = "the resource is not shared"
 	}
 	if err := fe.Err(); err != nil {

@@ -76,7 +76,7 @@ func (s *Service) ReadTarget(ctx context.Context, rd Reader, r catalog.Resource)
 		if d.Allowed {
 			return s.fullTarget(*rd.Department, rd.Purpose, r, d)
 		}
-		if !r.IsPublic(s.now()) || r.OpenType != "unconditional" {
+		if !r.IsPublic(s.now()) || r.OpenType != catalog.OpenUnconditional {
 			return Target{}, errs.Forbiddenf("%s: %s", r.Code, d.Reason)
 		}
 	}
@@ -85,10 +85,10 @@ func (s *Service) ReadTarget(ctx context.Context, rd Reader, r catalog.Resource)
 	}
 	t := Target{Version: r.PublishedVersion, Variant: VariantOpen, Key: catalog.VersionPrefix(r.ID, r.PublishedVersion) + "open.parquet"}
 	switch r.OpenType {
-	case "unconditional":
+	case catalog.OpenUnconditional:
 		t.Public = true
 		return t, nil
-	case "on_application":
+	case catalog.OpenOnApplication:
 		if rd.AccountID == 0 {
 			return Target{}, fmt.Errorf("%w: %s is open on application (%s): sign up, apply on /datasets/%d and call with your API key", errs.Unauthenticated, r.Code, r.OpenCondition, r.ID)
 		}

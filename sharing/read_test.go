@@ -46,7 +46,7 @@ func TestReadTarget(t *testing.T) {
 			r.LatestVersion, r.PublishedVersion = latest, published
 			return r
 		}
-		opened := func(r catalog.Resource, openType string) catalog.Resource {
+		opened := func(r catalog.Resource, openType catalog.OpenType) catalog.Resource {
 			r.OpenType = openType
 			return r
 		}

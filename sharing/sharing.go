@@ -99,9 +99,9 @@ func (s *Service) Decide(ctx context.Context, p Principal, r catalog.Resource) (
 		return Decision{Reason: "sharing stopped on " + at.In(s.Calendar.Location()).Format("2006-01-02")}, nil
 	}
 	switch r.ShareType {
-	case "unconditional":
+	case catalog.ShareUnconditional:
 		return Decision{Allowed: true}, nil
-	case "none":
+	case catalog.ShareNone:
 		return Decision{Reason: "not shared: " + r.ShareBasis}, nil
 	}
 	var id int64
@@ -133,7 +133,7 @@ func (s *Service) Access(ctx context.Context, p Principal, r catalog.Resource) (
 		return "granted", nil
 	case d.Allowed:
 		return "direct", nil
-	case r.ShareType == "none" || p.DepartmentID == 0:
+	case r.ShareType == catalog.ShareNone || p.DepartmentID == 0:
 		return "closed", nil
 	}
 	return "request", nil
@@ -265,9 +265,9 @@ func (s *Service) File(ctx context.Context, p Principal, n NewRequest) (Request,
 		return Request{}, fmt.Errorf("%w: this is your own department's resource", errs.Conflict)
 	}
 	switch r.ShareType {
-	case "unconditional":
+	case catalog.ShareUnconditional:
 		return Request{}, fmt.Errorf("%w: %s is shared unconditionally: take it directly, stating your purpose", errs.Conflict, r.Code)
-	case "none":
+	case catalog.ShareNone:
 		return Request{}, errs.Forbiddenf("%s is not shared: %s", r.Code, r.ShareBasis)
 	}
 	fe := errs.FieldErrors{}

@@ -53,11 +53,11 @@ func setup(t *testing.T, d *db.DB) *fx {
 		now: time.Date(2025, 9, 30, 17, 0, 0, 0, sh)}
 	x.svc = &sharing.Service{DB: d, Catalog: cat, Audit: &audit.Log{DB: d}, Calendar: calendar.New(sh, years[2025], []int{2025}),
 		Now: func() time.Time { return x.now }}
-	entry := func(code, share string) catalog.Resource {
+	entry := func(code string, share catalog.ShareType) catalog.Resource {
 		e := catalog.Entry{Code: code, Name: "执业医师注册信息", DepartmentID: wj.ID, Summary: "医师", CatalogKind: "department", Domain: "health",
 			Format: "table", Items: []catalog.Item{{Name: "姓名"}, {Name: "执业机构"}, {Name: "身份证号", Personal: true}}, CollectionChannel: "business_system",
 			UpdatePeriod: "monthly", ShareType: share, ShareMethods: []string{"api"}, ShareCondition: "仅限履职需要", ShareBasis: "个人信息保护法",
-			OpenType: "none", OpenBasis: "个人信息", ResponsiblePerson: "王五", ResponsibleContact: "1"}
+			OpenType: catalog.OpenNone, OpenBasis: "个人信息", ResponsiblePerson: "王五", ResponsibleContact: "1"}
 		if share == "none" {
 			e.ShareMethods = nil
 		}

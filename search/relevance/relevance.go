@@ -123,9 +123,9 @@ func Build(ctx context.Context, svc *publish.Service, users *auth.Store, c Catal
 		}
 		entry := catalog.Entry{Code: e.Code, Name: e.Name, NameEn: e.NameEn, DepartmentID: d.ID, Summary: e.Summary,
 			CatalogKind: "department", Domain: e.Domain, Format: "table", Items: items, CollectionChannel: "business_system",
-			UpdatePeriod: e.UpdatePeriod, ShareType: "unconditional", ShareMethods: []string{"api", "file"}, OpenType: e.OpenType,
+			UpdatePeriod: e.UpdatePeriod, ShareType: catalog.ShareUnconditional, ShareMethods: []string{"api", "file"}, OpenType: catalog.OpenType(e.OpenType),
 			ResponsiblePerson: "数据管理员", ResponsibleContact: "0718-8000000", UsageNote: "使用时请注明数据来源", Keywords: e.Keywords}
-		if e.OpenType == "on_application" {
+		if catalog.OpenType(e.OpenType) == catalog.OpenOnApplication {
 			entry.OpenCondition = "科研机构与企业说明用途后申请，经审核开放"
 		}
 		r, err := cat.CreateResource(ctx, auth.System, entry)
