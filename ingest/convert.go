@@ -176,8 +176,9 @@ type scanResult struct {
 	skip        int // records before the first data record
 	dataRows    int64
 	inf         []inference
-	totalRow    int64
-	totalLabel  string
+	totals      []totalCandidate // labelled rows (合计, 小计), in file order
+	totalsOver  bool             // more labelled rows than maxTotalCandidates: the later ones are data
+	contrib     []float64        // per source column: the candidates' own numbers (in the inference's sums)
 	encoding    string
 	sourceBytes int64
 	titleRows   []int64
@@ -186,19 +187,6 @@ type scanResult struct {
 	keys        []string // JSON, NDJSON: the keys as written, in column order
 	dedup       *dedupResult
 	complete    bool // the scan read to the end of the file
-}
-
-var totalLabels = []string{"合计", "总计", "小计", "合 计", "总 计", "total", "sum", "grand total"}
-
-func isTotalLabel(s string) bool {
-	s = strings.ToLower(strings.TrimSpace(strings.ReplaceAll(s, "\u3000", "")))
-	s = strings.TrimRight(s, ":：")
-	for _, l := range totalLabels {
-		if s == l {
-			return true
-		}
-	}
-	return false
 }
 
 // trimCell removes surrounding white space, the ideographic space (U+3000)
@@ -345,17 +333,14 @@ func hashRow(rec []string, keyIdx []int, buf *[]byte) (row, key uint64) {
 func scan(ctx context.Context, r rowReader, format string, opt Options, head bool, size int64) (*scanResult, error) {
 	sr := &scanResult{encoding: encodingOf(r), sourceBytes: size}
 	keyed := format == "json" || format == "ndjson"
-	declared := map[string]bool{}
+	declared := map[string]string{}
 	for _, it := range opt.Items {
-		declared[it.Name] = true
+		declared[it.Name] = it.Type
 	}
 	var buf [][]string
 	var bufRows []int64
 	records := 0
 	headerDone := keyed
-	var lastRow int64
-	var lastLabel string
-	var candidate int64
 	var sorter *dedupSorter
 	if !head {
 		sorter = newDedupSorter(opt.TempDir, opt.DedupMemoryBytes)
@@ -398,7 +383,6 @@ func scan(ctx context.Context, r rowReader, format string, opt Options, head boo
 			return
 		}
 		sr.dataRows++
-		lastRow = rowNum
 		if sorter != nil {
 			rowHash, keyHash := hashRow(trimmed, keyIdxFor(), &hashBuf)
 			if err := sorter.add(dedupRec{key: keyHash, row: rowHash, idx: uint32(sr.dataRows - 1), num: uint32(rowNum)}); err != nil && sortErr == nil {
@@ -407,18 +391,19 @@ func scan(ctx context.Context, r rowReader, format string, opt Options, head boo
 		}
 		for len(sr.inf) < len(trimmed) {
 			in := inference{}
-			// A declared column has its type already: only look for personal data.
-			if i := len(sr.inf); i < len(sr.header) && declared[trimCell(sr.header[i])] {
-				in.dead = true
+			// A declared column has its type already: only look for personal
+			// data, and add up numbers (for the total-row check).
+			if i := len(sr.inf); i < len(sr.header) && declared[trimCell(sr.header[i])] != "" {
+				t := declared[trimCell(sr.header[i])]
+				in.dead, in.sumDeclared = true, t == TInt || t == TDecimal
 			}
 			sr.inf = append(sr.inf, in)
 		}
+		if label := totalLabelOf(trimmed); label != "" {
+			sr.addTotalCandidate(trimmed, rowNum, label)
+		}
 		for i, v := range trimmed {
 			sr.inf[i].add(v, opt.Location, opt.markers)
-		}
-		candidate = 0
-		if label := totalLabelOf(trimmed); label != "" {
-			candidate, lastLabel = rowNum, label
 		}
 	}
 	for {
@@ -481,9 +466,6 @@ func scan(ctx context.Context, r rowReader, format string, opt Options, head boo
 	}
 	if sr.dataRows == 0 {
 		return nil, ErrNoRows
-	}
-	if candidate != 0 && candidate == lastRow {
-		sr.totalRow, sr.totalLabel = candidate, lastLabel
 	}
 	if sortErr != nil {
 		return nil, sortErr
@@ -589,6 +571,8 @@ type converter struct {
 	nowMicro        int64
 	isXLSX          bool
 	verifyDetection bool // one pass: count personal-data look-alikes over every row
+	onePass         bool
+	drop            []int64 // rows the scan found to be totals (合计, 小计)
 	mem             memory.Allocator
 	workers         []*worker
 }
@@ -694,10 +678,10 @@ func convertOnePass(ctx context.Context, path string, opt Options) (*Result, err
 		return nil, errTwoPasses // the external sort keeps memory bounded
 	}
 	rec.replay()
-	c.verifyDetection = true
+	c.verifyDetection, c.onePass = true, true
 	res, err := c.output(sr, func() error {
 		var buf []byte
-		res, err := c.run(ctx, rec, sr.skip, -1, func(r []string, _ uint32, row int64) (uint8, int64, error) {
+		res, err := c.run(ctx, rec, sr.skip, nil, func(r []string, _ uint32, row int64) (uint8, int64, error) {
 			rowHash, keyHash := hashRow(r, keyIdx, &buf)
 			verdict, first, fits := table.check(keyHash, rowHash, uint32(row))
 			if !fits {
@@ -853,6 +837,9 @@ func (c *converter) resolveColumns(sr *scanResult) {
 		c.rep.Warnings = append(c.rep.Warnings, RowError{Row: t, Code: "title_row_skipped"})
 	}
 	c.rep.Warnings = append(c.rep.Warnings, sr.warnings...)
+	if !c.onePass {
+		c.drop = c.decideScanTotals(sr)
+	}
 	for _, k := range c.opt.KeyColumns {
 		for i, col := range c.cols {
 			if col.Name == k {
@@ -1138,7 +1125,7 @@ func (c *converter) convert(ctx context.Context, path, format string, sr *scanRe
 		}
 		return 0, 0, nil
 	}
-	res, err := c.run(ctx, r, sr.skip, sr.totalRow, fromScan)
+	res, err := c.run(ctx, r, sr.skip, c.drop, fromScan)
 	if err != nil {
 		return err
 	}
@@ -1150,7 +1137,7 @@ func (c *converter) convert(ctx context.Context, path, format string, sr *scanRe
 func (c *converter) finishRun(res *dispatchResult) error {
 	if held := res.held; held != nil {
 		it, rec := &held.items[0], held.flat
-		if c.isTotal(rec, c.sums()) {
+		if c.decideHeldTotal(rec) {
 			c.rep.Warnings = append(c.rep.Warnings, RowError{Row: it.row, Code: "total_row_skipped", Value: res.label})
 		} else {
 			c.rep.Warnings = append(c.rep.Warnings, RowError{Row: it.row, Code: "total_label_kept", Value: res.label})
@@ -1164,30 +1151,6 @@ func (c *converter) finishRun(res *dispatchResult) error {
 		c.opt.Progress(Progress{Phase: "convert", Rows: c.rep.RowsRead, Bytes: c.sourceBytes, TotalBytes: c.sourceBytes})
 	}
 	return nil
-}
-
-// isTotal decides whether the labelled last row really is a total: every
-// numeric cell in it must equal the sum of the column above.
-func (c *converter) isTotal(rec []string, sums []float64) bool {
-	checked := 0
-	for i, col := range c.cols {
-		if col.src >= len(rec) {
-			continue
-		}
-		v := trimCell(rec[col.src])
-		if v == "" || isTotalLabel(v) {
-			continue
-		}
-		f, ok := parseDecimal(v)
-		if !ok || (col.Type != TInt && col.Type != TDecimal) {
-			return false // text beside the label: a data row
-		}
-		if math.Abs(f-sums[i]) > 0.005*math.Max(1, math.Abs(sums[i])) {
-			return false
-		}
-		checked++
-	}
-	return true
 }
 
 func (c *converter) display(col *Column, f float64) string {

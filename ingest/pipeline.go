@@ -701,10 +701,12 @@ func civil(days int64) (y, m, d int) {
 // may use, at most eight.
 func workerCount() int { return min(8, max(1, runtime.GOMAXPROCS(0))) }
 
-// run converts every record of src through the pipeline. dedup decides a
-// data row's duplicate state in file order (nil: none). held, if any, is the
-// last data row, which the caller may still store with storeHeld.
-func (c *converter) run(ctx context.Context, src rowReader, skip int, totalRow int64, dedup func(rec []string, idx uint32, row int64) (uint8, int64, error)) (*dispatchResult, error) {
+// run converts every record of src through the pipeline. drop are the
+// rows the scan found to be totals, skipped. dedup decides a data row's
+// duplicate state in file order (nil: none). In the one-read conversion
+// (c.onePass) held, if any, is the last data row when it is labelled as a
+// total, which the caller may still store with storeHeld.
+func (c *converter) run(ctx context.Context, src rowReader, skip int, drop []int64, dedup func(rec []string, idx uint32, row int64) (uint8, int64, error)) (*dispatchResult, error) {
 	nw := workerCount()
 	c.workers = make([]*worker, nw)
 	ins := make([]chan *batch, nw)
@@ -736,7 +738,7 @@ func (c *converter) run(ctx context.Context, src rowReader, skip int, totalRow i
 	}
 	done := make(chan *dispatchResult, 1)
 	stop := make(chan struct{})
-	go func() { done <- c.dispatch(ctx, src, skip, totalRow, dedup, ins, free, stop) }()
+	go func() { done <- c.dispatch(ctx, src, skip, drop, dedup, ins, free, stop) }()
 
 	var sinkErr error
 	for seq := 0; ; seq++ {
@@ -858,7 +860,7 @@ func (c *converter) detectedOverAll() []string {
 
 // dispatch reads records, trims them, numbers data rows and hands batches to
 // the workers in turn. It closes the workers' inputs when done.
-func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, totalRow int64, dedup func([]string, uint32, int64) (uint8, int64, error), ins []chan *batch, free chan *batch, stop chan struct{}) (res *dispatchResult) {
+func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, drop []int64, dedup func([]string, uint32, int64) (uint8, int64, error), ins []chan *batch, free chan *batch, stop chan struct{}) (res *dispatchResult) {
 	res = &dispatchResult{}
 	defer func() {
 		for _, in := range ins {
@@ -898,6 +900,7 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 	cur = newBatch()
 	records := 0
 	var dataIdx uint32
+	labelled := false // one read: the last row is labelled as a total
 	var lastProgress time.Time // report at once that the conversion started
 	for {
 		if records%4096 == 0 {
@@ -942,6 +945,20 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 			cur.flat = cur.flat[:start]
 			continue
 		}
+		if len(drop) > 0 && src.Row() == drop[0] { // a total row
+			drop = drop[1:]
+			cur.flat = cur.flat[:start]
+			dataIdx++ // the scan counted it
+			continue
+		}
+		if c.onePass {
+			// A labelled row followed by data is a subtotal: the scan decides those.
+			if labelled {
+				res.err = errTwoPasses
+				return res
+			}
+			labelled = totalLabelOf(cur.flat[start:]) != ""
+		}
 		// A full batch goes only when another row comes, so the last data
 		// row is still at hand at the end.
 		if full() {
@@ -965,14 +982,14 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 		res.data++
 		cur.items = append(cur.items, it)
 	}
-	// The last data row is a total row candidate when its first filled
-	// cell is a label such as 合计 (and, after a scan, the scan agreed).
-	for k := len(cur.items) - 1; k >= 0; k-- {
+	// One read: the last data row is a total row candidate when it is
+	// labelled (合计), decided by finishRun.
+	for k := len(cur.items) - 1; k >= 0 && labelled; k-- {
 		it := cur.items[k]
 		if it.end < 0 {
 			continue
 		}
-		if label := totalLabelOf(cur.rec(&it)); label != "" && (totalRow < 0 || totalRow == it.row) {
+		if label := totalLabelOf(cur.rec(&it)); label != "" {
 			// Its own batch: the batch's cells are reused once it is free.
 			rec := append([]string(nil), cur.rec(&it)...)
 			it.start, it.end = 0, len(rec)
@@ -985,17 +1002,4 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, total
 		send()
 	}
 	return res
-}
-
-// totalLabelOf returns the row's first filled cell when it is a total label.
-func totalLabelOf(rec []string) string {
-	for _, v := range rec {
-		if v != "" {
-			if isTotalLabel(v) {
-				return v
-			}
-			return ""
-		}
-	}
-	return ""
 }

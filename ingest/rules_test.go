@@ -166,3 +166,85 @@ func readOpenCSV(t *testing.T, res *Result) [][]string {
 	}
 	return rows
 }
+
+func TestTotalLabelsAndHeaders(t *testing.T) {
+	for s, want := range map[string]bool{"合计": true, "合 计": true, "总计：": true, "Total": true, "小计": true, "东区小计": true, "Subtotal": true,
+		"合计数": false, "舞阳坝": false, "totally": false, "": false} {
+		if got := isTotalLabel(s); got != want {
+			t.Errorf("isTotalLabel(%q) = %v", s, got)
+		}
+	}
+	for s, want := range map[string]bool{"区划代码": true, "统计年度": true, "年份": true, "序号": true, "area_code": true, "Year": true, "月份": true,
+		"户籍人口": false, "年末常住人口": false, "paid": false, "金额": false} {
+		if got := notAdditiveHeader(s); got != want {
+			t.Errorf("notAdditiveHeader(%q) = %v", s, got)
+		}
+	}
+}
+
+func warningsOf(rep Report, codes ...string) []string {
+	var out []string
+	for _, w := range rep.Warnings {
+		for _, c := range codes {
+			if w.Code == c {
+				out = append(out, fmt.Sprintf("%s@%d", w.Code, w.Row))
+			}
+		}
+	}
+	return out
+}
+
+// A total row is decided on the additive columns: the code, the repeated
+// year and text beside the label do not count against it; subtotals of
+// groups go too; a labelled row that does not add up stays as data.
+func TestTotalRows(t *testing.T) {
+	population := "乡镇,区划代码,户籍人口,常住人口,统计年度,备注\n" +
+		"舞阳坝街道,422801001,52000,61000.5,2023,\n" +
+		"六角亭街道,422801002,48000,50000,2023,城区\n" +
+		"龙凤镇,422801100,30000,29000,2023,\n" +
+		"合计,422801,130000,140000.5,2023,三个乡镇\n"
+	groups := "区县,乡镇,人口,面积\n" +
+		"东区,甲镇,10,1.5\n" +
+		"东区,乙镇,20,2.5\n" +
+		"东区,小计,30,4\n" +
+		"西区,丙镇,5,1\n" +
+		"西区小计,,5,1\n" +
+		"总计,,35,5\n"
+	wrong := "乡镇,户籍人口\n甲,10\n乙,20\n合计,31\n"
+	top := "乡镇,户籍人口,常住人口\n总计,30,33\n甲,10,11\n乙,20,22\n"
+	cases := []struct {
+		name, csv string
+		items     []catalog.Item
+		stored    int64
+		warnings  string
+	}{
+		{"code and year", population, nil, 3, "total_row_skipped@5"},
+		{"code and year, declared", population, []catalog.Item{{Name: "乡镇", Type: "string"}, {Name: "区划代码", Type: "int"}, {Name: "户籍人口", Type: "int"},
+			{Name: "常住人口", Type: "decimal"}, {Name: "统计年度", Type: "int"}, {Name: "备注", Type: "string"}}, 3, "total_row_skipped@5"},
+		{"subtotals", groups, nil, 3, "total_row_skipped@4 total_row_skipped@6 total_row_skipped@7"},
+		{"subtotals, declared", groups, []catalog.Item{{Name: "区县", Type: "string"}, {Name: "乡镇", Type: "string"}, {Name: "人口", Type: "int"}, {Name: "面积", Type: "decimal"}},
+			3, "total_row_skipped@4 total_row_skipped@6 total_row_skipped@7"},
+		{"does not add up", wrong, nil, 3, "total_label_kept@4"},
+		{"does not add up, declared", wrong, []catalog.Item{{Name: "乡镇", Type: "string"}, {Name: "户籍人口", Type: "int"}}, 3, "total_label_kept@4"},
+		{"grand total first", top, nil, 2, "total_row_skipped@2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Convert(context.Background(), writeFile(t, "t.csv", []byte(tc.csv)), opts(tc.items...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Cleanup()
+			got := strings.Join(warningsOf(res.Report, "total_row_skipped", "total_label_kept"), " ")
+			if res.Report.RowsStored != tc.stored || got != tc.warnings {
+				t.Fatalf("stored %d, warnings %q; want %d, %q", res.Report.RowsStored, got, tc.stored, tc.warnings)
+			}
+			rows := readOpenCSV(t, res)
+			for _, r := range rows[1:] {
+				if isTotalLabel(r[0]) && tc.warnings != "total_label_kept@4" {
+					t.Errorf("a total row was stored: %v", r)
+				}
+			}
+		})
+	}
+}

@@ -271,20 +271,24 @@ const (
 	fitAll = fitInt | fitDecimal | fitBool | fitDate | fitTimestamp
 )
 
-// fits returns the set of types value v parses as.
-func fits(v string, loc *time.Location) typeSet {
+// fits returns the set of types value v parses as, and its number when it
+// fits decimal.
+func fits(v string, loc *time.Location) (typeSet, float64) {
 	var t typeSet
+	var num float64
 	c := v[0]
 	// Only digits, a sign, a dot or a full-width digit (０-９ start with EF BC) can start a number or date.
 	if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || (c == 0xEF && len(v) > 2 && v[1] == 0xBC) {
-		if _, ok := parseInt(v); ok {
+		if n, ok := parseInt(v); ok {
 			// A leading zero ("007", "0371…") is an identifier, not a number.
 			if !(len(v) > 1 && v[0] == '0') {
 				t |= fitInt | fitDecimal
+				num = float64(n)
 			}
-		} else if _, ok := parseDecimal(v); ok {
+		} else if f, ok := parseDecimal(v); ok {
 			if !(len(v) > 1 && v[0] == '0' && v[1] != '.') {
 				t |= fitDecimal
+				num = f
 			}
 		}
 		if t == 0 && len(v) >= 8 && v[0] >= '0' && v[0] <= '9' {
@@ -300,7 +304,7 @@ func fits(v string, loc *time.Location) typeSet {
 			t |= fitBool
 		}
 	}
-	return t
+	return t, num
 }
 
 // inference accumulates a column's evidence during the scan.
@@ -312,6 +316,23 @@ type inference struct {
 	counts   [5]int64 // int, decimal, bool, date, timestamp
 	markers  int64    // null markers (未填报, —) that fit no type: they do not count against a typed column
 	maxBytes int
+	// For the total-row check: the sum of the numbers, and whether they vary.
+	sum         float64
+	first       float64
+	nums        int64
+	varied      bool
+	sumDeclared bool // a declared number column (dead from the start): still add up
+}
+
+// addNum counts a number of the column for the total-row check.
+func (in *inference) addNum(f float64) {
+	in.sum += f
+	if in.nums == 0 {
+		in.first = f
+	} else if f != in.first {
+		in.varied = true
+	}
+	in.nums++
 }
 
 func (in *inference) add(v string, loc *time.Location, nm *nullMarkers) {
@@ -332,8 +353,16 @@ func (in *inference) add(v string, loc *time.Location, nm *nullMarkers) {
 	if len(v) > in.maxBytes {
 		in.maxBytes = len(v)
 	}
+	if in.sumDeclared {
+		if f, ok := parseDecimal(v); ok {
+			in.addNum(f)
+		}
+	}
 	if !in.dead {
-		t := fits(v, loc)
+		t, num := fits(v, loc)
+		if t&fitDecimal != 0 {
+			in.addNum(num)
+		}
 		if t&^fitBool == 0 && nm.match(v) >= 0 { // 无 is also "no"
 			in.markers++
 		}
