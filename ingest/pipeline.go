@@ -900,7 +900,7 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, drop 
 	cur = newBatch()
 	records := 0
 	var dataIdx uint32
-	labelled := false // one read: the last row is labelled as a total
+	labelled := false          // one read: the last row is labelled as a total
 	var lastProgress time.Time // report at once that the conversion started
 	for {
 		if records%4096 == 0 {
