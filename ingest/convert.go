@@ -113,16 +113,16 @@ func (o *Options) defaults() {
 
 // Column is one output column and what happens to it in the open variant.
 type Column struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Description string `json:"description,omitempty"`
-	Declared    bool   `json:"declared"`
-	Personal    bool   `json:"personal"`
-	Detected    string `json:"detected,omitempty"`    // id_number, mobile, credit_code, name, address, bank_card, email, phone
-	DetectedBy  string `json:"detected_by,omitempty"` // header or values: why it was detected
-	Check       string `json:"check,omitempty"`
-	Open        string `json:"open"` // kept, masked or dropped in the open variant
-	Required    bool   `json:"required,omitempty"`
+	Name        string            `json:"name"`
+	Type        string            `json:"type"`
+	Description string            `json:"description,omitempty"`
+	Declared    bool              `json:"declared"`
+	Personal    bool              `json:"personal"`
+	Detected    string            `json:"detected,omitempty"`    // id_number, mobile, credit_code, name, address, bank_card, email, phone
+	DetectedBy  string            `json:"detected_by,omitempty"` // header or values: why it was detected
+	Check       string            `json:"check,omitempty"`
+	Open        catalog.Treatment `json:"open"` // kept, masked or dropped in the open variant
+	Required    bool              `json:"required,omitempty"`
 
 	src            int
 	lowCardinality bool
@@ -798,7 +798,7 @@ func (c *converter) resolveColumns(sr *scanResult) {
 			continue
 		}
 		present[name] = true
-		col := Column{Name: name, src: i, Open: "kept", lowCardinality: sr.inf[i].lowCardinality()}
+		col := Column{Name: name, src: i, Open: catalog.TreatKept, lowCardinality: sr.inf[i].lowCardinality()}
 		if it, ok := items[name]; ok {
 			col.Declared, col.Type, col.Description = true, it.Type, it.Description
 			col.Personal, col.Check, col.Required, col.notFut = it.Personal, it.Check, it.Required, it.NotFuture
@@ -809,9 +809,9 @@ func (c *converter) resolveColumns(sr *scanResult) {
 				}
 			}
 			if it.Personal {
-				col.Open = "masked"
+				col.Open = catalog.TreatMasked
 				if it.PersonalAction == "drop" {
-					col.Open = "dropped"
+					col.Open = catalog.TreatDropped
 				}
 				col.maskKind = it.Check
 			}
@@ -879,8 +879,8 @@ func (c *converter) detectPersonal(col *Column, vk string, notPersonal bool) {
 			col.Check = vk
 		}
 	}
-	if PersonalKind(kind) && col.Open == "kept" && !notPersonal {
-		col.Personal, col.Open, col.maskKind = true, "masked", kind
+	if PersonalKind(kind) && col.Open == catalog.TreatKept && !notPersonal {
+		col.Personal, col.Open, col.maskKind = true, catalog.TreatMasked, kind
 		c.rep.Warnings = append(c.rep.Warnings, RowError{Column: col.Name, Code: "personal_detected_" + by, Params: map[string]string{"kind": kind}})
 	}
 	if col.maskKind == "" {
@@ -907,10 +907,10 @@ func arrowType(t string, loc *time.Location) arrow.DataType {
 func (c *converter) openOutputs(dir string, res *Result) error {
 	var fullF, openF []arrow.Field
 	type meta struct {
-		Name        string `json:"name"`
-		Type        string `json:"type"`
-		Description string `json:"description,omitempty"`
-		Open        string `json:"open,omitempty"`
+		Name        string            `json:"name"`
+		Type        string            `json:"type"`
+		Description string            `json:"description,omitempty"`
+		Open        catalog.Treatment `json:"open,omitempty"`
 	}
 	var fullMeta, openMeta []meta
 	for _, col := range c.cols {
@@ -919,12 +919,12 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 		fullF = append(fullF, arrow.Field{Name: col.Name, Type: dt, Nullable: true, Metadata: md})
 		fullMeta = append(fullMeta, meta{col.Name, col.Type, col.Description, ""})
 		switch col.Open {
-		case "kept":
+		case catalog.TreatKept:
 			openF = append(openF, arrow.Field{Name: col.Name, Type: dt, Nullable: true, Metadata: md})
-			openMeta = append(openMeta, meta{col.Name, col.Type, col.Description, "kept"})
-		case "masked":
+			openMeta = append(openMeta, meta{col.Name, col.Type, col.Description, catalog.TreatKept})
+		case catalog.TreatMasked:
 			openF = append(openF, arrow.Field{Name: col.Name, Type: arrow.BinaryTypes.String, Nullable: true, Metadata: md})
-			openMeta = append(openMeta, meta{col.Name, TString, col.Description, "masked"})
+			openMeta = append(openMeta, meta{col.Name, TString, col.Description, catalog.TreatMasked})
 		}
 	}
 	fm, _ := json.Marshal(fullMeta)
@@ -979,7 +979,7 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 	c.csvBuf.WriteString("\uFEFF") // Excel reads UTF-8 only with a BOM
 	var head []string
 	for _, col := range c.cols {
-		if col.Open != "dropped" {
+		if col.Open != catalog.TreatDropped {
 			head = append(head, col.Name)
 		}
 	}
@@ -1184,12 +1184,12 @@ func (c *converter) finishReport(sr *scanResult) {
 				q.Min, q.Max = c.display(col, st.minF), c.display(col, st.maxF)
 				q.Histogram = c.histogram(col, st)
 			case TString:
-				if col.Open == "kept" {
+				if col.Open == catalog.TreatKept {
 					q.Min, q.Max = short(st.minS, 40), short(st.maxS, 40)
 				}
 			}
 		}
-		if st.top != nil && col.Open == "kept" {
+		if st.top != nil && col.Open == catalog.TreatKept {
 			q.TopValues = st.top.top(10)
 		}
 		q.NullMarkers = markerCounts(c.opt.markers, st.markers)

@@ -163,7 +163,7 @@ func TestCSVGBKBusStops(t *testing.T) {
 	types := map[string]string{}
 	open := map[string]string{}
 	for _, c := range res.Columns {
-		types[c.Name], open[c.Name] = c.Type, c.Open
+		types[c.Name], open[c.Name] = c.Type, string(c.Open)
 	}
 	if types["线路数"] != "int" || types["经度"] != "decimal" || types["联系电话"] != "string" || types["开通日期"] != "date" {
 		t.Errorf("types %v", types)

@@ -17,6 +17,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/axiomhq/hyperloglog"
 	"github.com/zeebo/xxh3"
+
+	"opendata/catalog"
 )
 
 // The conversion runs as a pipeline so both cores of a small server work:
@@ -117,7 +119,7 @@ func (c *converter) newWorker() *worker {
 		fullB: make([]array.Builder, len(c.cols)), openB: make([]*array.StringBuilder, len(c.cols))}
 	for i, col := range c.cols {
 		w.fullB[i] = array.NewBuilder(c.mem, c.fullSch.Field(i).Type)
-		if col.Open == "masked" {
+		if col.Open == catalog.TreatMasked {
 			w.openB[i] = array.NewStringBuilder(c.mem)
 		}
 	}
@@ -140,7 +142,7 @@ func newColStats(cols []Column) []colStats {
 		}
 		stats[i].stride = 1
 		// Top values are reported for columns the open variant keeps as they are.
-		if (cols[i].Type == TString || cols[i].Type == TBool) && cols[i].Open == "kept" {
+		if (cols[i].Type == TString || cols[i].Type == TBool) && cols[i].Open == catalog.TreatKept {
 			stats[i].top = newValueCounts(maxTopDistinct)
 		}
 	}
@@ -202,10 +204,10 @@ func (w *worker) records() (arrow.RecordBatch, arrow.RecordBatch) {
 		}
 		fullCols[i] = w.fullB[i].NewArray()
 		switch col.Open {
-		case "kept":
+		case catalog.TreatKept:
 			fullCols[i].Retain()
 			openCols = append(openCols, fullCols[i])
-		case "masked":
+		case catalog.TreatMasked:
 			openCols = append(openCols, w.openB[i].NewArray())
 		}
 	}
@@ -327,7 +329,7 @@ func (w *worker) row(it *item, rec []string) {
 		} else if col.Type == TDecimal {
 			w.sums[i] += v.f
 		}
-		if col.Open == "masked" {
+		if col.Open == catalog.TreatMasked {
 			masks = AppendMask(masks, col.maskKind, v.s)
 			w.maskEnd[i] = len(masks)
 		}
@@ -339,9 +341,9 @@ func (w *worker) row(it *item, rec []string) {
 	for i := range c.cols {
 		col, v := &c.cols[i], &w.cells[i]
 		switch col.Open {
-		case "kept":
+		case catalog.TreatKept:
 			w.csvRec = append(w.csvRec, v.s)
-		case "masked":
+		case catalog.TreatMasked:
 			m := masked[start:w.maskEnd[i]]
 			start = w.maskEnd[i]
 			w.csvRec = append(w.csvRec, m)
@@ -443,7 +445,7 @@ func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats, row int64
 				st.coarsen()
 			}
 		}
-	} else if col.Open == "kept" && col.Type == TString {
+	} else if col.Open == catalog.TreatKept && col.Type == TString {
 		if !st.seen || v.s < st.minS {
 			st.minS = strings.Clone(v.s)
 		}

@@ -132,9 +132,9 @@ func outcome(res *Result, lang string) Outcome {
 	o.Rejected, o.Warnings = messages(lang, rep.Rejected), messages(lang, rep.Warnings)
 	for _, c := range res.Columns {
 		switch c.Open {
-		case "masked":
+		case catalog.TreatMasked:
 			o.Masked = append(o.Masked, c.Name)
-		case "dropped":
+		case catalog.TreatDropped:
 			o.Dropped = append(o.Dropped, c.Name)
 		}
 	}

@@ -46,7 +46,7 @@ type Comparison struct {
 type ColumnChange struct {
 	Name                     string
 	FromType, ToType         string
-	FromOpen, ToOpen         string
+	FromOpen, ToOpen         catalog.Treatment
 	FromPersonal, ToPersonal bool
 }
 

@@ -77,7 +77,7 @@ func publishedOf(all []catalog.Version, states map[int]string) []catalog.Version
 func OpenColumns(v catalog.Version) []catalog.VersionColumn {
 	out := []catalog.VersionColumn{}
 	for _, c := range v.Columns {
-		if c.Open != "dropped" {
+		if c.Open != catalog.TreatDropped {
 			out = append(out, c)
 		}
 	}

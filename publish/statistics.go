@@ -62,7 +62,7 @@ func PublicStatistics(rep ingest.Report, r catalog.Resource, v catalog.Version, 
 	}
 	readable := map[string]bool{}
 	for _, c := range v.Columns {
-		if c.Open == "kept" && !c.Personal {
+		if c.Open == catalog.TreatKept && !c.Personal {
 			readable[c.Name] = true
 		}
 	}

@@ -140,7 +140,7 @@ func reportView(l string, v *reviewView, q *ingest.Report, ver catalog.Version) 
 		line := columnLine{Name: cq.Name, Type: i18n.T(l, "type."+cq.Type, nil), Nulls: cq.Nulls, Invalid: cq.Invalid, Distinct: cq.DistinctEstimate,
 			Min: cq.Min, Max: cq.Max, Personal: vc.Personal, HasRange: cq.Min != "" || cq.Max != ""}
 		if vc.Open != "" {
-			line.Open = i18n.T(l, "open."+vc.Open, nil)
+			line.Open = vc.Open.Label(l)
 		}
 		if q.RowsStored > 0 {
 			line.NullShare = 100 * float64(cq.Nulls) / float64(q.RowsStored)
@@ -261,11 +261,11 @@ func comparisonWords(l string, c publish.Comparison, r catalog.Resource, draft c
 	return out
 }
 
-func openWord(l, open string) string {
+func openWord(l string, open catalog.Treatment) string {
 	if open == "" {
 		return i18n.T(l, "history.none", nil)
 	}
-	return i18n.T(l, "open."+open, nil)
+	return open.Label(l)
 }
 
 // versionPath is the version page of a resource.

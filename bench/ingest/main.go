@@ -126,7 +126,7 @@ func main() {
 func masked(res *ingest.Result) []string {
 	var out []string
 	for _, c := range res.Columns {
-		if c.Open != "kept" {
+		if c.Open != catalog.TreatKept {
 			out = append(out, c.Name)
 		}
 	}
