@@ -45,6 +45,17 @@ func TestValidate(t *testing.T) {
 		{"key must be an item", func(e *catalog.Entry) { e.KeyColumns = []string{"nope"} }, []string{"key_columns"}},
 		{"open data needs usage note", func(e *catalog.Entry) { e.UsageNote = "" }, []string{"usage_note"}},
 		{"not_future on text", func(e *catalog.Entry) { e.Items[1].NotFuture = true }, []string{"items[1].not_future"}},
+		{"min and max", func(e *catalog.Entry) { e.Items[0].Min, e.Items[0].Max = "0", "99999" }, nil},
+		{"date range", func(e *catalog.Entry) {
+			e.Items[0].Type, e.Items[0].Min, e.Items[0].Max = "date", "1949-10-01", "2100-01-01"
+		}, nil},
+		{"min on text", func(e *catalog.Entry) { e.Items[1].Min = "1" }, []string{"items[1].min"}},
+		{"min not a number", func(e *catalog.Entry) { e.Items[0].Min = "ten" }, []string{"items[0].min"}},
+		{"date bound not a date", func(e *catalog.Entry) { e.Items[0].Type, e.Items[0].Max = "date", "2024/13/01" }, []string{"items[0].max"}},
+		{"max below min", func(e *catalog.Entry) { e.Items[0].Min, e.Items[0].Max = "10", "1" }, []string{"items[0].max"}},
+		{"pattern", func(e *catalog.Entry) { e.Items[1].Pattern = `^[A-Z]{2}\d{4}$` }, nil},
+		{"bad pattern", func(e *catalog.Entry) { e.Items[1].Pattern = `(\d+` }, []string{"items[1].pattern"}},
+		{"no backreferences in RE2", func(e *catalog.Entry) { e.Items[1].Pattern = `(a)\1` }, []string{"items[1].pattern"}},
 		{"responsible person", func(e *catalog.Entry) { e.ResponsiblePerson = " " }, []string{"responsible_person"}},
 		{"bad code", func(e *catalog.Entry) { e.Code = "公交" }, []string{"code"}},
 		{"release date", func(e *catalog.Entry) { e.ReleaseDate = "2024-13-01" }, []string{"release_date"}},

@@ -4,6 +4,7 @@
 package catalog
 
 import (
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -45,6 +46,34 @@ type Item struct {
 	NotPersonal bool   `json:"not_personal,omitempty"`
 	Check       string `json:"check,omitempty"` // id_number, credit_code, mobile
 	Unit        string `json:"unit,omitempty"`
+	// Min and Max bound a number, date or date-time item (a number, or a
+	// date 2006-01-02); Pattern is an RE2 expression the whole value must
+	// match. A value outside them keeps its row and flags the cell.
+	Min     string `json:"min,omitempty"`
+	Max     string `json:"max,omitempty"`
+	Pattern string `json:"pattern,omitempty"`
+}
+
+// ItemBound reads a declared min or max of an item of type typ: a number
+// for int and decimal, days since 1970-01-01 for date, microseconds (UTC
+// midnight of the date, or the time given) for timestamp.
+func ItemBound(typ, v string) (float64, bool) {
+	switch typ {
+	case "int", "decimal":
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
+	case "date", "timestamp":
+		v = strings.TrimSpace(v)
+		for _, layout := range []string{"2006-01-02", "2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
+			if t, err := time.Parse(layout, v); err == nil {
+				if typ == "date" {
+					return float64(t.Unix() / 86400), layout == "2006-01-02"
+				}
+				return float64(t.UnixMicro()), true
+			}
+		}
+	}
+	return 0, false
 }
 
 // Entry is a catalog entry as staff create and edit it.
@@ -160,6 +189,10 @@ const (
 	MsgItemName       = "entry.invalid.item_name"
 	MsgItemDuplicate  = "entry.invalid.item_duplicate"
 	MsgNotFuture      = "entry.invalid.not_future"
+	MsgRangeType      = "entry.invalid.range_type"
+	MsgRangeValue     = "entry.invalid.range_value"
+	MsgRangeOrder     = "entry.invalid.range_order"
+	MsgPattern        = "entry.invalid.pattern"
 	MsgPersonalAction = "entry.invalid.personal_action"
 	MsgNotPersonal    = "entry.invalid.not_personal"
 	MsgKeyColumn      = "entry.invalid.key_column"
@@ -172,6 +205,7 @@ const (
 // an entry that no page can show.
 const (
 	MaxItems    = 500
+	MaxPattern  = 500  // bytes of a data item's pattern
 	MaxText     = 4000 // summary, usage note, conditions and bases
 	MaxShort    = 200  // names, persons, contacts, category, level
 	MaxKeywords = 50
@@ -318,6 +352,28 @@ func (e *Entry) Validate() error {
 		}
 		if len(it.Enum) > MaxEnum {
 			fe[p+".enum"] = MsgTooMany
+		}
+		var bounds [2]float64
+		for k, b := range []struct{ key, v string }{{"min", it.Min}, {"max", it.Max}} {
+			if b.v == "" {
+				continue
+			}
+			f, ok := ItemBound(it.Type, b.v)
+			switch {
+			case it.Type != "int" && it.Type != "decimal" && it.Type != "date" && it.Type != "timestamp":
+				fe[p+"."+b.key] = MsgRangeType
+			case !ok:
+				fe[p+"."+b.key] = MsgRangeValue
+			}
+			bounds[k] = f
+		}
+		if it.Min != "" && it.Max != "" && fe[p+".min"] == "" && fe[p+".max"] == "" && bounds[0] > bounds[1] {
+			fe[p+".max"] = MsgRangeOrder
+		}
+		if it.Pattern != "" {
+			if _, err := regexp.Compile(it.Pattern); err != nil || len(it.Pattern) > MaxPattern {
+				fe[p+".pattern"] = MsgPattern
+			}
 		}
 	}
 	for _, k := range e.KeyColumns {

@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -130,6 +131,14 @@ type Column struct {
 	notFut         bool
 	maskKind       string
 	valueKind      string // what the first rows' values look like (the one read checks every row against it)
+	// Declared bounds (or a coordinate's) in cellNumber's unit, pattern, profiling.
+	hasMin, hasMax   bool
+	minV, maxV       float64
+	minText, maxText string
+	rangeCode        string // impossible_longitude, impossible_latitude: bounds from the header
+	re               *regexp.Regexp
+	pattern          string
+	suspect          uint8
 }
 
 // Result is a finished conversion: the files in Dir and what they hold.
@@ -535,6 +544,9 @@ type cell struct {
 type colStats struct {
 	nulls      int64
 	markers    []int64 // nulls read from each null marker; nil: none
+	suspN      int64   // suspicious values (a future founding date, a negative count)
+	suspRow    int64
+	suspVal    string
 	hll        *hyperloglog.Sketch
 	recent     [recentHashes]uint64 // hash+1 of values lately put in hll
 	minF       float64
@@ -824,6 +836,9 @@ func (c *converter) resolveColumns(sr *scanResult) {
 		notPersonal := false
 		if it, ok := items[name]; ok {
 			notPersonal = it.NotPersonal
+			c.constrain(&col, &it)
+		} else {
+			c.constrain(&col, nil)
 		}
 		c.detectPersonal(&col, sr.inf[i].detected(), notPersonal)
 		c.cols = append(c.cols, col)
@@ -1195,6 +1210,7 @@ func (c *converter) finishReport(sr *scanResult) {
 		q.NullMarkers = markerCounts(c.opt.markers, st.markers)
 		r.Columns = append(r.Columns, q)
 	}
+	c.suspectWarnings()
 	r.score(r.RowsRead * int64(len(c.cols)))
 }
 

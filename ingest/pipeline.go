@@ -380,6 +380,9 @@ func (w *worker) validate(i int, col *Column, v *cell, row int64) {
 	if col.notFut && ((col.Type == TDate && v.d > c.today) || (col.Type == TTimestamp && v.t > c.nowMicro)) {
 		w.flag(i, RowError{Row: row, Column: col.Name, Code: "in_future", Value: v.s})
 	}
+	if col.hasMin || col.hasMax || col.re != nil || col.suspect != suspectNone {
+		w.checkConstraints(i, col, v, row)
+	}
 }
 
 func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats, row int64) {
@@ -492,6 +495,7 @@ func (st *colStats) keepStride() {
 func (st *colStats) merge(o *colStats) {
 	st.nulls += o.nulls
 	st.invalid += o.invalid
+	st.mergeSuspect(o)
 	if o.markers != nil {
 		if st.markers == nil {
 			st.markers = make([]int64, len(o.markers))

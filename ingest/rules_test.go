@@ -248,3 +248,63 @@ func TestTotalRows(t *testing.T) {
 		})
 	}
 }
+
+func flaggedOf(rep Report) []string {
+	var out []string
+	for _, c := range rep.Columns {
+		for _, e := range c.InvalidSamples {
+			out = append(out, fmt.Sprintf("%s@%d:%s=%s", e.Code, e.Row, e.Column, e.Value))
+		}
+	}
+	return out
+}
+
+// Declared min, max and pattern flag the cell and keep the row; so do
+// impossible coordinates without declarations; suspicious values warn.
+func TestConstraintsAndProfiling(t *testing.T) {
+	csv := "编号,床位数,登记日期,经度,纬度,开诊时间,变化数\n" +
+		"AB0001,120,2001-05-01,109.48,30.28,2024-01-01 08:00:00,-3\n" +
+		"AB0002,-5,2030-01-01,10948.3003,30.29,2023-12-31 23:00:00,4\n" + // negative count, future registration, NMEA-style longitude
+		"ab03,5000,1900-01-01,109.5,95,2024-02-01 08:00:00,1\n" // pattern, above max, below min date, impossible latitude
+	items := []catalog.Item{{Name: "编号", Type: "string", Pattern: `[A-Z]{2}\d{4}`}, {Name: "床位数", Type: "int", Max: "3000"},
+		{Name: "登记日期", Type: "date", Min: "1949-10-01"}, {Name: "经度", Type: "decimal"}, {Name: "纬度", Type: "decimal"},
+		{Name: "开诊时间", Type: "timestamp", Min: "2024-01-01"}, {Name: "变化数", Type: "int"}}
+	for _, declared := range []bool{false, true} {
+		o := opts()
+		if declared {
+			o = opts(items...)
+		}
+		res, err := Convert(context.Background(), writeFile(t, "clinics.csv", []byte(csv)), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Cleanup()
+		if res.Report.RowsStored != 3 || res.Report.RowsRejected != 0 {
+			t.Fatalf("declared=%v: a constraint rejected a row: %+v", declared, res.Report.Rejected)
+		}
+		got := strings.Join(flaggedOf(res.Report), " ")
+		want := "impossible_longitude@3:经度=10948.3003 impossible_latitude@4:纬度=95"
+		if declared {
+			// 2024-01-01 is Shanghai midnight: 2023-12-31 23:00 Shanghai is before it.
+			want = "pattern_mismatch@4:编号=ab03 above_max@4:床位数=5000 below_min@4:登记日期=1900-01-01 " + want + " below_min@3:开诊时间=2023-12-31 23:00:00"
+		}
+		if got != want {
+			t.Errorf("declared=%v flagged:\n got %s\nwant %s", declared, got, want)
+		}
+		susp := strings.Join(warningsOf(res.Report, "suspicious_future_date", "suspicious_negative"), " ")
+		if susp != "suspicious_negative@3 suspicious_future_date@3" && susp != "suspicious_future_date@3 suspicious_negative@3" {
+			t.Errorf("declared=%v suspicious: %q (变化数 may be negative)", declared, susp)
+		}
+		if declared {
+			for _, w := range res.Report.Warnings {
+				if w.Code == "suspicious_negative" && (w.Column != "床位数" || w.Params["count"] != "1" || w.Value != "-5") {
+					t.Errorf("warning %+v", w)
+				}
+			}
+			msg := Describe(i18n.ZH, res.Report.Columns[1].InvalidSamples[0])
+			if msg != "第 4 行“床位数”：5000 大于上限 3000" {
+				t.Errorf("message %q", msg)
+			}
+		}
+	}
+}

@@ -121,7 +121,8 @@ func parseEntryForm(form url.Values) (catalog.Entry, error) {
 		p := "items." + strconv.Itoa(i) + "."
 		it := catalog.Item{Name: get(p + "name"), Type: get(p + "type"), Description: get(p + "description"),
 			Personal: form.Get(p+"personal") != "", PersonalAction: get(p + "personal_action"), Required: form.Get(p+"required") != "",
-			Enum: splitList(form.Get(p + "enum")), NotFuture: form.Get(p+"not_future") != "", Check: get(p + "check"), Unit: get(p + "unit")}
+			Enum: splitList(form.Get(p + "enum")), NotFuture: form.Get(p+"not_future") != "", Check: get(p + "check"), Unit: get(p + "unit"),
+			Min: get(p + "min"), Max: get(p + "max"), Pattern: get(p + "pattern")}
 		if !it.Personal {
 			it.PersonalAction = ""
 		}

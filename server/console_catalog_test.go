@@ -250,3 +250,39 @@ func TestConsoleEntryRetire(t *testing.T) {
 		t.Fatal("the page offers to retire a published entry")
 	}
 }
+
+// A data item's min, max and pattern are on the form, checked, and stored.
+func TestConsoleEntryConstraints(t *testing.T) {
+	e := sqliteEnv(t)
+	staff := e.login("jt_staff", "transport-pass-1")
+	r := e.page(staff, "/console/resources/new", "")
+	if !strings.Contains(string(r.body), `name="items.0.min"`) || !strings.Contains(string(r.body), `name="items.0.pattern"`) {
+		t.Fatal("the form has no min, max or pattern")
+	}
+	bad := entryForm("JTJ-103")
+	bad.Set("items.0.min", "1")
+	bad.Set("items.1.max", "ten")
+	bad.Set("items.2.pattern", `(\d+`)
+	r = e.postForm(staff, "/console/resources/new", bad, "")
+	body := string(r.body)
+	for _, want := range []string{"下限和上限仅用于数值、日期或日期时间类数据项", "应为数值（如 0、73.5）或日期（如 2024-01-31）", "不是有效的正则表达式", `href="#i2-pattern"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("invalid form lacks %q", want)
+		}
+	}
+	if r.status != 422 {
+		t.Fatalf("invalid constraints: %d", r.status)
+	}
+	noRawText(t, "invalid constraints", r.body)
+	ok := entryForm("JTJ-103")
+	ok.Set("items.1.min", "1")
+	ok.Set("items.1.max", "80")
+	ok.Set("items.0.pattern", `[0-9]{1,3}路`)
+	if r = e.postForm(staff, "/console/resources/new", ok, ""); r.status != 200 {
+		t.Fatalf("create: %d", r.status)
+	}
+	items := e.do("GET", "/api/v1/catalog/resources", staff, nil, nil).json(t)["resources"].([]any)[0].(map[string]any)["items"].([]any)
+	if it := items[1].(map[string]any); it["min"] != "1" || it["max"] != "80" || items[0].(map[string]any)["pattern"] != `[0-9]{1,3}路` {
+		t.Fatalf("stored items %v", items)
+	}
+}
