@@ -33,6 +33,7 @@ func (s *Server) bindConsoleCatalog(g *echo.Group) {
 	g.POST("/resources/:id/retire", s.consoleEntryRetire)
 	g.POST("/resources/:id/restore", s.consoleEntryRestore)
 	g.GET("/retired", s.consoleRetired)
+	s.bindConsoleDrafts(g)
 }
 
 // option is one choice of a select or a checkbox group.
@@ -74,6 +75,7 @@ type entryForm struct {
 	Choices     map[string][]option
 	Methods     []option
 	Conflict    *conflictView
+	Draft       *draftView // the items were just proposed from a sample file
 }
 
 type fieldError struct{ ID, Label, Message string }

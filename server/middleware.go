@@ -380,6 +380,9 @@ func (s *Server) badCredential(c echo.Context, err error) error {
 var streamedUploads = map[string]bool{
 	"/api/v1/catalog/resources/:id/uploads": true,
 	"/console/resources/:id/upload":         true,
+	"/api/v1/catalog/drafts":                true, // a sample, up to ingest.DraftMaxBytes
+	"/console/resources/new/draft":          true,
+	"/console/resources/:id/draft":          true,
 }
 
 // authRoutes take the small max_auth_body_kb: they are open to anyone

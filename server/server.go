@@ -88,6 +88,7 @@ func New(a *app.App) *Server {
 	s.bindSupervision(v1)
 	s.bindGateway(v1)
 	s.bindSearchAdmin(v1)
+	s.bindDrafts(v1)
 	s.bindPortal(e)
 
 	host, _ := os.Hostname()

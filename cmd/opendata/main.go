@@ -49,6 +49,8 @@ Usage:
   opendata department create|list     manage departments
   opendata catalog create|update|list|show|history
                                       manage catalog entries (JSON files)
+  opendata catalog draft FILE [--json]
+                                      propose an entry's data items from a sample file
   opendata ingest --resource CODE FILE
                                       turn a file into a new version of a resource
   opendata reindex                    rebuild the search index from the database
@@ -414,9 +416,12 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func cmdCatalog(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	const u = "usage: opendata catalog create --file ENTRY.json | update REF --file ENTRY.json | list | show REF | history REF  [--as USERNAME]"
+	const u = "usage: opendata catalog create --file ENTRY.json | update REF --file ENTRY.json | list | show REF | history REF  [--as USERNAME] | draft FILE [--json]"
 	if len(args) == 0 {
 		return usageError{u}
+	}
+	if args[0] == "draft" {
+		return cmdCatalogDraft(ctx, cfg, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
 	file := fs.String("file", "", "catalog entry as JSON")
