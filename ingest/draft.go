@@ -172,7 +172,7 @@ func DraftFile(ctx context.Context, path string, opt Options) (*Draft, error) {
 		return nil, fail(draftReadError(err))
 	}
 	defer r.Close()
-	if err := d.collect(ctx, r, sr); err != nil {
+	if err := d.collect(ctx, r, sr, c.drop, opt.markers); err != nil {
 		return nil, fail(draftReadError(err))
 	}
 	d.propose()
@@ -244,7 +244,13 @@ func (in *inference) matching(kind string) int64 {
 
 // collect reads the data rows again (the scan keeps hashes only) for the
 // values the proposals need: distinct values, enumerations, key repeats.
-func (d *Draft) collect(ctx context.Context, r rowReader, sr *scanResult) error {
+// drop are the rows the scan found to be totals (合计, 小计); a null marker
+// (未填报) in a number or date column counts as an empty cell.
+func (d *Draft) collect(ctx context.Context, r rowReader, sr *scanResult, drop []int64, nm *nullMarkers) error {
+	dropped := map[int64]bool{}
+	for _, row := range drop {
+		dropped[row] = true
+	}
 	records := 0
 	var trimmed []string
 	var buf []byte
@@ -275,14 +281,14 @@ func (d *Draft) collect(ctx context.Context, r rowReader, sr *scanResult) error 
 			size += len(v)
 			trimmed = append(trimmed, v)
 		}
-		if size == 0 || (r.Row() == sr.totalRow && totalLabelOf(trimmed) != "") {
+		if size == 0 || dropped[r.Row()] {
 			continue
 		}
 		d.Rows++
 		rowHash, _ := hashRow(trimmed, nil, &buf)
 		for i := range d.Items {
 			it := &d.Items[i]
-			if it.src >= len(trimmed) || trimmed[it.src] == "" {
+			if it.src >= len(trimmed) || trimmed[it.src] == "" || nullMarkerTyped(it.Type) && nm.match(trimmed[it.src]) >= 0 {
 				continue
 			}
 			it.add(trimmed[it.src], r.Row(), rowHash)
@@ -496,5 +502,5 @@ func (s *Service) DraftFile(ctx context.Context, path, name, format, encoding, s
 	}
 	return DraftFile(ctx, path, Options{Format: format, Encoding: encoding, Sheet: sheet, Name: name,
 		MaxFieldBytes: s.Limits.MaxFieldBytes, MaxColumns: s.Limits.MaxColumns, MaxHeaderBytes: s.Limits.MaxHeaderBytes,
-		MaxUnzipBytes: s.Limits.MaxUnzipBytes, TempDir: s.Limits.TempDir, Location: s.Limits.Location})
+		MaxUnzipBytes: s.Limits.MaxUnzipBytes, TempDir: s.Limits.TempDir, Location: s.Limits.Location, NullMarkers: s.Limits.NullMarkers})
 }

@@ -44,7 +44,7 @@ func cmdCatalogDraft(ctx context.Context, cfg config.Config, args []string, stdo
 	}
 	l := i18n.Lang(*langFlag)
 	svc := &ingest.Service{Limits: ingest.Limits{TempDir: os.TempDir(), MaxFieldBytes: cfg.MaxFieldKB << 10, MaxColumns: cfg.MaxColumns,
-		MaxHeaderBytes: cfg.MaxHeaderKB << 10, MaxUnzipBytes: int64(cfg.MaxUnzipMB) << 20, Location: cfg.Location()}}
+		MaxHeaderBytes: cfg.MaxHeaderKB << 10, MaxUnzipBytes: int64(cfg.MaxUnzipMB) << 20, Location: cfg.Location(), NullMarkers: cfg.NullMarkers}}
 	d, err := svc.DraftFile(ctx, file, filepath.Base(file), *format, *enc, *sheet)
 	if err != nil {
 		text, internal := ingest.Explain(l, err)
