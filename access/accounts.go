@@ -92,7 +92,7 @@ func (s *Service) Register(ctx context.Context, in SignUp) (Registered, error) {
 func (s *Service) Verify(ctx context.Context, token string) (auth.User, error) {
 	var uid int64
 	var exp time.Time
-	bad := errs.Invalidf("the verification link is unknown, used or expired; sign up again or ask the bureau")
+	bad := errs.Invalidf("err.verify.bad")
 	if err := s.DB.QueryRow(ctx, "SELECT user_id, expires_at FROM email_tokens WHERE token_hash = ?", auth.HashToken(token)).Scan(&uid, &exp); err != nil {
 		return auth.User{}, bad
 	}
@@ -121,14 +121,14 @@ func (s *Service) Verify(ctx context.Context, token string) (auth.User, error) {
 // working because Authenticate checks the account.
 func (s *Service) SetDeveloperActive(ctx context.Context, by auth.User, id int64, active bool) (auth.User, error) {
 	if by.Role != auth.RoleBureauAdmin {
-		return auth.User{}, errs.Forbiddenf("only the bureau activates developer accounts")
+		return auth.User{}, errs.Forbiddenf("err.dev.activate_who")
 	}
 	u, err := s.Users.GetUser(ctx, id)
 	if err != nil {
 		return u, err
 	}
 	if u.Role != auth.RoleDeveloper {
-		return u, errs.NotFoundf("developer account %d", id)
+		return u, errs.NotFoundf("err.dev.not_found", "id", id)
 	}
 	if err := s.Users.SetActive(ctx, id, active); err != nil {
 		return u, err

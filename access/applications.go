@@ -91,7 +91,7 @@ func between(s string, lo, hi int) bool {
 // ApplicationDays working days.
 func (s *Service) Apply(ctx context.Context, u auth.User, n NewApplication) (Application, error) {
 	if u.Role != auth.RoleDeveloper {
-		return Application{}, errs.Forbiddenf("applications are filed from a developer account; departments use share requests")
+		return Application{}, errs.Forbiddenf("err.app.developer_only")
 	}
 	r, err := s.Catalog.GetResource(ctx, n.ResourceID)
 	if err != nil {
@@ -127,7 +127,7 @@ func (s *Service) Apply(ctx context.Context, u auth.User, n NewApplication) (App
 	var open int
 	s.DB.QueryRow(ctx, "SELECT COUNT(*) FROM open_applications WHERE resource_id = ? AND user_id = ? AND status = ?", r.ID, u.ID, Pending).Scan(&open)
 	if open > 0 {
-		return Application{}, fmt.Errorf("%w: you already have a pending application for %s", errs.Conflict, r.Code)
+		return Application{}, errs.Conflictf("err.app.pending", "code", r.Code)
 	}
 	cols, _ := json.Marshal(nonNil(n.Columns))
 	now := s.now()
@@ -200,7 +200,7 @@ func (s *Service) GetApplication(ctx context.Context, id int64) (Application, er
 		return Application{}, err
 	}
 	if len(as) == 0 {
-		return Application{}, errs.NotFoundf("application %d", id)
+		return Application{}, errs.NotFoundf("err.app.not_found", "id", id)
 	}
 	return as[0], nil
 }
@@ -215,7 +215,7 @@ func (s *Service) ApplicationFor(ctx context.Context, u auth.User, id int64) (Ap
 	if a.UserID == u.ID || u.Role == auth.RoleBureauAdmin || (u.Role.NeedsDepartment() && u.DepartmentID == a.DepartmentID) {
 		return a, nil
 	}
-	return Application{}, errs.NotFoundf("application %d", id)
+	return Application{}, errs.NotFoundf("err.app.not_found", "id", id)
 }
 
 // Applications lists what the user may see: their own (developers), their
@@ -229,7 +229,7 @@ func (s *Service) Applications(ctx context.Context, u auth.User) ([]Application,
 	case u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice:
 		return s.scanApps(ctx, "1 = 1")
 	}
-	return nil, errs.Forbiddenf("no applications for this role")
+	return nil, errs.Forbiddenf("err.app.role")
 }
 
 // Approve grants the application, with the provider's scope and term
@@ -250,9 +250,9 @@ func (s *Service) decide(ctx context.Context, by auth.User, id int64, approve bo
 	}
 	if !by.Actor().CanEditDepartment(a.DepartmentID) {
 		if by.Role.NeedsDepartment() {
-			return Application{}, errs.NotFoundf("application %d", id)
+			return Application{}, errs.NotFoundf("err.app.not_found", "id", id)
 		}
-		return Application{}, errs.Forbiddenf("only the providing department (or the bureau) answers an application")
+		return Application{}, errs.Forbiddenf("err.app.who_answers")
 	}
 	if a.Status != Pending {
 		return a, applicationMoved(id)(a.Status)
@@ -315,7 +315,7 @@ func (s *Service) grantOf(ctx context.Context, appID int64) (Grant, error) {
 		return Grant{}, err
 	}
 	if len(gs) == 0 {
-		return Grant{}, errs.NotFoundf("grant of application %d", appID)
+		return Grant{}, errs.NotFoundf("err.app.grant_not_found", "id", appID)
 	}
 	return gs[0], nil
 }
@@ -360,10 +360,10 @@ func (s *Service) RevokeGrant(ctx context.Context, by auth.User, appID int64, re
 		return a, err
 	}
 	if !by.Actor().CanEditDepartment(a.DepartmentID) {
-		return Application{}, errs.NotFoundf("application %d", appID)
+		return Application{}, errs.NotFoundf("err.app.not_found", "id", appID)
 	}
 	if a.Grant == nil || a.Grant.RevokedAt != nil {
-		return a, fmt.Errorf("%w: application %d has no grant in force", errs.Conflict, appID)
+		return a, errs.Conflictf("err.app.no_grant", "id", appID)
 	}
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
 		return a, errs.FieldErrors{"reason": "tell the applicant why"}
@@ -439,7 +439,7 @@ func (s *Service) Withdraw(ctx context.Context, u auth.User, id int64) (Applicat
 		return a, err
 	}
 	if a.UserID != u.ID {
-		return Application{}, errs.NotFoundf("application %d", id)
+		return Application{}, errs.NotFoundf("err.app.not_found", "id", id)
 	}
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "open_applications", Where: "id = ?", Args: []any{id}, From: []string{Pending}, To: Withdrawn,

@@ -157,7 +157,7 @@ const MaxKeys = 20
 // only its hash is stored. days is its lifetime (0: the longest allowed).
 func (s *Service) CreateKey(ctx context.Context, u auth.User, name string, days int) (Key, string, error) {
 	if u.Role != auth.RoleDeveloper {
-		return Key{}, "", errs.Forbiddenf("API keys belong to developer accounts; departments use system credentials")
+		return Key{}, "", errs.Forbiddenf("err.keys.developer_only")
 	}
 	name = strings.TrimSpace(name)
 	fe := errs.FieldErrors{}
@@ -178,7 +178,7 @@ func (s *Service) CreateKey(ctx context.Context, u auth.User, name string, days 
 		return Key{}, "", err
 	}
 	if n >= MaxKeys {
-		return Key{}, "", fmt.Errorf("%w: an account holds at most %d active keys; revoke one first", errs.Conflict, MaxKeys)
+		return Key{}, "", errs.Conflictf("err.keys.max", "max", MaxKeys)
 	}
 	token, hash := auth.NewToken(KeyPrefix)
 	var exp any
@@ -229,7 +229,7 @@ func (s *Service) RevokeKey(ctx context.Context, by auth.User, id int64) error {
 		return err
 	}
 	if k.UserID != by.ID && by.Role != auth.RoleBureauAdmin {
-		return errs.NotFoundf("key %d", id) // someone else's key does not exist for you
+		return errs.NotFoundf("err.key_not_found", "id", id) // someone else's key does not exist for you
 	}
 	if k.RevokedAt != nil {
 		return nil
@@ -245,7 +245,7 @@ func (s *Service) RevokeKey(ctx context.Context, by auth.User, id int64) error {
 // SetTier is the bureau's choice of a key's limits.
 func (s *Service) SetTier(ctx context.Context, by auth.User, id int64, tier string) (Key, error) {
 	if by.Role != auth.RoleBureauAdmin {
-		return Key{}, errs.Forbiddenf("only the bureau sets a key's tier")
+		return Key{}, errs.Forbiddenf("err.keys.tier")
 	}
 	if tier != TierRegistered && tier != TierPartner {
 		return Key{}, errs.FieldErrors{"tier": "registered or partner"}
@@ -277,7 +277,7 @@ func LimitKey(c Caller) string {
 }
 
 // ErrBadKey is the one answer for an unknown, revoked or expired key.
-var ErrBadKey = fmt.Errorf("%w: the API key is unknown, revoked or expired", errs.Unauthenticated)
+var ErrBadKey = errs.Unauthenticatedf("err.keys.bad")
 
 // Authenticate resolves an API key; revocation and expiry act at once.
 func (s *Service) Authenticate(ctx context.Context, token string) (Caller, error) {

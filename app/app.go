@@ -317,7 +317,7 @@ func (u unavailableIndex) Count(context.Context) (int, error) { return 0, u.fail
 func (u unavailableIndex) Ping(context.Context) error         { return u.fail() }
 func (u unavailableIndex) Close() error                       { return nil }
 func (u unavailableIndex) fail() error {
-	return fmt.Errorf("%w: search backend: %v", errs.Unavailable, u.err)
+	return errs.Internal(errs.Unavailable, fmt.Errorf("search backend: %w", u.err))
 }
 
 // Classify gives a raw backend error (a driver's or the network's) its

@@ -25,7 +25,7 @@ func ScopeFor(a auth.Actor) (Scope, error) {
 	case a.Role.NeedsDepartment() && a.DepartmentID != 0:
 		return Scope{DepartmentID: a.DepartmentID}, nil
 	}
-	return Scope{}, errs.Forbiddenf("the audit log is for the providing departments, the bureau and the office")
+	return Scope{}, errs.Forbiddenf("err.audit.who")
 }
 
 // where adds the scope's condition to a query on audit_events.
@@ -64,7 +64,7 @@ func (sc Scope) checkResources(ctx context.Context, d *db.DB, ids []int64) error
 	}
 	for _, id := range ids {
 		if !mine[id] {
-			return errs.NotFoundf("resource %d", id)
+			return errs.NotFoundf("err.resource_not_found", "id", id)
 		}
 	}
 	return nil

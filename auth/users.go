@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -295,7 +294,7 @@ func (s *Store) SetPassword(ctx context.Context, id int64, pw string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return errs.NotFoundf("user %d", id)
+			return errs.NotFoundf("err.user_not_found", "id", id)
 		}
 		_, err = q.Exec(ctx, "DELETE FROM sessions WHERE user_id = ?", id)
 		return err
@@ -314,7 +313,7 @@ func (s *Store) SetActive(ctx context.Context, id int64, active bool) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return errs.NotFoundf("user %d", id)
+			return errs.NotFoundf("err.user_not_found", "id", id)
 		}
 		if !active {
 			_, err = q.Exec(ctx, "DELETE FROM sessions WHERE user_id = ?", id)
@@ -432,21 +431,21 @@ func (s *Store) Session(ctx context.Context, token string) (User, error) {
 	var exp time.Time
 	err := db.MapErr(s.DB.QueryRow(ctx, "SELECT user_id, expires_at FROM sessions WHERE token_hash = ?", HashToken(token)).Scan(&uid, &exp))
 	if errors.Is(err, errs.NotFound) {
-		return User{}, fmt.Errorf("%w: no such session", errs.Unauthenticated)
+		return User{}, errs.Unauthenticatedf("err.session.none")
 	}
 	if err != nil {
 		return User{}, err // the database is down: not a reason to log anyone out
 	}
 	if time.Now().After(exp) {
 		s.DB.Exec(ctx, "DELETE FROM sessions WHERE token_hash = ?", HashToken(token))
-		return User{}, fmt.Errorf("%w: session expired", errs.Unauthenticated)
+		return User{}, errs.Unauthenticatedf("err.session.expired")
 	}
 	u, err := s.GetUser(ctx, uid)
 	if err != nil {
 		return User{}, err
 	}
 	if !u.Active {
-		return User{}, fmt.Errorf("%w: account disabled", errs.Unauthenticated)
+		return User{}, errs.Unauthenticatedf("err.session.disabled")
 	}
 	return u, nil
 }

@@ -44,23 +44,23 @@ type Store interface {
 // segments, backslashes or control characters.
 func CheckKey(key string) error {
 	if key == "" || len(key) > 1024 {
-		return errs.Invalidf("blob key must be 1 to 1024 bytes")
+		return errs.Internal(errs.Invalid, fmt.Errorf("blob key must be 1 to 1024 bytes"))
 	}
 	if strings.HasPrefix(key, "/") || strings.Contains(key, `\`) || strings.HasSuffix(key, "/") {
-		return errs.Invalidf("blob key %q is not a clean relative path", key)
+		return errs.Internal(errs.Invalid, fmt.Errorf("blob key %q is not a clean relative path", key))
 	}
 	for _, r := range key {
 		if r < 0x20 || r == 0x7f {
-			return errs.Invalidf("blob key %q contains a control character", key)
+			return errs.Internal(errs.Invalid, fmt.Errorf("blob key %q contains a control character", key))
 		}
 	}
 	for _, seg := range strings.Split(key, "/") {
 		if seg == "" || seg == "." || seg == ".." {
-			return errs.Invalidf("blob key %q has an empty, '.' or '..' segment", key)
+			return errs.Internal(errs.Invalid, fmt.Errorf("blob key %q has an empty, '.' or '..' segment", key))
 		}
 	}
 	if path.Clean(key) != key {
-		return errs.Invalidf("blob key %q is not clean", key)
+		return errs.Internal(errs.Invalid, fmt.Errorf("blob key %q is not clean", key))
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ func (l *Local) path(key string) (string, error) {
 	}
 	p := filepath.Join(l.root, filepath.FromSlash(key))
 	if !strings.HasPrefix(p, l.root+string(filepath.Separator)) {
-		return "", errs.Invalidf("blob key %q escapes the root", key)
+		return "", errs.Internal(errs.Invalid, fmt.Errorf("blob key %q escapes the root", key))
 	}
 	return p, nil
 }
@@ -103,14 +103,14 @@ func (l *Local) open(key string) (*os.File, Info, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, Info{}, errs.NotFoundf("object %s", key)
+			return nil, Info{}, errs.Internal(errs.NotFound, fmt.Errorf("object %s", key))
 		}
 		return nil, Info{}, err
 	}
 	st, err := f.Stat()
 	if err != nil || st.IsDir() {
 		f.Close()
-		return nil, Info{}, errs.NotFoundf("object %s", key)
+		return nil, Info{}, errs.Internal(errs.NotFound, fmt.Errorf("object %s", key))
 	}
 	return f, l.info(key, st), nil
 }
@@ -132,7 +132,7 @@ func (l *Local) GetRange(ctx context.Context, key string, offset, length int64) 
 	}
 	if offset < 0 || offset > info.Size {
 		f.Close()
-		return nil, errs.Invalidf("range start %d outside object of %d bytes", offset, info.Size)
+		return nil, errs.Internal(errs.Invalid, fmt.Errorf("range start %d outside object of %d bytes", offset, info.Size))
 	}
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		f.Close()

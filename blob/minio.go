@@ -66,10 +66,10 @@ func (m *MinIO) name(key string) (string, error) {
 func mapMinioErr(key string, err error) error {
 	var resp minio.ErrorResponse
 	if errors.As(err, &resp) && (resp.Code == minio.NoSuchKey || resp.StatusCode == 404) {
-		return errs.NotFoundf("object %s", key)
+		return errs.Internal(errs.NotFound, fmt.Errorf("object %s", key))
 	}
 	if errors.As(err, &resp) && resp.Code == "InvalidRange" {
-		return errs.Invalidf("range outside object %s", key)
+		return errs.Internal(errs.Invalid, fmt.Errorf("range outside object %s", key))
 	}
 	return err
 }
@@ -108,7 +108,7 @@ func (m *MinIO) GetRange(ctx context.Context, key string, offset, length int64) 
 		return nil, err
 	}
 	if offset < 0 || offset > info.Size {
-		return nil, errs.Invalidf("range start %d outside object of %d bytes", offset, info.Size)
+		return nil, errs.Internal(errs.Invalid, fmt.Errorf("range start %d outside object of %d bytes", offset, info.Size))
 	}
 	if offset == info.Size || length == 0 {
 		return io.NopCloser(eofReader{}), nil
@@ -120,7 +120,7 @@ func (m *MinIO) GetRange(ctx context.Context, key string, offset, length int64) 
 		end = offset + length - 1
 	}
 	if err := opts.SetRange(offset, end); err != nil {
-		return nil, errs.Invalidf("range: %v", err)
+		return nil, errs.Internal(errs.Invalid, fmt.Errorf("range: %v", err))
 	}
 	obj, err := m.c.GetObject(ctx, m.bucket, name, opts)
 	if err != nil {

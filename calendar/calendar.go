@@ -223,21 +223,21 @@ func ParseCSV(r io.Reader) (map[int][]Day, error) {
 		}
 		line++
 		if err != nil {
-			return nil, errs.Invalidf("line %d: %v", line, err)
+			return nil, errs.Invalidf("err.calendar.line_unreadable", "line", line)
 		}
 		if line == 1 && strings.EqualFold(strings.TrimSpace(rec[0]), "date") {
 			continue
 		}
 		if len(rec) < 2 {
-			return nil, errs.Invalidf("line %d: want date,kind[,name]", line)
+			return nil, errs.Invalidf("err.calendar.line_format", "line", line)
 		}
 		date, kind := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1])
 		t, err := time.Parse("2006-01-02", date)
 		if err != nil {
-			return nil, errs.Invalidf("line %d: %q is not a date YYYY-MM-DD", line, date)
+			return nil, errs.Invalidf("err.calendar.date", "line", line, "date", date)
 		}
 		if kind != Holiday && kind != Workday {
-			return nil, errs.Invalidf("line %d: kind must be holiday or workday, not %q", line, kind)
+			return nil, errs.Invalidf("err.calendar.kind", "line", line, "kind", kind)
 		}
 		d := Day{Date: date, Kind: kind}
 		if len(rec) > 2 {
@@ -290,7 +290,7 @@ func scanDay(r db.Scanner) (d Day, err error) {
 func (s *Store) ReplaceYear(ctx context.Context, year int, days []Day, source string) error {
 	for _, d := range days {
 		if !strings.HasPrefix(d.Date, fmt.Sprintf("%04d-", year)) {
-			return errs.Invalidf("%s is not in %d", d.Date, year)
+			return errs.Invalidf("err.calendar.year", "date", d.Date, "year", year)
 		}
 	}
 	return s.DB.Tx(ctx, func(q db.Querier) error {

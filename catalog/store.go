@@ -167,7 +167,7 @@ func (s *Store) CreateResource(ctx context.Context, actor auth.Actor, e Entry) (
 		return Resource{}, err
 	}
 	if !actor.CanEditDepartment(e.DepartmentID) {
-		return Resource{}, errs.Forbiddenf("you may only create entries for your own department")
+		return Resource{}, errs.Forbiddenf("err.catalog.own_dept_create")
 	}
 	if _, err := s.GetDepartment(ctx, e.DepartmentID); err != nil {
 		return Resource{}, errs.FieldErrors{"department_id": MsgNoDepartment}
@@ -217,7 +217,7 @@ func (s *Store) update(ctx context.Context, q db.Querier, actor auth.Actor, id i
 		return err
 	}
 	if !actor.CanEditDepartment(old.DepartmentID) || !actor.CanEditDepartment(e.DepartmentID) {
-		return errs.Forbiddenf("you may only edit entries of your own department")
+		return errs.Forbiddenf("err.catalog.own_dept_edit")
 	}
 	if expectRevision > 0 && rev != expectRevision {
 		return &StaleError{Current: rev, Edited: expectRevision}
@@ -333,7 +333,7 @@ func (s *Store) setRetired(ctx context.Context, actor auth.Actor, id int64, expe
 			return fmt.Errorf("resource %d: corrupt entry: %w", id, err)
 		}
 		if !actor.CanEditDepartment(r.DepartmentID) {
-			return errs.Forbiddenf("you may only retire entries of your own department")
+			return errs.Forbiddenf("err.catalog.own_dept_retire")
 		}
 		if expectRevision > 0 && r.Revision != expectRevision {
 			return &StaleError{Current: r.Revision, Edited: expectRevision}
@@ -469,7 +469,7 @@ func (s *Store) GetResource(ctx context.Context, id int64) (Resource, error) {
 		return Resource{}, err
 	}
 	if len(rs) == 0 {
-		return Resource{}, errs.NotFoundf("resource %d", id)
+		return Resource{}, errs.NotFoundf("err.resource_not_found", "id", id)
 	}
 	return rs[0], nil
 }

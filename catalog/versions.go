@@ -125,7 +125,7 @@ func (s *Store) CommitVersionWith(ctx context.Context, v Version, also func(q db
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("%w: version %d is no longer pending", errs.Conflict, v.ID)
+			return errs.Conflictf("err.version.not_pending", "id", v.ID)
 		}
 		if also != nil {
 			return also(q)

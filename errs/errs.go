@@ -66,24 +66,74 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// Invalidf returns an Invalid error with a message.
-func Invalidf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", Invalid, fmt.Sprintf(format, args...))
+// Key is a parameter of a catalog message that is itself a message key
+// (a role, a period, a reason): it is rendered in the reader's language.
+type Key string
+
+// Invalidf is an Invalid error whose words are the catalog's message key,
+// filled from kv, pairs of placeholder name and value:
+//
+//	errs.Invalidf("err.search.q_long", "max", MaxQueryRunes)
+//
+// The server renders it as the answer's detail in the reader's language;
+// Error() gives the English text for logs and the command line. (A key
+// that is not in the catalog is taken as a fmt format of English text, the
+// old way; TestErrorKeysAreInTheCatalog refuses such calls.)
+func Invalidf(key string, kv ...any) error { return Msgf(Invalid, key, kv...) }
+
+// NotFoundf is a NotFound error with a catalog message (see Invalidf).
+func NotFoundf(key string, kv ...any) error { return Msgf(NotFound, key, kv...) }
+
+// Forbiddenf is a Forbidden error with a catalog message (see Invalidf).
+func Forbiddenf(key string, kv ...any) error { return Msgf(Forbidden, key, kv...) }
+
+// Unauthenticatedf is an Unauthenticated error with a catalog message.
+func Unauthenticatedf(key string, kv ...any) error { return Msgf(Unauthenticated, key, kv...) }
+
+// Conflictf is a Conflict error with a catalog message (see Invalidf).
+func Conflictf(key string, kv ...any) error { return Msgf(Conflict, key, kv...) }
+
+// TooLargef is a TooLarge error with a catalog message (see Invalidf).
+func TooLargef(key string, kv ...any) error { return Msgf(TooLarge, key, kv...) }
+
+// Unavailablef is an Unavailable error with a catalog message.
+func Unavailablef(key string, kv ...any) error { return Msgf(Unavailable, key, kv...) }
+
+// RateLimitedf is a RateLimited error with a catalog message.
+func RateLimitedf(key string, kv ...any) error { return Msgf(RateLimited, key, kv...) }
+
+// Msgf is an error of kind with a catalog message key and its parameters
+// (pairs of name and value; a Key value is rendered too), shown as the
+// detail under the kind's own message.
+func Msgf(kind error, key string, kv ...any) error {
+	if !i18n.Has(key) {
+		return fmt.Errorf("%w: %s", kind, legacyText(key, kv))
+	}
+	p := &Public{Kind: kind, Key: key, AsDetail: true}
+	for i := 0; i+1 < len(kv); i += 2 {
+		name := fmt.Sprint(kv[i])
+		if k, ok := kv[i+1].(Key); ok {
+			if p.KeyParams == nil {
+				p.KeyParams = map[string]string{}
+			}
+			p.KeyParams[name] = string(k)
+			continue
+		}
+		if p.Params == nil {
+			p.Params = map[string]string{}
+		}
+		p.Params[name] = fmt.Sprint(kv[i+1])
+	}
+	return p
 }
 
-// NotFoundf returns a NotFound error with a message.
-func NotFoundf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", NotFound, fmt.Sprintf(format, args...))
-}
-
-// Forbiddenf returns a Forbidden error with a message.
-func Forbiddenf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", Forbidden, fmt.Sprintf(format, args...))
-}
-
-// Unauthenticatedf is an Unauthenticated error with a message.
-func Unauthenticatedf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", Unauthenticated, fmt.Sprintf(format, args...))
+// legacyText is the English text of an old-style call whose first argument
+// is a format rather than a key (not a printf wrapper: vet would then
+// read every key as a format).
+func legacyText(format string, args []any) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, format, args...)
+	return b.String()
 }
 
 // Public is an error whose words for people come from the message catalog:
@@ -96,9 +146,33 @@ type Public struct {
 	Key        string
 	Params     map[string]string
 	RetryAfter time.Duration
+	// KeyParams are parameters that are message keys themselves (a role,
+	// a period), rendered in the same language.
+	KeyParams map[string]string
+	// AsDetail: the words say what in particular was wrong (the answer's
+	// detail), under the kind's own message, rather than replace it.
+	AsDetail bool
+}
+
+// Text renders the error's words in lang.
+func (p *Public) Text(lang string) string {
+	params := p.Params
+	if len(p.KeyParams) > 0 {
+		params = make(map[string]string, len(p.Params)+len(p.KeyParams))
+		for k, v := range p.Params {
+			params[k] = v
+		}
+		for k, v := range p.KeyParams {
+			params[k] = i18n.T(lang, v, nil)
+		}
+	}
+	return i18n.T(lang, p.Key, params)
 }
 
 func (p *Public) Error() string {
+	if p.AsDetail {
+		return fmt.Sprintf("%v: %s", p.Kind, p.Text(i18n.EN))
+	}
 	if p.Code != "" {
 		return fmt.Sprintf("%v: %s", p.Kind, p.Code)
 	}

@@ -18,16 +18,16 @@ var errEOF = io.EOF
 // File-level failures. Each is an errs.Invalid (or TooLarge) so the API
 // answers 400/413 with the message; none leaves a version behind.
 var (
-	ErrEmpty         = fmt.Errorf("%w: the file is empty", errs.Invalid)
-	ErrNoRows        = fmt.Errorf("%w: the file has a header but no data rows", errs.Invalid)
-	ErrBinary        = fmt.Errorf("%w: the file is not text (binary data found); is it really a CSV file?", errs.Invalid)
-	ErrBadJSON       = fmt.Errorf("%w: invalid JSON", errs.Invalid)
-	ErrBadWorkbook   = fmt.Errorf("%w: unreadable Excel workbook", errs.Invalid)
-	ErrMixedEncoding = fmt.Errorf("%w: invalid UTF-8 after the start of the file; save it as UTF-8 or pass the encoding (gbk)", errs.Invalid)
-	ErrFieldTooLarge = fmt.Errorf("%w: a field is larger than the limit", errs.TooLarge)
-	ErrTooLarge      = fmt.Errorf("%w: the file is too large", errs.TooLarge)
-	ErrUnknownFormat = fmt.Errorf("%w: unknown file format; use .csv, .xlsx, .json or .ndjson", errs.Invalid)
-	ErrNoStorableRow = fmt.Errorf("%w: every data row was rejected; nothing to store", errs.Invalid)
+	ErrEmpty         = errs.Invalidf("err.ingest.empty")
+	ErrNoRows        = errs.Invalidf("err.ingest.no_rows")
+	ErrBinary        = errs.Invalidf("err.ingest.binary")
+	ErrBadJSON       = errs.Invalidf("err.ingest.bad_json")
+	ErrBadWorkbook   = errs.Invalidf("err.ingest.bad_workbook")
+	ErrMixedEncoding = errs.Invalidf("err.ingest.mixed_encoding")
+	ErrFieldTooLarge = errs.TooLargef("err.ingest.field_too_large")
+	ErrTooLarge      = errs.TooLargef("err.ingest.too_large")
+	ErrUnknownFormat = errs.Invalidf("err.ingest.unknown_format")
+	ErrNoStorableRow = errs.Invalidf("err.ingest.no_storable_row")
 )
 
 // FileError names the file a failure is about.
@@ -129,6 +129,7 @@ func Explain(lang string, err error) (text string, internal bool) {
 	}
 	var p *Problem
 	var re *RowError
+	var pub *errs.Public
 	switch {
 	case errors.As(err, &p):
 		return prefix + p.Text(lang), false
@@ -136,6 +137,8 @@ func Explain(lang string, err error) (text string, internal bool) {
 		return prefix + Describe(lang, *re), false
 	case errors.Is(err, context.Canceled):
 		return i18n.T(lang, "job.cancelled", nil), false
+	case errors.As(err, &pub):
+		return prefix + pub.Text(lang), false
 	case errors.Is(err, errs.Invalid), errors.Is(err, errs.TooLarge), errors.Is(err, errs.Forbidden), errors.Is(err, errs.NotFound):
 		return err.Error(), false // a sentence about the file (not yet in the catalog)
 	}
@@ -148,9 +151,12 @@ func Explain(lang string, err error) (text string, internal bool) {
 func Reason(err error) (key string, params map[string]string) {
 	var p *Problem
 	var re *RowError
+	var pub *errs.Public
 	switch {
 	case errors.As(err, &p):
 		key, params = "ingest."+p.Code, maps.Clone(p.Params)
+	case errors.As(err, &pub) && len(pub.KeyParams) == 0:
+		key, params = pub.Key, maps.Clone(pub.Params)
 	case errors.As(err, &re):
 		key, params = "ingest."+re.Code, describeParams(*re)
 	default:

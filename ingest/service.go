@@ -154,7 +154,7 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 		return out, err
 	}
 	if !actor.CanEditDepartment(r.DepartmentID) {
-		return out, errs.Forbiddenf("only staff of the providing department may upload data for %s", r.Code)
+		return out, errs.Forbiddenf("err.upload.own_dept", "code", r.Code)
 	}
 	if st, err := os.Stat(req.Path); err != nil {
 		return out, err

@@ -52,7 +52,7 @@ type Uploads struct {
 // bureau) add data to a resource.
 func CanUpload(a auth.Actor, r catalog.Resource) error {
 	if !a.CanEditDepartment(r.DepartmentID) {
-		return errs.Forbiddenf("only staff of the providing department may upload data for %s", r.Code)
+		return errs.Forbiddenf("err.upload.own_dept", "code", r.Code)
 	}
 	return nil
 }
@@ -112,7 +112,7 @@ func (s *Uploads) JobFor(ctx context.Context, a auth.Actor, userID int64, id str
 		return j, err
 	}
 	if err != nil || !a.CanEditDepartment(r.DepartmentID) {
-		return j, errs.NotFoundf("job %s", j.ID)
+		return j, errs.NotFoundf("err.job_not_found", "id", j.ID)
 	}
 	return j, nil
 }

@@ -52,7 +52,7 @@ func (s *Service) Edit(ctx context.Context, actor auth.Actor, id int64, revision
 		return catalog.Resource{}, nil, err
 	}
 	if !actor.CanEditDepartment(r.DepartmentID) || !actor.CanEditDepartment(e.DepartmentID) {
-		return catalog.Resource{}, nil, errs.Forbiddenf("you may only edit entries of your own department")
+		return catalog.Resource{}, nil, errs.Forbiddenf("err.catalog.own_dept_edit")
 	}
 	wide, err := s.Catalog.PendingWidening(ctx, id, e)
 	if err != nil {
@@ -156,7 +156,7 @@ func (s *Service) GetEdit(ctx context.Context, pid int64) (PendingEdit, error) {
 		return PendingEdit{}, err
 	}
 	if len(out) == 0 {
-		return PendingEdit{}, errs.NotFoundf("pending edit %d", pid)
+		return PendingEdit{}, errs.NotFoundf("err.pending_edit_not_found", "id", pid)
 	}
 	return out[0], nil
 }

@@ -222,10 +222,10 @@ func (s *Service) Withdraw(ctx context.Context, actor auth.Actor, rid int64, rea
 		return err
 	}
 	if !CanWithdraw(actor, r) {
-		return errs.Forbiddenf("a withdrawal is filed by the department's admin or the bureau")
+		return errs.Forbiddenf("err.withdraw.who")
 	}
 	if r.PublishedVersion == 0 {
-		return fmt.Errorf("%w: %s is not published", errs.Conflict, r.Code)
+		return errs.Conflictf("err.not_published", "code", r.Code)
 	}
 	fe := errs.FieldErrors{}
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
@@ -266,10 +266,10 @@ func (s *Service) CancelWithdrawal(ctx context.Context, actor auth.Actor, rid in
 		return err
 	}
 	if !CanWithdraw(actor, r) {
-		return errs.Forbiddenf("not allowed")
+		return errs.Forbiddenf("err.not_allowed")
 	}
 	if r.WithdrawAt == nil {
-		return fmt.Errorf("%w: no withdrawal is announced", errs.Conflict)
+		return errs.Conflictf("err.withdraw.none")
 	}
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "resources", Where: "id = ?", Args: []any{rid}, Column: db.NoStatus, Guard: "withdraw_at IS NOT NULL",

@@ -49,14 +49,14 @@ func (s *Service) PublicVersion(ctx context.Context, r catalog.Resource, n int) 
 		n = r.PublishedVersion
 	}
 	if !r.IsPublic(s.now()) || n <= 0 {
-		return catalog.Version{}, errs.NotFoundf("dataset %d", r.ID)
+		return catalog.Version{}, errs.NotFoundf("err.dataset_not_found", "id", r.ID)
 	}
 	states, err := s.VersionStates(ctx, r.ID)
 	if err != nil {
 		return catalog.Version{}, err
 	}
 	if states[n] != Published {
-		return catalog.Version{}, errs.NotFoundf("published version %d", n)
+		return catalog.Version{}, errs.NotFoundf("err.version_not_found", "n", n)
 	}
 	return s.Catalog.GetVersion(ctx, r.ID, n)
 }

@@ -328,10 +328,10 @@ func (e *Engine) mapErr(ctx context.Context, err error) error {
 		return nil
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w: the query ran longer than %s; narrow the filter or use a cursor", errs.Unavailable, e.opt.Timeout)
+		return errs.Unavailablef("err.query.timeout", "limit", e.opt.Timeout)
 	}
 	if strings.Contains(err.Error(), "Out of Memory") {
-		return fmt.Errorf("%w: the query needs more memory than allowed; narrow the filter or group by fewer columns", errs.Unavailable)
+		return errs.Unavailablef("err.query.memory")
 	}
 	if strings.Contains(err.Error(), "Conversion Error") || strings.Contains(err.Error(), "Out of Range") {
 		return errs.FieldErrors{"filter": "a value cannot be compared with its column: " + firstLine(err.Error())}

@@ -110,19 +110,19 @@ const MaxQueryRunes = 200
 // parameter.
 func (q *Query) Normalize() error {
 	if !utf8.ValidString(q.Text) {
-		return errs.Invalidf("q: not valid UTF-8")
+		return errs.Invalidf("err.search.utf8")
 	}
 	q.Text = strings.Join(Terms(q.Text), " ")
 	if utf8.RuneCountInString(q.Text) > MaxQueryRunes {
-		return errs.Invalidf("q: longer than %d characters", MaxQueryRunes)
+		return errs.Invalidf("err.search.q_long", "max", MaxQueryRunes)
 	}
 	for f, vs := range q.Filters {
 		if !slices.Contains(FacetFields, f) {
-			return errs.Invalidf("%s: not a filter (use %s)", f, strings.Join(FacetFields, ", "))
+			return errs.Invalidf("err.search.not_filter", "name", f, "list", strings.Join(FacetFields, ", "))
 		}
 		for _, v := range vs {
 			if !utf8.ValidString(v) || len(v) > 200 {
-				return errs.Invalidf("%s: invalid value", f)
+				return errs.Invalidf("err.search.bad_value", "name", f)
 			}
 		}
 	}
@@ -131,7 +131,7 @@ func (q *Query) Normalize() error {
 		q.Sort = SortRelevance
 	case SortRelevance, SortNewest, SortDownloads:
 	default:
-		return errs.Invalidf("sort: one of relevance, newest, downloads")
+		return errs.Invalidf("err.search.sort")
 	}
 	if q.Page < 1 {
 		q.Page = 1
@@ -143,7 +143,7 @@ func (q *Query) Normalize() error {
 		q.PerPage = 100
 	}
 	if q.Page > 500 {
-		return errs.Invalidf("page: at most 500")
+		return errs.Invalidf("err.search.page")
 	}
 	return nil
 }

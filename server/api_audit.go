@@ -32,7 +32,7 @@ func (s *Server) apiAudit(c echo.Context) error {
 	if rid := c.QueryParam("resource_id"); rid != "" {
 		id, err := strconv.ParseInt(rid, 10, 64)
 		if err != nil {
-			return errs.Invalidf("resource_id: a number")
+			return errs.Invalidf("err.number", "name", "resource_id")
 		}
 		f.ResourceIDs = []int64{id}
 	}

@@ -25,7 +25,7 @@ func bindJSON(c echo.Context, v any) error {
 		if errors.As(err, &mbe) {
 			return bodyTooLarge(mbe.Limit)
 		}
-		return errs.Invalidf("the request body is not valid JSON for this route")
+		return errs.Invalidf("err.bad_json")
 	}
 	return nil
 }
@@ -33,7 +33,7 @@ func bindJSON(c echo.Context, v any) error {
 func pathID(c echo.Context, name string) (int64, error) {
 	id, err := strconv.ParseInt(c.Param(name), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, errs.Invalidf("%s must be a positive number", name)
+		return 0, errs.Invalidf("err.positive", "name", name)
 	}
 	return id, nil
 }

@@ -62,7 +62,7 @@ func queryInt(c echo.Context, name string, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, errs.Invalidf("%s must be a non-negative whole number", name)
+		return 0, errs.Invalidf("err.non_negative", "name", name)
 	}
 	return n, nil
 }
@@ -104,7 +104,7 @@ func decodeEntry(c echo.Context) (catalog.Entry, int, error) {
 	dec := json.NewDecoder(io.LimitReader(c.Request().Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return catalog.Entry{}, 0, errs.Invalidf("catalog entry: %v", err)
+		return catalog.Entry{}, 0, errs.Invalidf("err.catalog.bad_entry")
 	}
 	return in.Entry, in.Revision, nil
 }
@@ -150,7 +150,7 @@ func (s *Server) updateResource(c echo.Context) error {
 	if m := c.Request().Header.Get("If-Match"); m != "" {
 		n, err := strconv.Atoi(trimETag(m))
 		if err != nil {
-			return errs.Invalidf("If-Match must be the ETag from GET")
+			return errs.Invalidf("err.if_match")
 		}
 		rev = n
 	}

@@ -43,7 +43,7 @@ func bureauAdmin(c echo.Context) (auth.User, error) { return requireRole(c, auth
 // keys call the data API, they do not manage keys or applications).
 func sessionAccount(c echo.Context) (auth.User, error) {
 	if _, ok := apiCaller(c); ok {
-		return auth.User{}, errs.Forbiddenf("an API key calls the data API only; log in to manage keys and applications")
+		return auth.User{}, errs.Forbiddenf("err.key_data_only")
 	}
 	return account(c)
 }
@@ -54,7 +54,7 @@ func (s *Server) requireDeveloper(c echo.Context) (auth.User, error) {
 		return u, err
 	}
 	if u.Role != auth.RoleDeveloper {
-		return u, errs.Forbiddenf("this is for developer accounts (sign up on the portal)")
+		return u, errs.Forbiddenf("err.developer_only")
 	}
 	return u, nil
 }
@@ -134,7 +134,7 @@ func (s *Server) listKeys(c echo.Context) error {
 	case auth.RoleBureauAdmin:
 		uid = 0
 	default:
-		return errs.Forbiddenf("API keys belong to developer accounts")
+		return errs.Forbiddenf("err.keys_for_developers")
 	}
 	keys, err := s.app.Access.ListKeys(c.Request().Context(), uid)
 	if err != nil {
@@ -299,7 +299,7 @@ func usageScope(u auth.User) (access.UsageScope, error) {
 	case u.Role == auth.RoleBureauAdmin || u.Role == auth.RoleOffice:
 		return access.UsageScope{}, nil
 	}
-	return access.UsageScope{}, errs.Forbiddenf("no usage for this role")
+	return access.UsageScope{}, errs.Forbiddenf("err.no_usage_role")
 }
 
 func usageDays(c echo.Context) (int, error) {
@@ -375,7 +375,7 @@ func (s *Server) setDeveloper(c echo.Context, active bool) error {
 func (s *Server) currentKey(c echo.Context) error {
 	k, ok := apiCaller(c)
 	if !ok {
-		return errs.Unauthenticatedf("call with an API key (X-API-Key or Authorization: Bearer oda_…)")
+		return errs.Unauthenticatedf("err.need_key")
 	}
 	t := s.app.Tiers[k.Key.Tier]
 	return c.JSON(http.StatusOK, keyInfo{Key: k.Key, Limits: keyLimits{Rate: t.Rate.Limit, PeriodSeconds: int64(t.Rate.Period.Seconds()), Daily: t.Daily}})

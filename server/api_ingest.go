@@ -79,12 +79,12 @@ func (s *Server) startUpload(c echo.Context) (j jobs.Job, lang string, err error
 	p := ingest.Upload{Lang: i18n.Lang(c.Request().Header.Get("Accept-Language"))}
 	limit := int64(s.app.Config.MaxUploadMB) << 20
 	if c.Request().ContentLength > limit+1<<20 {
-		return j, p.Lang, fmt.Errorf("%w: the upload is %d bytes, over the %d MiB limit", errs.TooLarge, c.Request().ContentLength, s.app.Config.MaxUploadMB)
+		return j, p.Lang, errs.TooLargef("err.upload.too_large_size", "bytes", c.Request().ContentLength, "mb", s.app.Config.MaxUploadMB)
 	}
 	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, limit+1<<20)
 	mr, err := c.Request().MultipartReader()
 	if err != nil {
-		return j, p.Lang, errs.Invalidf("send the file as multipart/form-data with a field named \"file\"")
+		return j, p.Lang, errs.Invalidf("err.upload.multipart")
 	}
 	var tmp string
 	defer func() {
@@ -100,9 +100,9 @@ func (s *Server) startUpload(c echo.Context) (j jobs.Job, lang string, err error
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return j, p.Lang, fmt.Errorf("%w: the upload is over the %d MiB limit", errs.TooLarge, s.app.Config.MaxUploadMB)
+				return j, p.Lang, errs.TooLargef("err.upload.too_large", "mb", s.app.Config.MaxUploadMB)
 			}
-			return j, p.Lang, errs.Invalidf("malformed multipart body: %v", err)
+			return j, p.Lang, errs.Invalidf("err.upload.malformed")
 		}
 		switch part.FormName() {
 		case "file":
@@ -122,12 +122,12 @@ func (s *Server) startUpload(c echo.Context) (j jobs.Job, lang string, err error
 			if err != nil {
 				var mbe *http.MaxBytesError
 				if errors.As(err, &mbe) {
-					return j, p.Lang, fmt.Errorf("%w: the upload is over the %d MiB limit", errs.TooLarge, s.app.Config.MaxUploadMB)
+					return j, p.Lang, errs.TooLargef("err.upload.too_large", "mb", s.app.Config.MaxUploadMB)
 				}
-				return j, p.Lang, errs.Invalidf("upload interrupted: %v", err)
+				return j, p.Lang, errs.Invalidf("err.upload.interrupted")
 			}
 			if n > limit {
-				return j, p.Lang, fmt.Errorf("%w: %s is over the %d MiB limit", errs.TooLarge, name, s.app.Config.MaxUploadMB)
+				return j, p.Lang, errs.TooLargef("err.upload.file_too_large", "file", name, "mb", s.app.Config.MaxUploadMB)
 			}
 		case "format", "encoding", "sheet", "max_reject_ratio":
 			b, _ := io.ReadAll(io.LimitReader(part, 256))

@@ -68,7 +68,7 @@ func readNotByLink(c echo.Context) error {
 func staffPrincipal(c echo.Context) (sharing.Principal, error) {
 	p, err := principal(c)
 	if err == nil && p.System {
-		return p, errs.Forbiddenf("this route is for staff, not system credentials")
+		return p, errs.Forbiddenf("err.staff_not_credential")
 	}
 	return p, err
 }
@@ -253,7 +253,7 @@ func (s *Server) credList(c echo.Context) error {
 	if v := c.QueryParam("department_id"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return errs.Invalidf("department_id: a number")
+			return errs.Invalidf("err.number", "name", "department_id")
 		}
 		dept = n
 	}

@@ -152,7 +152,7 @@ func (s *Server) shareStop(c echo.Context) error {
 func yearParam(c echo.Context) (int, error) {
 	y, err := strconv.Atoi(c.Param("year"))
 	if err != nil || y < 2000 || y > 2100 {
-		return 0, errs.Invalidf("year: 2000 to 2100")
+		return 0, errs.Invalidf("err.year_range")
 	}
 	return y, nil
 }

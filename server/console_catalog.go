@@ -249,7 +249,7 @@ func mayCreate(u auth.User) error {
 	if u.Actor().IsBureau() || u.Actor().CanEditDepartment(u.DepartmentID) && u.DepartmentID != 0 {
 		return nil
 	}
-	return errs.Forbiddenf("only department staff and the bureau keep the catalog")
+	return errs.Forbiddenf("err.catalog.staff_only")
 }
 
 func (s *Server) renderEntryForm(c echo.Context, status int, f *entryForm, title string) error {
@@ -276,7 +276,7 @@ func (s *Server) consoleEntryCreate(c echo.Context) error {
 	}
 	form, err := c.FormParams()
 	if err != nil {
-		return errs.Invalidf("the form could not be read")
+		return errs.Invalidf("err.form_unreadable")
 	}
 	title := i18n.T(lang(c), "entry.new_title", nil)
 	e, perr := parseEntryForm(form)
@@ -318,7 +318,7 @@ func (s *Server) editable(c echo.Context) (auth.User, catalog.Resource, error) {
 		return u, r, err
 	}
 	if !u.Actor().CanEditDepartment(r.DepartmentID) {
-		return u, r, errs.Forbiddenf("you may only edit entries of your own department")
+		return u, r, errs.Forbiddenf("err.catalog.own_dept_edit")
 	}
 	return u, r, nil
 }
@@ -347,7 +347,7 @@ func (s *Server) consoleEntrySave(c echo.Context) error {
 	ctx, l := c.Request().Context(), lang(c)
 	form, err := c.FormParams()
 	if err != nil {
-		return errs.Invalidf("the form could not be read")
+		return errs.Invalidf("err.form_unreadable")
 	}
 	rev, _ := strconv.Atoi(form.Get("revision"))
 	e, perr := parseEntryForm(form)

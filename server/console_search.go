@@ -99,7 +99,7 @@ func (s *Server) consoleSynonymDelete(c echo.Context) error {
 func readSynonymCSV(c echo.Context) ([]search.Synonym, error) {
 	if fh, err := c.FormFile("file"); err == nil {
 		if fh.Size > synonyms.MaxCSVBytes {
-			return nil, errs.Invalidf("file: larger than %d KiB", synonyms.MaxCSVBytes>>10)
+			return nil, errs.Invalidf("err.synonyms.file_large", "kb", synonyms.MaxCSVBytes>>10)
 		}
 		f, err := fh.Open()
 		if err != nil {

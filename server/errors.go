@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -86,10 +85,15 @@ func describe(err error, lang string) answer {
 		if pub.Code != "" {
 			a.code = pub.Code
 		}
-		a.message, a.retryAfter = i18n.T(lang, pub.Key, pub.Params), pub.RetryAfter
+		a.retryAfter = pub.RetryAfter
+		if pub.AsDetail {
+			a.detail = pub.Text(lang) // under the kind's message
+		} else {
+			a.message = pub.Text(lang)
+		}
 	case errors.As(err, &mbe):
 		a.status, a.code = http.StatusRequestEntityTooLarge, "too_large"
-		a.detail = fmt.Sprintf("the request body is over the %d KiB limit", mbe.Limit>>10)
+		a.detail = i18n.T(lang, "error.body_too_large", map[string]string{"kb": strconv.FormatInt(mbe.Limit>>10, 10)})
 	case errors.As(err, &he):
 		// echo's own answers (unknown route, wrong method): its text is
 		// English library text, so the catalog speaks instead.
@@ -182,8 +186,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		s.log.WarnContext(ctx, "request failed after the answer began", "path", c.Request().URL.Path, "err", err)
 		return
 	}
-	lang := i18n.Lang(c.Request().Header.Get("Accept-Language"))
-	a := describe(err, lang)
+	l := i18n.Lang(c.Request().Header.Get("Accept-Language"))
+	portal := isPortal(c.Request().URL.Path) && s.pages != nil
+	if portal {
+		l = lang(c) // a page speaks the visitor's chosen language
+	}
+	a := describe(err, l)
 	if a.status >= 500 {
 		s.log.ErrorContext(ctx, "request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", a.status, "err", err)
 	}
@@ -195,7 +203,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		c.NoContent(a.status)
 		return
 	}
-	if isPortal(c.Request().URL.Path) && s.pages != nil {
+	if portal {
 		msg := a.message
 		if a.detail != "" {
 			msg += ": " + a.detail
@@ -221,6 +229,9 @@ func jobErrorText(err error) string {
 	}
 	var pub *errs.Public
 	if errors.As(err, &pub) {
+		if len(pub.Params)+len(pub.KeyParams) > 0 {
+			return pub.Text(i18n.ZH) // a record keeps one text: Chinese first
+		}
 		return pub.Key
 	}
 	switch kind := errs.KindOf(err); kind {

@@ -202,7 +202,7 @@ func csrfForCookies(next echo.HandlerFunc) echo.HandlerFunc {
 			h = c.FormValue("csrf_token")
 		}
 		if err != nil || h == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(h)) != 1 {
-			return errs.Forbiddenf("missing or wrong CSRF token")
+			return errs.Forbiddenf("err.csrf")
 		}
 		return next(c)
 	}
@@ -225,7 +225,7 @@ func currentUser(c echo.Context) (auth.User, error) {
 	u, ok := c.Get(ctxUser).(auth.User)
 	if !ok {
 		if _, dev := c.Get(ctxDeveloper).(auth.User); dev {
-			return auth.User{}, errs.Forbiddenf("this is for government staff; developer accounts use keys, applications and usage")
+			return auth.User{}, errs.Forbiddenf("err.staff_only")
 		}
 		return auth.User{}, errs.Unauthenticated
 	}
@@ -243,7 +243,7 @@ func requireRole(c echo.Context, roles ...auth.Role) (auth.User, error) {
 			return u, nil
 		}
 	}
-	return u, errs.Forbiddenf("your role (%s) may not do this", u.Role)
+	return u, errs.Forbiddenf("err.role_refused", "role", errs.Key("role."+u.Role))
 }
 
 // developer returns the logged-in developer account.
@@ -336,7 +336,7 @@ func (s *Server) spend(c echo.Context, key string, tier ratelimit.Tier) error {
 		if _, keyed := apiCaller(c); keyed {
 			s.app.Metrics.LimitStoreErrors.WithLabelValues("refused").Inc()
 			c.Response().Header().Set("Retry-After", "5")
-			return fmt.Errorf("%w: rate-limit store: %v", errs.Unavailable, err)
+			return errs.Internal(errs.Unavailable, fmt.Errorf("rate-limit store: %w", err))
 		}
 		s.app.Metrics.LimitStoreErrors.WithLabelValues("allowed").Inc()
 		s.log.WarnContext(c.Request().Context(), "rate limit store failed; call allowed", "err", err)
@@ -355,9 +355,9 @@ func (s *Server) spend(c echo.Context, key string, tier ratelimit.Tier) error {
 		s.app.Metrics.RateLimited.WithLabelValues(scope).Inc()
 		h.Set("Retry-After", strconv.FormatInt(max(1, reset), 10))
 		if res.Quota {
-			return fmt.Errorf("%w: the daily quota of %d calls is used up", errs.RateLimited, res.Limit)
+			return errs.RateLimitedf("err.quota_day", "limit", res.Limit)
 		}
-		return fmt.Errorf("%w: %d calls per %s", errs.RateLimited, res.Limit, tier.Rate.Period)
+		return errs.RateLimitedf("err.rate_per", "limit", res.Limit, "period", periodWord(tier.Rate.Period))
 	}
 	return nil
 }
@@ -430,4 +430,20 @@ func (s *Server) limitBodies(next echo.HandlerFunc) echo.HandlerFunc {
 
 func bodyTooLarge(limit int64) error {
 	return &errs.Public{Kind: errs.TooLarge, Code: "too_large", Key: "error.body_too_large", Params: map[string]string{"kb": strconv.FormatInt(limit>>10, 10)}}
+}
+
+// periodWord is a rate limit's period in words (a message key when it is
+// one of the usual units).
+func periodWord(d time.Duration) any {
+	switch d {
+	case time.Second:
+		return errs.Key("err.period.second")
+	case time.Minute:
+		return errs.Key("err.period.minute")
+	case time.Hour:
+		return errs.Key("err.period.hour")
+	case 24 * time.Hour:
+		return errs.Key("err.period.day")
+	}
+	return d.String()
 }

@@ -374,14 +374,14 @@ func (s *Server) searchPage(c echo.Context) error {
 func (s *Server) publicResource(ctx context.Context, idParam string) (catalog.Resource, error) {
 	id, err := strconv.ParseInt(idParam, 10, 64)
 	if err != nil || id <= 0 {
-		return catalog.Resource{}, errs.NotFoundf("dataset %q", idParam)
+		return catalog.Resource{}, errs.NotFoundf("err.dataset_not_found", "id", idParam)
 	}
 	r, err := s.app.Catalog.GetResource(ctx, id)
 	if err != nil && !errors.Is(err, errs.NotFound) {
 		return catalog.Resource{}, err // an outage is not "no such dataset"
 	}
 	if err != nil || !r.IsPublic(time.Now()) {
-		return catalog.Resource{}, errs.NotFoundf("dataset %d", id)
+		return catalog.Resource{}, errs.NotFoundf("err.dataset_not_found", "id", id)
 	}
 	return r, nil
 }

@@ -142,15 +142,15 @@ func (s *Server) download(c echo.Context) error {
 	}
 	file := c.Param("file")
 	if file != "open.csv" && file != "open.parquet" {
-		return errs.NotFoundf("file %q (open.csv or open.parquet)", file)
+		return errs.NotFoundf("err.download_file", "file", file)
 	}
 	if r.OpenType != catalog.OpenUnconditional {
-		return fmt.Errorf("%w: %s is open on application: %s", errs.Forbidden, r.Code, r.OpenCondition)
+		return errs.Forbiddenf("err.open_on_application", "code", r.Code, "condition", r.OpenCondition)
 	}
 	n := 0
 	if v := c.QueryParam("version"); v != "" {
 		if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n <= 0 {
-			return errs.Invalidf("version: a positive number")
+			return errs.Invalidf("err.version_number")
 		}
 	}
 	v, err := s.app.Publish.PublicVersion(ctx, r, n)

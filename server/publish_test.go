@@ -204,10 +204,10 @@ func TestSearchBadInput(t *testing.T) {
 			}
 		}
 	}
-	if r := e.do("GET", "/api/v1/resources?q="+url.QueryEscape(strings.Repeat("公", 10000)), "", nil, nil); r.status != 400 || !strings.Contains(string(r.body), "q: longer than") {
+	if r := e.do("GET", "/api/v1/resources?q="+url.QueryEscape(strings.Repeat("公", 10000)), "", nil, map[string]string{"Accept-Language": "en"}); r.status != 400 || !strings.Contains(string(r.body), "q: longer than") {
 		t.Fatalf("long query: %d %s", r.status, r.body)
 	}
-	if r := e.do("GET", "/api/v1/resources?sort=price", "", nil, nil); r.status != 400 || !strings.Contains(string(r.body), "sort:") {
+	if r := e.do("GET", "/api/v1/resources?sort=price", "", nil, map[string]string{"Accept-Language": "en"}); r.status != 400 || !strings.Contains(string(r.body), "sort:") {
 		t.Fatalf("bad sort: %d %s", r.status, r.body)
 	}
 }

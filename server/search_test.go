@@ -79,7 +79,7 @@ func TestSynonymDictionaryOnTheWeb(t *testing.T) {
 		t.Fatal("an imported entry is not searched")
 	}
 	// The JSON API: a bad CSV names the row.
-	r = e.do("POST", "/api/v1/synonyms/import", admin, "term,synonyms\n乘车点,\n", map[string]string{"Content-Type": "text/csv"})
+	r = e.do("POST", "/api/v1/synonyms/import", admin, "term,synonyms\n乘车点,\n", map[string]string{"Content-Type": "text/csv", "Accept-Language": "en"})
 	if r.status != 400 || !strings.Contains(string(r.body), "row 2") {
 		t.Fatalf("bad import: %d %s", r.status, r.body)
 	}

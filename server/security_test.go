@@ -453,7 +453,7 @@ func quotaPerAccount(t *testing.T, e *env) {
 	if ok != 1 {
 		t.Fatalf("%d keys made %d more calls; the account had 1 left", len(keys), ok)
 	}
-	r := e.do("GET", path, "", nil, map[string]string{"X-API-Key": k2})
+	r := e.do("GET", path, "", nil, map[string]string{"X-API-Key": k2, "Accept-Language": "en"})
 	if r.status != 429 || r.header.Get("Retry-After") == "" || !strings.Contains(string(r.body), "daily quota") {
 		t.Fatalf("past the quota: %d %s", r.status, r.body)
 	}

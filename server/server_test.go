@@ -428,6 +428,7 @@ func endToEnd(t *testing.T, e *env) {
 	// A bad file fails the job with a clear message and publishes nothing.
 	r = e.upload(staff, id, "random.csv", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))
 	failed := e.waitJob(staff, r.json(t)["job"].(map[string]any)["id"].(string))
+	failed = e.do("GET", "/api/v1/jobs/"+failed["id"].(string), staff, nil, map[string]string{"Accept-Language": "en"}).json(t)
 	if failed["status"] != "failed" || !strings.Contains(failed["error"].(string), "random.csv") || !strings.Contains(failed["error"].(string), "not text") {
 		t.Fatalf("bad file job: %v", failed)
 	}
@@ -471,7 +472,8 @@ func TestUploadRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := e.upload(staff, id, c.file, c.content)
+			body, ct := multipartBody(t, c.file, c.content, nil)
+			r := e.do("POST", fmt.Sprintf("/api/v1/catalog/resources/%d/uploads", id), staff, body.Bytes(), map[string]string{"Content-Type": ct, "Accept-Language": "en"})
 			if r.status != c.status || !strings.Contains(string(r.body), c.want) {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
@@ -508,8 +510,8 @@ func TestAuthAndSecurity(t *testing.T) {
 	}{
 		{"health", "GET", "/healthz", "", nil, 200, []string{`"status":"ok"`}},
 		{"ready", "GET", "/readyz", "", nil, 200, []string{`"ready":true`, `"database":"ok"`, `"blobs":"ok"`}},
-		{"bad login", "POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": "nope"}, 401, []string{`"code":"bad_login"`, "用户名（或电子邮箱）或密码错误"}},
-		{"unknown user", "POST", "/api/v1/auth/login", "", map[string]string{"username": "ghost", "password": "nope"}, 401, []string{`"code":"bad_login"`, "用户名（或电子邮箱）或密码错误"}},
+		{"bad login", "POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": "nope"}, 401, []string{`"code":"bad_login"`, "Wrong username (or e-mail) or password"}},
+		{"unknown user", "POST", "/api/v1/auth/login", "", map[string]string{"username": "ghost", "password": "nope"}, 401, []string{`"code":"bad_login"`, "Wrong username (or e-mail) or password"}},
 		{"anonymous catalog", "GET", "/api/v1/catalog/resources", "", nil, 401, []string{`"code":"unauthenticated"`}},
 		{"forged token", "GET", "/api/v1/catalog/resources", "ods_forged", nil, 401, []string{"no such session"}},
 		{"not found", "GET", "/api/v1/nope", "", nil, 404, []string{`"code":"not_found"`}},
@@ -517,7 +519,7 @@ func TestAuthAndSecurity(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := e.do(c.method, c.path, c.token, c.body, nil)
+			r := e.do(c.method, c.path, c.token, c.body, map[string]string{"Accept-Language": "en"})
 			if r.status != c.status {
 				t.Fatalf("status %d: %s", r.status, r.body)
 			}
@@ -532,7 +534,7 @@ func TestAuthAndSecurity(t *testing.T) {
 		})
 	}
 	admin := e.login("admin", "bureau-secret-1")
-	if r := e.do("GET", "/api/v1/catalog/resources/abc", admin, nil, nil); r.status != 400 || !strings.Contains(string(r.body), "positive number") {
+	if r := e.do("GET", "/api/v1/catalog/resources/abc", admin, nil, map[string]string{"Accept-Language": "en"}); r.status != 400 || !strings.Contains(string(r.body), "positive number") {
 		t.Fatalf("bad id: %d %s", r.status, r.body)
 	}
 	staff := e.login("jt_staff", "transport-pass-1")

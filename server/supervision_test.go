@@ -87,7 +87,7 @@ func TestSharingSupervision(t *testing.T) {
 	if r := e.do("GET", "/api/v1/notifications", other, nil, nil); !strings.Contains(string(r.body), "停止共享") {
 		t.Fatalf("grant holder told: %s", r.body)
 	}
-	r = e.do("GET", fmt.Sprintf("/api/v1/share/resources/%d/data?purpose=%s", id, url.QueryEscape("核对就医站点")), other, nil, nil)
+	r = e.do("GET", fmt.Sprintf("/api/v1/share/resources/%d/data?purpose=%s", id, url.QueryEscape("核对就医站点")), other, nil, map[string]string{"Accept-Language": "en"})
 	if r.status != 403 || !strings.Contains(string(r.body), "sharing stopped") {
 		t.Fatalf("after stop: %d %s", r.status, r.body)
 	}
@@ -102,7 +102,7 @@ func TestSharingSupervision(t *testing.T) {
 	if r := e.do("POST", "/api/v1/calendar/import", staff, "2031-01-01,holiday,元旦", map[string]string{"Content-Type": "text/csv"}); r.status != 403 {
 		t.Fatalf("staff import: %d", r.status)
 	}
-	if r := e.do("POST", "/api/v1/calendar/import", admin, "date,kind,name\n2031-01-01,holiday,元旦\n2031-13-01,holiday,x", map[string]string{"Content-Type": "text/csv"}); r.status != 400 || !strings.Contains(string(r.body), "line 3") {
+	if r := e.do("POST", "/api/v1/calendar/import", admin, "date,kind,name\n2031-01-01,holiday,元旦\n2031-13-01,holiday,x", map[string]string{"Content-Type": "text/csv", "Accept-Language": "en"}); r.status != 400 || !strings.Contains(string(r.body), "line 3") {
 		t.Fatalf("bad import: %d %s", r.status, r.body)
 	}
 	if r := e.do("POST", "/api/v1/calendar/import", admin, "date,kind,name\n2031-01-01,holiday,元旦\n2031-01-04,workday,调休", map[string]string{"Content-Type": "text/csv"}); r.status != 200 {

@@ -32,7 +32,7 @@ func mayManage(p Principal, dept int64) bool {
 // CreateCredential issues a credential for a department's system.
 func (s *Service) CreateCredential(ctx context.Context, p Principal, dept int64, system string) (Credential, error) {
 	if !mayManage(p, dept) {
-		return Credential{}, errs.Forbiddenf("a department admin issues credentials for their own department")
+		return Credential{}, errs.Forbiddenf("err.cred.who")
 	}
 	system = strings.TrimSpace(system)
 	if n := utf8.RuneCountInString(system); n < 2 || n > 100 {
@@ -62,7 +62,7 @@ func (s *Service) credential(ctx context.Context, id int64) (Credential, error) 
 // Credentials lists a department's credentials (never the tokens).
 func (s *Service) Credentials(ctx context.Context, p Principal, dept int64) ([]Credential, error) {
 	if !mayManage(p, dept) {
-		return nil, errs.Forbiddenf("not allowed")
+		return nil, errs.Forbiddenf("err.not_allowed")
 	}
 	return loadAll(ctx, s, s.credential, "SELECT id FROM dept_credentials WHERE department_id = ? ORDER BY id", dept)
 }
@@ -74,7 +74,7 @@ func (s *Service) RevokeCredential(ctx context.Context, p Principal, id int64) e
 		return err
 	}
 	if !mayManage(p, c.DepartmentID) {
-		return errs.Forbiddenf("not allowed")
+		return errs.Forbiddenf("err.not_allowed")
 	}
 	if _, err := s.DB.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id); err != nil {
 		return err
@@ -98,7 +98,7 @@ func (s *Service) RotateCredential(ctx context.Context, p Principal, id int64) (
 		return c, err
 	}
 	if !mayManage(p, c.DepartmentID) {
-		return c, errs.Forbiddenf("not allowed")
+		return c, errs.Forbiddenf("err.not_allowed")
 	}
 	res, err := s.DB.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id)
 	if err != nil {
@@ -122,7 +122,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return Principal{}, err
 	}
 	if err != nil || revoked != nil {
-		return Principal{}, fmt.Errorf("%w: unknown or revoked credential", errs.Unauthenticated)
+		return Principal{}, errs.Unauthenticatedf("err.cred.bad")
 	}
 	s.DB.Exec(ctx, "UPDATE dept_credentials SET last_used_at = ? WHERE id = ?", s.now(), id)
 	return Principal{Name: "system:" + name, DepartmentID: dept, System: true}, nil

@@ -58,7 +58,7 @@ func (s *Service) ReportDispute(ctx context.Context, p Principal, r catalog.Reso
 	if !may {
 		// Data the reporter cannot read is not theirs to dispute; saying
 		// NotFound does not confirm what it holds.
-		return Dispute{}, errs.NotFoundf("resource %d", r.ID)
+		return Dispute{}, errs.NotFoundf("err.resource_not_found", "id", r.ID)
 	}
 	fe := errs.FieldErrors{}
 	if strings.TrimSpace(n.RowKey) == "" {
@@ -157,7 +157,7 @@ func (s *Service) AnswerDispute(ctx context.Context, p Principal, id int64, conf
 		return d, err
 	}
 	if p.System || p.DepartmentID != r.DepartmentID {
-		return d, errs.Forbiddenf("the providing department verifies and answers")
+		return d, errs.Forbiddenf("err.dispute.who")
 	}
 	if d.Status != "open" {
 		return d, disputeMoved(id)("")
@@ -210,7 +210,7 @@ func (s *Service) StopSharing(ctx context.Context, p Principal, rid int64, reaso
 		return time.Time{}, err
 	}
 	if p.System || !(p.Role == auth.RoleBureauAdmin || (p.Role == auth.RoleDeptAdmin && p.DepartmentID == r.DepartmentID)) {
-		return time.Time{}, errs.Forbiddenf("the providing department's admin files a stop")
+		return time.Time{}, errs.Forbiddenf("err.dispute.stop_who")
 	}
 	fe := errs.FieldErrors{}
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {

@@ -2,7 +2,6 @@ package sharing
 
 import (
 	"context"
-	"fmt"
 
 	"opendata/access"
 	"opendata/catalog"
@@ -77,11 +76,11 @@ func (s *Service) ReadTarget(ctx context.Context, rd Reader, r catalog.Resource)
 			return s.fullTarget(*rd.Department, rd.Purpose, r, d)
 		}
 		if !r.IsPublic(s.now()) || r.OpenType != catalog.OpenUnconditional {
-			return Target{}, errs.Forbiddenf("%s: %s", r.Code, d.Reason)
+			return Target{}, d.refusal(r.Code)
 		}
 	}
 	if !r.IsPublic(s.now()) {
-		return Target{}, errs.NotFoundf("dataset %d", r.ID)
+		return Target{}, errs.NotFoundf("err.dataset_not_found", "id", r.ID)
 	}
 	t := Target{Version: r.PublishedVersion, Variant: VariantOpen, Key: catalog.VersionPrefix(r.ID, r.PublishedVersion) + "open.parquet"}
 	switch r.OpenType {
@@ -90,7 +89,7 @@ func (s *Service) ReadTarget(ctx context.Context, rd Reader, r catalog.Resource)
 		return t, nil
 	case catalog.OpenOnApplication:
 		if rd.AccountID == 0 {
-			return Target{}, fmt.Errorf("%w: %s is open on application (%s): sign up, apply on /datasets/%d and call with your API key", errs.Unauthenticated, r.Code, r.OpenCondition, r.ID)
+			return Target{}, errs.Unauthenticatedf("err.read.apply_signup", "code", r.Code, "condition", r.OpenCondition, "id", r.ID)
 		}
 		var g access.Grant
 		ok := false
@@ -101,12 +100,12 @@ func (s *Service) ReadTarget(ctx context.Context, rd Reader, r catalog.Resource)
 			}
 		}
 		if !ok {
-			return Target{}, errs.Forbiddenf("%s is open on application: you have no approved application in force; apply on /datasets/%d", r.Code, r.ID)
+			return Target{}, errs.Forbiddenf("err.read.no_grant", "code", r.Code, "id", r.ID)
 		}
 		t.Columns, t.ApplicationID = g.Columns, g.ApplicationID
 		return t, nil
 	}
-	return Target{}, errs.NotFoundf("dataset %d", r.ID)
+	return Target{}, errs.NotFoundf("err.dataset_not_found", "id", r.ID)
 }
 
 // SharedTarget is what a department's share download reads: the full
@@ -121,7 +120,7 @@ func (s *Service) SharedTarget(ctx context.Context, p Principal, purpose string,
 		return Target{}, err
 	}
 	if !d.Allowed {
-		return Target{}, errs.Forbiddenf("%s: %s", r.Code, d.Reason)
+		return Target{}, d.refusal(r.Code)
 	}
 	return s.fullTarget(p, purpose, r, d)
 }
@@ -132,7 +131,7 @@ func (s *Service) fullTarget(p Principal, purpose string, r catalog.Resource, d 
 		return Target{}, err
 	}
 	if r.LatestVersion == 0 {
-		return Target{}, errs.NotFoundf("%s has no data yet", r.Code)
+		return Target{}, errs.NotFoundf("err.read.no_data", "code", r.Code)
 	}
 	return Target{Version: r.LatestVersion, Variant: VariantFull, Key: catalog.VersionPrefix(r.ID, r.LatestVersion) + "full.parquet",
 		Columns: d.Columns, Internal: true, Principal: p, Purpose: purpose}, nil

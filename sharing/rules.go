@@ -76,7 +76,7 @@ func (s *Service) GetFor(ctx context.Context, p Principal, id int64) (Request, e
 		return Request{}, err
 	}
 	if !CanSeeRequest(p, req, res) {
-		return Request{}, errs.NotFoundf("share request %d", id)
+		return Request{}, errs.NotFoundf("err.share.not_found", "id", id)
 	}
 	return req, nil
 }

@@ -59,7 +59,15 @@ type Decision struct {
 	Allowed bool
 	Columns []string // nil: every column
 	GrantID int64
-	Reason  string // why not, for the error message
+	Reason  string // why not: a message key (err.decide.*)
+	params  []any  // its parameters, pairs of name and value
+}
+
+func refused(key string, kv ...any) Decision { return Decision{Reason: key, params: kv} }
+
+// refusal is the Forbidden error a refused read answers with.
+func (d Decision) refusal(code string) error {
+	return errs.Forbiddenf(d.Reason, append([]any{"code", code}, d.params...)...)
 }
 
 // Service runs sharing.
@@ -87,29 +95,29 @@ func (s *Service) now() time.Time {
 // supervise catalogs and logs but read no department's data by role alone.
 func (s *Service) Decide(ctx context.Context, p Principal, r catalog.Resource) (Decision, error) {
 	if p.DepartmentID == 0 {
-		return Decision{Reason: "only departments read shared data; the bureau and the office supervise through the catalog and the audit log"}, nil
+		return refused("err.decide.supervisors"), nil
 	}
 	if p.DepartmentID == r.DepartmentID {
 		return Decision{Allowed: true}, nil
 	}
 	if r.RetiredAt != nil {
-		return Decision{Reason: "the catalog entry is retired: " + r.RetiredReason}, nil
+		return refused("err.decide.retired", "reason", r.RetiredReason), nil
 	}
 	if at := s.stoppedAt(ctx, r.ID); !at.IsZero() && !s.now().Before(at) {
-		return Decision{Reason: "sharing stopped on " + at.In(s.Calendar.Location()).Format("2006-01-02")}, nil
+		return refused("err.decide.stopped", "date", at.In(s.Calendar.Location()).Format("2006-01-02")), nil
 	}
 	switch r.ShareType {
 	case catalog.ShareUnconditional:
 		return Decision{Allowed: true}, nil
 	case catalog.ShareNone:
-		return Decision{Reason: "not shared: " + r.ShareBasis}, nil
+		return refused("err.decide.not_shared", "basis", r.ShareBasis), nil
 	}
 	var id int64
 	var cols string
 	err := s.DB.QueryRow(ctx, `SELECT id, columns FROM share_grants WHERE resource_id = ? AND department_id = ? AND revoked_at IS NULL AND expires_at > ?
 		ORDER BY expires_at DESC LIMIT 1`, r.ID, p.DepartmentID, s.now()).Scan(&id, &cols)
 	if err != nil {
-		return Decision{Reason: "conditionally shared (" + r.ShareCondition + "): file a share request"}, nil
+		return refused("err.decide.conditional", "condition", r.ShareCondition), nil
 	}
 	d := Decision{Allowed: true, GrantID: id}
 	json.Unmarshal([]byte(cols), &d.Columns)
@@ -179,7 +187,7 @@ func loadAll[T any](ctx context.Context, s *Service, get func(context.Context, i
 func CheckPurpose(purpose string) (string, error) {
 	purpose = strings.TrimSpace(purpose)
 	if utf8.RuneCountInString(purpose) < 4 {
-		return "", errs.FieldErrors{"purpose": "state the duty this access serves (at least 4 characters; header X-Purpose or parameter purpose)"}
+		return "", errs.FieldErrors{"purpose": "err.share.purpose"}
 	}
 	if utf8.RuneCountInString(purpose) > 500 {
 		return "", errs.FieldErrors{"purpose": "at most 500 characters"}
@@ -255,14 +263,14 @@ func (s *Service) event(ctx context.Context, q db.Querier, id int64, action, act
 // File records a share request; the provider's deadline is 5 working days.
 func (s *Service) File(ctx context.Context, p Principal, n NewRequest) (Request, error) {
 	if p.DepartmentID == 0 || p.System {
-		return Request{}, errs.Forbiddenf("share requests are filed by department staff")
+		return Request{}, errs.Forbiddenf("err.share.staff_only")
 	}
 	r, err := s.Catalog.GetResource(ctx, n.ResourceID)
 	if err != nil {
 		return Request{}, err
 	}
 	if r.DepartmentID == p.DepartmentID {
-		return Request{}, fmt.Errorf("%w: this is your own department's resource", errs.Conflict)
+		return Request{}, errs.Conflictf("err.share.own")
 	}
 	switch r.ShareType {
 	case catalog.ShareUnconditional:
@@ -372,7 +380,7 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 		return req, err
 	}
 	if !may(req, res) {
-		return req, errs.Forbiddenf("you may not %s share request %d", action, id)
+		return req, errs.Forbiddenf("err.share.may_not", "id", id)
 	}
 	ok := false
 	for _, f := range from {
@@ -559,7 +567,7 @@ func (s *Service) RevokeGrant(ctx context.Context, p Principal, grantID int64) e
 		return fmt.Errorf("grant %d: %w", grantID, db.MapErr(err))
 	}
 	if p.Role != auth.RoleBureauAdmin && p.DepartmentID != dept {
-		return errs.Forbiddenf("only the provider or the bureau revokes a grant")
+		return errs.Forbiddenf("err.share.revoke_who")
 	}
 	return workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "share_grants", Where: "id = ?", Args: []any{grantID}, Column: db.NoStatus, Guard: "revoked_at IS NULL",

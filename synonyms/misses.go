@@ -105,7 +105,7 @@ func DismissMiss(ctx context.Context, d *db.DB, query string) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return errs.NotFoundf("query %q", query)
+		return errs.NotFoundf("err.misses.not_found", "q", query)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"opendata/db"
 	"opendata/errs"
+	"opendata/i18n"
 	"opendata/publish"
 	"opendata/search"
 )
@@ -125,10 +126,10 @@ func Validate(e *search.Synonym) error {
 	case "oneway", "one-way", "单向":
 		e.Kind = search.SynonymOneWay
 	default:
-		fe["kind"] = "equivalent or oneway"
+		fe["kind"] = "err.synonyms.f_kind"
 	}
 	if e.Term == "" || utf8.RuneCountInString(e.Term) > MaxTermRunes || !utf8.ValidString(e.Term) {
-		fe["term"] = fmt.Sprintf("1 to %d characters", MaxTermRunes)
+		fe["term"] = "err.synonyms.f_term" // MaxTermRunes
 	}
 	var syn []string
 	for _, w := range e.Synonyms {
@@ -137,20 +138,20 @@ func Validate(e *search.Synonym) error {
 			continue
 		}
 		if utf8.RuneCountInString(w) > MaxTermRunes || !utf8.ValidString(w) || strings.ContainsAny(w, "|\n") {
-			fe["synonyms"] = fmt.Sprintf("each synonym 1 to %d characters", MaxTermRunes)
+			fe["synonyms"] = "err.synonyms.f_each" // MaxTermRunes
 			continue
 		}
 		syn = append(syn, w)
 	}
 	switch {
 	case len(syn) == 0 && fe["synonyms"] == "":
-		fe["synonyms"] = "at least one word other than the term"
+		fe["synonyms"] = "err.synonyms.f_one"
 	case len(syn) > MaxSynonyms:
-		fe["synonyms"] = fmt.Sprintf("at most %d", MaxSynonyms)
+		fe["synonyms"] = "err.synonyms.f_max" // MaxSynonyms
 	}
 	e.Synonyms = syn
 	if utf8.RuneCountInString(e.Note) > 200 {
-		fe["note"] = "at most 200 characters"
+		fe["note"] = "err.synonyms.f_note"
 	}
 	return fe.Err()
 }
@@ -174,7 +175,7 @@ func (s *Store) Put(ctx context.Context, actor string, e search.Synonym) (search
 			return err
 		}
 		if n >= MaxEntries {
-			return errs.Invalidf("the dictionary holds at most %d entries", MaxEntries)
+			return errs.Invalidf("err.synonyms.max", "max", MaxEntries)
 		}
 		if err := put(ctx, q, actor, e); err != nil {
 			return err
@@ -196,7 +197,7 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return errs.NotFoundf("synonym entry %d", id)
+			return errs.NotFoundf("err.synonyms.not_found", "id", id)
 		}
 		_, err = publish.RecordChange(ctx, q, publish.ChangeSynonyms, 0)
 		return err
@@ -207,7 +208,7 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 // replace, entries not in the import are removed. All or nothing.
 func (s *Store) Import(ctx context.Context, actor string, entries []search.Synonym, replace bool) (int, error) {
 	if len(entries) > MaxEntries {
-		return 0, errs.Invalidf("at most %d entries", MaxEntries)
+		return 0, errs.Invalidf("err.synonyms.at_most", "max", MaxEntries)
 	}
 	err := s.DB.Tx(ctx, func(q db.Querier) error {
 		if replace {
@@ -249,7 +250,7 @@ func ParseCSV(r io.Reader) ([]search.Synonym, error) {
 	cr.TrimLeadingSpace = true
 	head, err := cr.Read()
 	if err != nil {
-		return nil, errs.Invalidf("the file has no header row (kind,term,synonyms,note)")
+		return nil, errs.Invalidf("err.synonyms.no_header")
 	}
 	col := map[string]int{}
 	for i, h := range head {
@@ -266,10 +267,10 @@ func ParseCSV(r io.Reader) ([]search.Synonym, error) {
 		}
 	}
 	if _, ok := col["term"]; !ok {
-		return nil, errs.Invalidf("the header needs the columns term and synonyms (kind and note are optional)")
+		return nil, errs.Invalidf("err.synonyms.header_cols")
 	}
 	if _, ok := col["synonyms"]; !ok {
-		return nil, errs.Invalidf("the header needs the columns term and synonyms (kind and note are optional)")
+		return nil, errs.Invalidf("err.synonyms.header_cols")
 	}
 	get := func(rec []string, name string) string {
 		if i, ok := col[name]; ok && i < len(rec) {
@@ -285,26 +286,26 @@ func ParseCSV(r io.Reader) ([]search.Synonym, error) {
 			break
 		}
 		if err != nil {
-			return nil, errs.Invalidf("row %d: %v", row, err)
+			return nil, errs.Invalidf("err.csv.row_unreadable", "row", row)
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
 		if len(out) >= MaxEntries {
-			return nil, errs.Invalidf("at most %d entries", MaxEntries)
+			return nil, errs.Invalidf("err.synonyms.at_most", "max", MaxEntries)
 		}
 		e := search.Synonym{Kind: get(rec, "kind"), Term: get(rec, "term"), Synonyms: splitList(get(rec, "synonyms")), Note: get(rec, "note")}
 		if err := Validate(&e); err != nil {
 			var fe errs.FieldErrors
 			if errors.As(err, &fe) {
 				for f, msg := range fe {
-					return nil, errs.Invalidf("row %d, %s: %s", row, f, msg)
+					return nil, errs.Invalidf("err.synonyms.row_field", "row", row, "field", f, "msg", msgParam(msg))
 				}
 			}
-			return nil, errs.Invalidf("row %d: %v", row, err)
+			return nil, errs.Invalidf("err.synonyms.row_invalid", "row", row)
 		}
 		if prev, dup := seen[e.Term]; dup {
-			return nil, errs.Invalidf("row %d, term: %q is already on row %d", row, e.Term, prev)
+			return nil, errs.Invalidf("err.synonyms.dup_term", "row", row, "term", e.Term, "prev", prev)
 		}
 		seen[e.Term] = row
 		out = append(out, e)
@@ -333,4 +334,13 @@ func neutral(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// msgParam is a field error's text as a message parameter: a catalog key
+// is rendered in the reader's language.
+func msgParam(msg string) any {
+	if i18n.Has(msg) {
+		return errs.Key(msg)
+	}
+	return msg
 }

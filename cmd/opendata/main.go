@@ -165,7 +165,7 @@ func describe(err error) string {
 	var fe errs.FieldErrors
 	var pub *errs.Public
 	if errors.As(err, &pub) {
-		return i18n.T(lang, pub.Key, pub.Params)
+		return pub.Text(lang)
 	}
 	if errors.As(err, &fe) {
 		keys := make([]string, 0, len(fe))

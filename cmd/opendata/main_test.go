@@ -93,8 +93,8 @@ func TestCLIHeadlessIngest(t *testing.T) {
 	// A bad file: exit 1, a clear error, no version.
 	bad := filepath.Join(dir, "empty.csv")
 	os.WriteFile(bad, nil, 0o600)
-	code, out, _ = runCLI(t, "ingest", "--resource", "JTJ-009", "--json", bad)
-	if code != 1 || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, "empty.csv: invalid argument: the file is empty") {
+	code, out, _ = runCLI(t, "ingest", "--resource", "JTJ-009", "--json", "--lang", "en", bad)
+	if code != 1 || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, "empty.csv: the file is empty") {
 		t.Fatalf("empty file: %d %s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "blobs", "resources", "1", "v2")); !os.IsNotExist(err) {
