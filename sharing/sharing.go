@@ -274,9 +274,9 @@ func (s *Service) File(ctx context.Context, p Principal, n NewRequest) (Request,
 	}
 	switch r.ShareType {
 	case catalog.ShareUnconditional:
-		return Request{}, fmt.Errorf("%w: %s is shared unconditionally: take it directly, stating your purpose", errs.Conflict, r.Code)
+		return Request{}, errs.Conflictf("err.share.unconditional", "code", r.Code)
 	case catalog.ShareNone:
-		return Request{}, errs.Forbiddenf("%s is not shared: %s", r.Code, r.ShareBasis)
+		return Request{}, errs.Forbiddenf("err.share.not_shared", "code", r.Code, "basis", r.ShareBasis)
 	}
 	fe := errs.FieldErrors{}
 	purpose, err := CheckPurpose(n.Purpose)
