@@ -99,21 +99,27 @@ func (s *Service) Verify(ctx context.Context, token string) (auth.User, error) {
 	if !s.now().Before(exp) {
 		return auth.User{}, bad
 	}
-	err := s.DB.Tx(ctx, func(q db.Querier) error {
+	u, err := s.Users.GetUser(ctx, uid)
+	if err != nil {
+		return u, err
+	}
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
 		if _, err := q.Exec(ctx, "UPDATE users SET active = 1, email_verified = 1, updated_at = ? WHERE id = ?", s.now(), uid); err != nil {
 			return err
 		}
-		_, err := q.Exec(ctx, "DELETE FROM email_tokens WHERE user_id = ?", uid)
-		return err
+		res, err := q.Exec(ctx, "DELETE FROM email_tokens WHERE user_id = ?", uid)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return bad // used meanwhile: one verification, one event
+		}
+		return s.auditTx(ctx, q, u.Actor(), "account.verify", 0, "", u.Email)
 	})
 	if err != nil {
 		return auth.User{}, err
 	}
-	u, err := s.Users.GetUser(ctx, uid)
-	if err == nil {
-		s.audit(ctx, u.Actor(), "account.verify", 0, "", u.Email)
-	}
-	return u, err
+	return s.Users.GetUser(ctx, uid)
 }
 
 // SetDeveloperActive is the bureau's activation (or suspension) of a

@@ -132,13 +132,20 @@ func (s *Service) Apply(ctx context.Context, u auth.User, n NewApplication) (App
 	cols, _ := json.Marshal(nonNil(n.Columns))
 	now := s.now()
 	deadline := s.Calendar.AddWorkingDays(now, s.ApplicationDays)
-	id, err := s.DB.InsertID(ctx, `INSERT INTO open_applications (resource_id, user_id, organisation, purpose, intended_use, columns, term_days, contact, status, deadline, created_at)
+	var id int64
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		var err error
+		id, err = q.InsertID(ctx, `INSERT INTO open_applications (resource_id, user_id, organisation, purpose, intended_use, columns, term_days, contact, status, deadline, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, u.ID, strings.TrimSpace(n.Organisation), strings.TrimSpace(n.Purpose), strings.TrimSpace(n.IntendedUse),
-		string(cols), n.TermDays, strings.TrimSpace(n.Contact), Pending, deadline, now)
+			string(cols), n.TermDays, strings.TrimSpace(n.Contact), Pending, deadline, now)
+		if err != nil {
+			return err
+		}
+		return s.auditTx(ctx, q, u.Actor(), "application.file", r.ID, n.Purpose, fmt.Sprintf("application %d, %d days", id, n.TermDays))
+	})
 	if err != nil {
 		return Application{}, err
 	}
-	s.audit(ctx, u.Actor(), "application.file", r.ID, n.Purpose, fmt.Sprintf("application %d, %d days", id, n.TermDays))
 	s.Notify.Send(ctx, "application_filed", notify.Params("id", id, "code", r.Code, "name", r.Name, "organisation", n.Organisation,
 		"deadline", deadline.In(s.Calendar.Location()).Format("2006-01-02")), "/console/applications", notify.To{DepartmentID: r.DepartmentID})
 	return s.GetApplication(ctx, id)

@@ -150,6 +150,17 @@ func (s *Service) audit(ctx context.Context, u auth.Actor, action string, rid in
 	}
 }
 
+// auditTx appends the event in the change's transaction q: no event, no
+// change.
+func (s *Service) auditTx(ctx context.Context, q db.Querier, u auth.Actor, action string, rid int64, purpose, detail string) error {
+	if s.Audit == nil {
+		return nil
+	}
+	_, err := s.Audit.AppendTx(ctx, q, audit.Event{ActorID: u.ID, ActorName: u.Name, DepartmentID: u.DepartmentID, Action: action,
+		ResourceID: rid, Purpose: purpose, Detail: detail})
+	return err
+}
+
 // MaxKeys is how many active keys one account may hold.
 const MaxKeys = 20
 
@@ -185,12 +196,19 @@ func (s *Service) CreateKey(ctx context.Context, u auth.User, name string, days 
 	if days > 0 {
 		exp = s.now().Add(time.Duration(days) * 24 * time.Hour)
 	}
-	id, err := s.DB.InsertID(ctx, "INSERT INTO api_keys (user_id, name, prefix, token_hash, tier, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		u.ID, name, token[:len(KeyPrefix)+6], hash, TierRegistered, exp, s.now())
+	var id int64
+	err := s.DB.Tx(ctx, func(q db.Querier) error {
+		var err error
+		id, err = q.InsertID(ctx, "INSERT INTO api_keys (user_id, name, prefix, token_hash, tier, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			u.ID, name, token[:len(KeyPrefix)+6], hash, TierRegistered, exp, s.now())
+		if err != nil {
+			return err
+		}
+		return s.auditTx(ctx, q, u.Actor(), "key.create", 0, "", fmt.Sprintf("key %d %q", id, name))
+	})
 	if err != nil {
 		return Key{}, "", err
 	}
-	s.audit(ctx, u.Actor(), "key.create", 0, "", fmt.Sprintf("key %d %q", id, name))
 	k, err := s.GetKey(ctx, id)
 	return k, token, err
 }
@@ -234,11 +252,20 @@ func (s *Service) RevokeKey(ctx context.Context, by auth.User, id int64) error {
 	if k.RevokedAt != nil {
 		return nil
 	}
-	if _, err := s.DB.Exec(ctx, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id); err != nil {
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		res, err := q.Exec(ctx, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil // revoked meanwhile: one revocation, one event
+		}
+		return s.auditTx(ctx, q, by.Actor(), "key.revoke", 0, "", fmt.Sprintf("key %d %q of %s", id, k.Name, k.Owner))
+	})
+	if err != nil {
 		return err
 	}
 	s.forgetKeys(ctx)
-	s.audit(ctx, by.Actor(), "key.revoke", 0, "", fmt.Sprintf("key %d %q of %s", id, k.Name, k.Owner))
 	return nil
 }
 
@@ -254,11 +281,16 @@ func (s *Service) SetTier(ctx context.Context, by auth.User, id int64, tier stri
 	if err != nil {
 		return Key{}, err
 	}
-	if _, err := s.DB.Exec(ctx, "UPDATE api_keys SET tier = ? WHERE id = ?", tier, id); err != nil {
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		if _, err := q.Exec(ctx, "UPDATE api_keys SET tier = ? WHERE id = ?", tier, id); err != nil {
+			return err
+		}
+		return s.auditTx(ctx, q, by.Actor(), "key.tier", 0, "", fmt.Sprintf("key %d of %s: %s → %s", id, k.Owner, k.Tier, tier))
+	})
+	if err != nil {
 		return Key{}, err
 	}
 	s.forgetKeys(ctx)
-	s.audit(ctx, by.Actor(), "key.tier", 0, "", fmt.Sprintf("key %d of %s: %s → %s", id, k.Owner, k.Tier, tier))
 	return s.GetKey(ctx, id)
 }
 

@@ -38,15 +38,30 @@ func (s *Service) CreateCredential(ctx context.Context, p Principal, dept int64,
 	if n := utf8.RuneCountInString(system); n < 2 || n > 100 {
 		return Credential{}, errs.FieldErrors{"system_name": "2–100 characters naming the system"}
 	}
-	token, hash := auth.NewToken("odc_")
-	id, err := s.DB.InsertID(ctx, "INSERT INTO dept_credentials (department_id, system_name, token_hash, created_at) VALUES (?, ?, ?, ?)", dept, system, hash, s.now())
+	var id int64
+	var token string
+	err := s.DB.Tx(ctx, func(q db.Querier) error {
+		var err error
+		id, token, err = s.createCredentialTx(ctx, q, p, dept, system)
+		return err
+	})
 	if err != nil {
 		return Credential{}, err
 	}
-	s.audit(ctx, p, "credential.created", 0, "", fmt.Sprintf("credential %d for %s (department %d)", id, system, dept))
 	c, err := s.credential(ctx, id)
 	c.Token = token
 	return c, err
+}
+
+// createCredentialTx stores a new credential and its audit event in q.
+func (s *Service) createCredentialTx(ctx context.Context, q db.Querier, p Principal, dept int64, system string) (int64, string, error) {
+	token, hash := auth.NewToken("odc_")
+	id, err := q.InsertID(ctx, "INSERT INTO dept_credentials (department_id, system_name, token_hash, created_at) VALUES (?, ?, ?, ?)", dept, system, hash, s.now())
+	if err != nil {
+		return 0, "", err
+	}
+	err = s.auditTx(ctx, q, auditEvent(p, "credential.created", 0, "", fmt.Sprintf("credential %d for %s (department %d)", id, system, dept)))
+	return id, token, err
 }
 
 func (s *Service) credential(ctx context.Context, id int64) (Credential, error) {
@@ -76,11 +91,16 @@ func (s *Service) RevokeCredential(ctx context.Context, p Principal, id int64) e
 	if !mayManage(p, c.DepartmentID) {
 		return errs.Forbiddenf("err.not_allowed")
 	}
-	if _, err := s.DB.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id); err != nil {
-		return err
-	}
-	s.audit(ctx, p, "credential.revoked", 0, "", fmt.Sprintf("credential %d (%s)", id, c.SystemName))
-	return nil
+	return s.DB.Tx(ctx, func(q db.Querier) error {
+		res, err := q.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil // revoked already: one revocation, one event
+		}
+		return s.auditTx(ctx, q, auditEvent(p, "credential.revoked", 0, "", fmt.Sprintf("credential %d (%s)", id, c.SystemName)))
+	})
 }
 
 // ErrRevokedCredential refuses to rotate a credential that is already
@@ -100,15 +120,29 @@ func (s *Service) RotateCredential(ctx context.Context, p Principal, id int64) (
 	if !mayManage(p, c.DepartmentID) {
 		return c, errs.Forbiddenf("err.not_allowed")
 	}
-	res, err := s.DB.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id)
+	// The revocation, the new credential and both events commit together.
+	var nid int64
+	var token string
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		res, err := q.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrRevokedCredential
+		}
+		if err := s.auditTx(ctx, q, auditEvent(p, "credential.revoked", 0, "", fmt.Sprintf("credential %d (%s), rotated", id, c.SystemName))); err != nil {
+			return err
+		}
+		nid, token, err = s.createCredentialTx(ctx, q, p, c.DepartmentID, c.SystemName)
+		return err
+	})
 	if err != nil {
 		return c, err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return c, ErrRevokedCredential
-	}
-	s.audit(ctx, p, "credential.revoked", 0, "", fmt.Sprintf("credential %d (%s), rotated", id, c.SystemName))
-	return s.CreateCredential(ctx, p, c.DepartmentID, c.SystemName)
+	nc, err := s.credential(ctx, nid)
+	nc.Token = token
+	return nc, err
 }
 
 // Authenticate resolves a system token to its department principal.

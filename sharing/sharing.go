@@ -245,15 +245,6 @@ func (s *Service) auditTx(ctx context.Context, q db.Querier, e *audit.Event) err
 	return err
 }
 
-func (s *Service) audit(ctx context.Context, p Principal, action string, rid int64, purpose, detail string) {
-	if s.Audit == nil {
-		return
-	}
-	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: p.UserID, ActorName: p.Name, DepartmentID: p.DepartmentID, Action: action,
-		ResourceID: rid, Purpose: purpose, Detail: detail}); err != nil && s.Log != nil {
-		s.Log.Error("audit append failed", "action", action, "err", err)
-	}
-}
 
 func (s *Service) event(ctx context.Context, q db.Querier, id int64, action, actor, reason string) error {
 	_, err := q.Exec(ctx, "INSERT INTO share_request_events (request_id, action, actor_name, reason, at) VALUES (?, ?, ?, ?, ?)", id, action, actor, reason, s.now())

@@ -1,0 +1,104 @@
+package access_test
+
+import (
+	"context"
+	"testing"
+
+	"opendata/access"
+	"opendata/audit"
+	"opendata/auth"
+	"opendata/db"
+	"opendata/db/dbtest"
+)
+
+// breakAudit makes every insert into the audit log fail (as a full disk or
+// a lost connection would) until the returned function mends it.
+func breakAudit(t *testing.T, d *db.DB) func() {
+	t.Helper()
+	ctx := context.Background()
+	stmts := []string{"CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"}
+	undo := []string{"DROP TRIGGER audit_broken"}
+	if d.Dialect == db.Postgres {
+		stmts = []string{"CREATE FUNCTION audit_broken() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk I/O error'; END $$ LANGUAGE plpgsql",
+			"CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_broken()"}
+		undo = []string{"DROP TRIGGER audit_broken ON audit_events", "DROP FUNCTION audit_broken()"}
+	}
+	for _, s := range stmts {
+		if _, err := d.Exec(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func() {
+		for _, s := range undo {
+			if _, err := d.Exec(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func count(t *testing.T, d *db.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := d.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A key's creation, revocation and tier change commit with their audit
+// event or not at all: with the log refusing events, nothing changes.
+func TestKeyChangesAuditedInTheirTransaction(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		u := developer(t, d)
+		bureau, err := (&auth.Store{DB: d}).CreateUser(ctx, auth.NewUser{Username: "bureau", Password: "0123456789ab", Role: auth.RoleBureauAdmin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &access.Service{DB: d, Users: &auth.Store{DB: d}, Audit: &audit.Log{DB: d}, KeyMaxDays: 30}
+		events := func(action string) int {
+			return count(t, d, "SELECT COUNT(*) FROM audit_events WHERE action = ?", action)
+		}
+
+		mend := breakAudit(t, d)
+		if _, _, err := s.CreateKey(ctx, u, "审计失败", 0); err == nil {
+			t.Fatal("a key was created without its audit event")
+		}
+		if n := count(t, d, "SELECT COUNT(*) FROM api_keys"); n != 0 {
+			t.Fatalf("%d keys stored without their event", n)
+		}
+		mend()
+		k, _, err := s.CreateKey(ctx, u, "审计正常", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if events("key.create") != 1 {
+			t.Fatalf("key.create events: %d", events("key.create"))
+		}
+
+		mend = breakAudit(t, d)
+		if err := s.RevokeKey(ctx, u, k.ID); err == nil {
+			t.Fatal("a key was revoked without its audit event")
+		}
+		if _, err := s.SetTier(ctx, bureau, k.ID, access.TierPartner); err == nil {
+			t.Fatal("a tier was changed without its audit event")
+		}
+		if got, _ := s.GetKey(ctx, k.ID); got.RevokedAt != nil || got.Tier != access.TierRegistered {
+			t.Fatalf("the key changed without its events: %+v", got)
+		}
+		mend()
+		if err := s.RevokeKey(ctx, u, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeKey(ctx, bureau, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if events("key.revoke") != 1 {
+			t.Fatalf("key.revoke events for one revocation: %d", events("key.revoke"))
+		}
+		if p, _, err := (&audit.Log{DB: d}).Verify(ctx); p != nil || err != nil {
+			t.Fatalf("chain: %v %v", p, err)
+		}
+	})
+}
