@@ -102,6 +102,8 @@ type Entry struct {
 	ResponsiblePerson  string    `json:"responsible_person"`
 	ResponsibleContact string    `json:"responsible_contact"`
 	UsageNote          string    `json:"usage_note,omitempty"`
+	Licence            string    `json:"licence,omitempty"`     // the open data's licence; "" for the configured default
+	LicenceURL         string    `json:"licence_url,omitempty"` // where its text is
 	ReleaseDate        string    `json:"release_date,omitempty"` // YYYY-MM-DD
 	Keywords           []string  `json:"keywords,omitempty"`
 	Related            []string  `json:"related,omitempty"` // codes of related resources
@@ -238,8 +240,11 @@ func (e *Entry) Validate() error {
 			fe[field] = MsgTooLong
 		}
 	}
+	if msg := checkLicence(e.Licence, e.LicenceURL); msg != "" {
+		fe["licence_url"] = msg
+	}
 	for field, v := range map[string]string{"category": e.Category, "level": e.Level, "responsible_person": e.ResponsiblePerson,
-		"responsible_contact": e.ResponsibleContact} {
+		"responsible_contact": e.ResponsibleContact, "licence": e.Licence} {
 		if utf8.RuneCountInString(v) > MaxShort {
 			fe[field] = MsgTooLong
 		}

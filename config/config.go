@@ -53,6 +53,8 @@ type Config struct {
 	MeiliIndex      string
 	Approver        string
 	MinNoticeDays   int
+	Licence         string // the open data's licence unless an entry names its own
+	LicenceURL      string
 	SMTPAddr        string
 	SMTPFrom        string
 	SMTPUser        string
@@ -111,6 +113,17 @@ func (o Option) Env() string { return "OPENDATA_" + strings.ToUpper(o.Key) }
 
 func str(p func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+// httpURL is an http or https address, or empty.
+func httpURL(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+			return fmt.Errorf("must be an http:// or https:// address")
+		}
+		*p(c) = v
+		return nil
+	}
 }
 
 func oneOf(p func(*Config) *string, allowed ...string) func(*Config, string) error {
@@ -232,6 +245,8 @@ var Options = []Option{
 	{"meilisearch_key", "", "Meilisearch API key", str(func(c *Config) *string { return &c.MeiliKey })},
 	{"meilisearch_index", "opendata_resources", "Meilisearch index name", str(func(c *Config) *string { return &c.MeiliIndex })},
 	{"publish_approver", "dept_admin", "who approves publications: dept_admin (the department's admin, or the bureau) or bureau", oneOf(func(c *Config) *string { return &c.Approver }, "dept_admin", "bureau")},
+	{"licence", "CC BY 4.0", "licence of the open data unless a catalog entry names its own (shown on the dataset page and in the DCAT export)", str(func(c *Config) *string { return &c.Licence })},
+	{"licence_url", "https://creativecommons.org/licenses/by/4.0/", "where the licence's text is (http or https; empty: none)", httpURL(func(c *Config) *string { return &c.LicenceURL })},
 	{"withdraw_notice_days", "30", "shortest notice before a published resource is withdrawn (A-19)", intRange(func(c *Config) *int { return &c.MinNoticeDays }, 0, 365)},
 	{"smtp_addr", "", "SMTP server host:port for e-mail notifications (empty: in-app only)", str(func(c *Config) *string { return &c.SMTPAddr })},
 	{"smtp_from", "opendata@localhost", "sender address of notification e-mails", str(func(c *Config) *string { return &c.SMTPFrom })},

@@ -191,10 +191,18 @@ func (s *Server) exportDCAT(c echo.Context) error {
 		if r.ReleaseDate != "" {
 			ds["dct:issued"] = r.ReleaseDate
 		}
+		if lic := s.licenceOf(r); lic.Name != "" {
+			ds["dct:license"] = dcatLicence(lic)
+		}
 		if r.OpenType == catalog.OpenUnconditional {
 			ds["dcat:distribution"] = []map[string]any{
 				{"@type": "dcat:Distribution", "dct:format": "CSV", "dcat:mediaType": "text/csv", "dcat:downloadURL": fmt.Sprintf("%s/api/v1/resources/%d/download/open.csv", base, r.ID)},
 				{"@type": "dcat:Distribution", "dct:format": "Parquet", "dcat:mediaType": "application/vnd.apache.parquet", "dcat:downloadURL": fmt.Sprintf("%s/api/v1/resources/%d/download/open.parquet", base, r.ID)},
+			}
+			if lic, ok := ds["dct:license"]; ok {
+				for _, dist := range ds["dcat:distribution"].([]map[string]any) {
+					dist["dct:license"] = lic
+				}
 			}
 		}
 		datasets = append(datasets, ds)

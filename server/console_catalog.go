@@ -76,6 +76,8 @@ type entryForm struct {
 	Methods     []option
 	Conflict    *conflictView
 	Draft       *draftView // the items were just proposed from a sample file
+	// DefaultLicence is the configured licence an entry without its own is under.
+	DefaultLicence string
 }
 
 type fieldError struct{ ID, Label, Message string }
@@ -84,7 +86,7 @@ type fieldError struct{ ID, Label, Message string }
 // error list at the top, linked to each field).
 var formFields = []string{"code", "name", "name_en", "department_id", "summary", "catalog_kind", "domain", "category", "level", "format",
 	"collection_channel", "update_period", "share_type", "share_condition", "share_basis", "share_methods", "open_type", "open_condition",
-	"open_basis", "responsible_person", "responsible_contact", "usage_note", "release_date", "keywords", "related", "items", "key_columns"}
+	"open_basis", "responsible_person", "responsible_contact", "usage_note", "licence", "licence_url", "release_date", "keywords", "related", "items", "key_columns"}
 
 // splitList reads a list typed in one box: values separated by commas
 // (half- or full-width), 、, semicolons or new lines.
@@ -112,6 +114,7 @@ func parseEntryForm(form url.Values) (catalog.Entry, error) {
 		ShareCondition: get("share_condition"), ShareBasis: get("share_basis"), ShareMethods: form["share_methods"],
 		OpenType: catalog.OpenType(get("open_type")), OpenCondition: get("open_condition"), OpenBasis: get("open_basis"),
 		ResponsiblePerson: get("responsible_person"), ResponsibleContact: get("responsible_contact"), UsageNote: get("usage_note"),
+		Licence: get("licence"), LicenceURL: get("licence_url"),
 		ReleaseDate: get("release_date"), Keywords: splitList(form.Get("keywords")), Related: splitList(form.Get("related")),
 	}
 	e.DepartmentID, _ = strconv.ParseInt(get("department_id"), 10, 64)
@@ -180,7 +183,7 @@ func deptName(l string, d catalog.Department) string {
 // entryFormView builds the form for e; fe are the validation failures.
 func (s *Server) entryFormView(c echo.Context, u auth.User, e catalog.Entry, fe errs.FieldErrors) (*entryForm, error) {
 	l := lang(c)
-	f := &entryForm{Entry: e, Errors: map[string]string{}, Keywords: strings.Join(e.Keywords, "、"), Related: strings.Join(e.Related, "、")}
+	f := &entryForm{Entry: e, DefaultLicence: s.app.Config.Licence, Errors: map[string]string{}, Keywords: strings.Join(e.Keywords, "、"), Related: strings.Join(e.Related, "、")}
 	for k, v := range fe {
 		f.Errors[k] = i18n.Text(l, v)
 	}

@@ -541,7 +541,7 @@ func (s *Server) datasetPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Resource": r, "Department": d, "Version": v, "Examples": s.examples(r, v)}
+	data := map[string]any{"Resource": r, "Department": d, "Version": v, "Examples": s.examples(r, v), "Licence": s.licenceOf(r)}
 	cols := v.Columns
 	desc := map[string]string{}
 	for _, it := range r.Items {
