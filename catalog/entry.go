@@ -22,7 +22,6 @@ var (
 	ShareMethods   = []string{"api", "file", "online", "offline"}
 	Channels       = []string{"business_system", "manual_entry", "sensor", "exchange", "survey", "report", "other"}
 	Formats        = []string{"table", "file", "api", "geo", "image", "other"}
-	ItemTypes      = []string{"string", "int", "decimal", "bool", "date", "timestamp"}
 	ItemChecks     = []string{"", "id_number", "credit_code", "mobile"}
 	PersonalAction = []string{"mask", "drop"}
 	// Domains are the priority domains of A-24, plus "other".
@@ -32,14 +31,14 @@ var (
 
 // Item is one data item (信息项): a column of the resource's data.
 type Item struct {
-	Name           string   `json:"name"`
-	Type           string   `json:"type"`
-	Description    string   `json:"description,omitempty"`
-	Personal       bool     `json:"personal,omitempty"`
-	PersonalAction string   `json:"personal_action,omitempty"` // mask (default) or drop, in the open variant
-	Required       bool     `json:"required,omitempty"`
-	Enum           []string `json:"enum,omitempty"`
-	NotFuture      bool     `json:"not_future,omitempty"`
+	Name           string     `json:"name"`
+	Type           ColumnType `json:"type"`
+	Description    string     `json:"description,omitempty"`
+	Personal       bool       `json:"personal,omitempty"`
+	PersonalAction string     `json:"personal_action,omitempty"` // mask (default) or drop, in the open variant
+	Required       bool       `json:"required,omitempty"`
+	Enum           []string   `json:"enum,omitempty"`
+	NotFuture      bool       `json:"not_future,omitempty"`
 	// NotPersonal declares that the item holds no personal data although
 	// its header or values look like it (an office's public telephone):
 	// the ingest then publishes it as it is.
@@ -136,10 +135,10 @@ func (e *Entry) Normalize() {
 	for i := range e.Items {
 		it := &e.Items[i]
 		trim(&it.Name)
-		trim(&it.Type)
+		it.Type = ColumnType(strings.TrimSpace(string(it.Type)))
 		trim(&it.Description)
 		if it.Type == "" {
-			it.Type = "string"
+			it.Type = ColString
 		}
 		if it.Personal && it.PersonalAction == "" {
 			it.PersonalAction = "mask"
@@ -334,7 +333,7 @@ func (e *Entry) Validate() error {
 			fe[p+".name"] = MsgItemDuplicate
 		}
 		seen[it.Name] = true
-		if !in(it.Type, ItemTypes) {
+		if !valid(it.Type, ColumnTypes) {
 			fe[p+".type"] = MsgChoice
 		}
 		if utf8.RuneCountInString(it.Description) > 1000 {

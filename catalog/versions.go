@@ -28,11 +28,11 @@ type Object struct {
 
 // VersionColumn is one column of a version's schema.
 type VersionColumn struct {
-	Name        string    `json:"name"`
-	Type        string    `json:"type"`
-	Description string    `json:"description,omitempty"`
-	Personal    bool      `json:"personal"`
-	Open        Treatment `json:"open"` // kept, masked, dropped
+	Name        string     `json:"name"`
+	Type        ColumnType `json:"type"`
+	Description string     `json:"description,omitempty"`
+	Personal    bool       `json:"personal"`
+	Open        Treatment  `json:"open"` // kept, masked, dropped
 }
 
 // Version is an immutable ingested version of a resource.

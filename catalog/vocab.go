@@ -62,3 +62,26 @@ func valid[T ~string](v T, set []T) bool {
 	}
 	return false
 }
+
+// ColumnType is the type of a data item and of the column the ingest
+// writes for it: one vocabulary for the catalog, the ingest and the records
+// engine.
+type ColumnType string
+
+const (
+	ColString    ColumnType = "string"
+	ColInt       ColumnType = "int"
+	ColDecimal   ColumnType = "decimal"
+	ColBool      ColumnType = "bool"
+	ColDate      ColumnType = "date"
+	ColTimestamp ColumnType = "timestamp"
+)
+
+// ColumnTypes are the column types in the order forms offer them.
+var ColumnTypes = []ColumnType{ColString, ColInt, ColDecimal, ColBool, ColDate, ColTimestamp}
+
+// Label is the column type's name in lang, from the message catalog.
+func (t ColumnType) Label(lang string) string { return i18n.T(lang, "type."+string(t), nil) }
+
+// Numeric says whether values of the type are numbers.
+func (t ColumnType) Numeric() bool { return t == ColInt || t == ColDecimal }

@@ -146,7 +146,17 @@ func quote(lang, v string) string {
 	return i18n.T(lang, "history.quoted", map[string]string{"text": v})
 }
 
+// plainString turns a value of a string kind (the typed vocabularies:
+// ColumnType, ShareType, …) into a plain string; other values pass.
+func plainString(v any) any {
+	if rv := reflect.ValueOf(v); rv.IsValid() && rv.Kind() == reflect.String {
+		return rv.String()
+	}
+	return v
+}
+
 func text(v any) string {
+	v = plainString(v)
 	switch x := v.(type) {
 	case nil:
 		return ""
@@ -227,7 +237,7 @@ func describeItems(lang, actor string, c Change) []string {
 		case kept:
 			out = append(out, itemChanges(lang, actor, before[i], it)...)
 		default:
-			out = append(out, i18n.T(lang, "history.item_added", p("name", it.Name, "type", word(lang, "type", it.Type))))
+			out = append(out, i18n.T(lang, "history.item_added", p("name", it.Name, "type", it.Type.Label(lang))))
 		}
 	}
 	if reordered(before, after, renamed) {
@@ -294,6 +304,7 @@ func itemChanges(lang, actor string, a, b Item) []string {
 }
 
 func itemValue(lang, attr string, v any) string {
+	v = plainString(v)
 	switch x := v.(type) {
 	case bool:
 		return i18n.T(lang, fmt.Sprintf("bool.%t", x), nil)

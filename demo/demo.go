@@ -62,7 +62,7 @@ type entrySpec struct {
 	file                               string // generator name; "" for none
 }
 
-func it(name, typ, desc string) catalog.Item {
+func it(name string, typ catalog.ColumnType, desc string) catalog.Item {
 	return catalog.Item{Name: name, Type: typ, Description: desc}
 }
 

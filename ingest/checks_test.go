@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"opendata/catalog"
 )
 
 func TestIDNumber(t *testing.T) {
@@ -74,7 +76,7 @@ func TestNormNumber(t *testing.T) {
 func TestInference(t *testing.T) {
 	cases := []struct {
 		vals []string
-		want string
+		want catalog.ColumnType
 	}{
 		{[]string{"1", "2", "300"}, TInt},
 		{[]string{"1", "2.5", "1,200.50"}, TDecimal},

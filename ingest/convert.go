@@ -114,16 +114,16 @@ func (o *Options) defaults() {
 
 // Column is one output column and what happens to it in the open variant.
 type Column struct {
-	Name        string            `json:"name"`
-	Type        string            `json:"type"`
-	Description string            `json:"description,omitempty"`
-	Declared    bool              `json:"declared"`
-	Personal    bool              `json:"personal"`
-	Detected    string            `json:"detected,omitempty"`    // id_number, mobile, credit_code, name, address, bank_card, email, phone
-	DetectedBy  string            `json:"detected_by,omitempty"` // header or values: why it was detected
-	Check       string            `json:"check,omitempty"`
-	Open        catalog.Treatment `json:"open"` // kept, masked or dropped in the open variant
-	Required    bool              `json:"required,omitempty"`
+	Name        string             `json:"name"`
+	Type        catalog.ColumnType `json:"type"`
+	Description string             `json:"description,omitempty"`
+	Declared    bool               `json:"declared"`
+	Personal    bool               `json:"personal"`
+	Detected    string             `json:"detected,omitempty"`    // id_number, mobile, credit_code, name, address, bank_card, email, phone
+	DetectedBy  string             `json:"detected_by,omitempty"` // header or values: why it was detected
+	Check       string             `json:"check,omitempty"`
+	Open        catalog.Treatment  `json:"open"` // kept, masked or dropped in the open variant
+	Required    bool               `json:"required,omitempty"`
 
 	src            int
 	lowCardinality bool
@@ -342,7 +342,7 @@ func hashRow(rec []string, keyIdx []int, buf *[]byte) (row, key uint64) {
 func scan(ctx context.Context, r rowReader, format string, opt Options, head bool, size int64) (*scanResult, error) {
 	sr := &scanResult{encoding: encodingOf(r), sourceBytes: size}
 	keyed := format == "json" || format == "ndjson"
-	declared := map[string]string{}
+	declared := map[string]catalog.ColumnType{}
 	for _, it := range opt.Items {
 		declared[it.Name] = it.Type
 	}
@@ -903,7 +903,7 @@ func (c *converter) detectPersonal(col *Column, vk string, notPersonal bool) {
 	}
 }
 
-func arrowType(t string, loc *time.Location) arrow.DataType {
+func arrowType(t catalog.ColumnType, loc *time.Location) arrow.DataType {
 	switch t {
 	case TInt:
 		return arrow.PrimitiveTypes.Int64
@@ -922,14 +922,14 @@ func arrowType(t string, loc *time.Location) arrow.DataType {
 func (c *converter) openOutputs(dir string, res *Result) error {
 	var fullF, openF []arrow.Field
 	type meta struct {
-		Name        string            `json:"name"`
-		Type        string            `json:"type"`
-		Description string            `json:"description,omitempty"`
-		Open        catalog.Treatment `json:"open,omitempty"`
+		Name        string             `json:"name"`
+		Type        catalog.ColumnType `json:"type"`
+		Description string             `json:"description,omitempty"`
+		Open        catalog.Treatment  `json:"open,omitempty"`
 	}
 	var fullMeta, openMeta []meta
 	for _, col := range c.cols {
-		md := arrow.NewMetadata([]string{"description", "personal", "type"}, []string{col.Description, strconv.FormatBool(col.Personal), col.Type})
+		md := arrow.NewMetadata([]string{"description", "personal", "type"}, []string{col.Description, strconv.FormatBool(col.Personal), string(col.Type)})
 		dt := arrowType(col.Type, c.opt.Location)
 		fullF = append(fullF, arrow.Field{Name: col.Name, Type: dt, Nullable: true, Metadata: md})
 		fullMeta = append(fullMeta, meta{col.Name, col.Type, col.Description, ""})

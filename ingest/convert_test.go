@@ -163,7 +163,7 @@ func TestCSVGBKBusStops(t *testing.T) {
 	types := map[string]string{}
 	open := map[string]string{}
 	for _, c := range res.Columns {
-		types[c.Name], open[c.Name] = c.Type, string(c.Open)
+		types[c.Name], open[c.Name] = string(c.Type), string(c.Open)
 	}
 	if types["线路数"] != "int" || types["经度"] != "decimal" || types["联系电话"] != "string" || types["开通日期"] != "date" {
 		t.Errorf("types %v", types)
@@ -275,7 +275,7 @@ func TestXLSXTitleDatesAndTotal(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, c := range res.Columns {
-		got[c.Name] = c.Type
+		got[c.Name] = string(c.Type)
 	}
 	if got["床位数"] != "int" || got["使用率"] != "decimal" || got["统计日期"] != "date" {
 		t.Fatalf("types %v", got)

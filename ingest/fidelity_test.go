@@ -131,11 +131,11 @@ func TestOutputsHoldTheValuesRead(t *testing.T) {
 			}
 			types := map[string]string{}
 			for _, c := range res.Columns {
-				types[c.Name] = c.Type
+				types[c.Name] = string(c.Type)
 			}
 			for i, want := range src[1:] {
 				for c, name := range src[0] {
-					if types[name] != TString {
+					if types[name] != string(TString) {
 						continue
 					}
 					w := strings.ReplaceAll(want[c], "\r\n", f.crlfRead)

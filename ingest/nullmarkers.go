@@ -3,6 +3,8 @@ package ingest
 import (
 	"sort"
 	"strings"
+
+	"opendata/catalog"
 )
 
 // DefaultNullMarkers are the values departments write for "nothing" in a
@@ -44,7 +46,7 @@ func (nm *nullMarkers) match(v string) int {
 
 // nullMarkerTyped reports whether a column of type t reads null markers:
 // numbers and dates (a yes/no column takes 无 as "no").
-func nullMarkerTyped(t string) bool {
+func nullMarkerTyped(t catalog.ColumnType) bool {
 	return t == TInt || t == TDecimal || t == TDate || t == TTimestamp
 }
 

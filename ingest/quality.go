@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"opendata/catalog"
 )
 
 // Report is quality.json: what the ingest found, row by row and column by
@@ -25,11 +27,11 @@ type Report struct {
 
 // ColumnQuality is one column's statistics.
 type ColumnQuality struct {
-	Name       string `json:"name"`
-	Type       string `json:"type"`
-	Detected   string `json:"detected,omitempty"`    // personal data or code kind found
-	DetectedBy string `json:"detected_by,omitempty"` // header or values
-	Nulls      int64  `json:"nulls"`
+	Name       string             `json:"name"`
+	Type       catalog.ColumnType `json:"type"`
+	Detected   string             `json:"detected,omitempty"`    // personal data or code kind found
+	DetectedBy string             `json:"detected_by,omitempty"` // header or values
+	Nulls      int64              `json:"nulls"`
 	// NullMarkers are the nulls read from null markers, most frequent first ("3 × 未填报").
 	NullMarkers      []MarkerCount `json:"null_markers,omitempty"`
 	DistinctEstimate uint64        `json:"distinct_estimate"`

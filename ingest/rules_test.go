@@ -120,7 +120,7 @@ func TestNullMarkers(t *testing.T) {
 		}
 		types := []string{}
 		for _, c := range res.Columns {
-			types = append(types, c.Type)
+			types = append(types, string(c.Type))
 		}
 		if strings.Join(types, ",") != "string,int,date,bool" {
 			t.Fatalf("types %v", types)

@@ -6,16 +6,18 @@ import (
 	"time"
 
 	"github.com/zeebo/xxh3"
+
+	"opendata/catalog"
 )
 
-// Column types. They match catalog.ItemTypes.
+// Column types: the catalog's vocabulary, by short names.
 const (
-	TString    = "string"
-	TInt       = "int"
-	TDecimal   = "decimal"
-	TBool      = "bool"
-	TDate      = "date"
-	TTimestamp = "timestamp"
+	TString    = catalog.ColString
+	TInt       = catalog.ColInt
+	TDecimal   = catalog.ColDecimal
+	TBool      = catalog.ColBool
+	TDate      = catalog.ColDate
+	TTimestamp = catalog.ColTimestamp
 )
 
 // normNumber strips thousands separators ("1,200.50"), surrounding spaces,
@@ -408,7 +410,7 @@ func tolerated(n int64) int64 {
 }
 
 // decide picks the narrowest type that (nearly) every value fits.
-func (in *inference) decide() string {
+func (in *inference) decide() catalog.ColumnType {
 	if in.nonEmpty == 0 {
 		return TString
 	}
@@ -422,7 +424,7 @@ func (in *inference) decide() string {
 	tol := tolerated(filled)
 	order := []struct {
 		idx int
-		typ string
+		typ catalog.ColumnType
 	}{{0, TInt}, {1, TDecimal}, {3, TDate}, {4, TTimestamp}, {2, TBool}}
 	for _, o := range order {
 		if o.idx == 2 {

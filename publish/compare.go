@@ -45,14 +45,15 @@ type Comparison struct {
 // or treatment in the open variant differs.
 type ColumnChange struct {
 	Name                     string
-	FromType, ToType         string
+	FromType, ToType         catalog.ColumnType
 	FromOpen, ToOpen         catalog.Treatment
 	FromPersonal, ToPersonal bool
 }
 
 // RangeChange compares one column's statistics.
 type RangeChange struct {
-	Name, Type               string
+	Name                     string
+	Type                     catalog.ColumnType
 	FromMin, FromMax         string
 	ToMin, ToMax             string
 	FromNulls, ToNulls       float64 // share of rows, 0–1
@@ -172,7 +173,7 @@ func compareRanges(base, draft *ingest.Report) []RangeChange {
 // old one [min1, max1] by more than the old range's own width (a longitude
 // of 10948 where the city's lie between 109.3 and 109.6), for numbers and
 // dates.
-func farWider(typ, min1, max1, min2, max2 string) bool {
+func farWider(typ catalog.ColumnType, min1, max1, min2, max2 string) bool {
 	parse := func(s string) (float64, bool) {
 		switch typ {
 		case "int", "decimal":

@@ -24,17 +24,17 @@ type Statistics struct {
 
 // ColumnStatistics is one column as the viewer may see it.
 type ColumnStatistics struct {
-	Name     string            `json:"name"`
-	Type     string            `json:"type"`
-	Nulls    int64             `json:"nulls"`
-	Invalid  int64             `json:"invalid"`
-	Distinct int64             `json:"distinct_estimate"`
-	Min      string            `json:"min,omitempty"` // exact extremes: full view only
-	Max      string            `json:"max,omitempty"`
-	Range    [2]string         `json:"range,omitempty"` // public: the histogram's rounded outer bounds
-	Hist     *ingest.Histogram `json:"histogram,omitempty"`
-	Top      []ingest.TopValue `json:"top_values,omitempty"`
-	Withheld int               `json:"withheld,omitempty"` // top values held back for being rarer than k
+	Name     string             `json:"name"`
+	Type     catalog.ColumnType `json:"type"`
+	Nulls    int64              `json:"nulls"`
+	Invalid  int64              `json:"invalid"`
+	Distinct int64              `json:"distinct_estimate"`
+	Min      string             `json:"min,omitempty"` // exact extremes: full view only
+	Max      string             `json:"max,omitempty"`
+	Range    [2]string          `json:"range,omitempty"` // public: the histogram's rounded outer bounds
+	Hist     *ingest.Histogram  `json:"histogram,omitempty"`
+	Top      []ingest.TopValue  `json:"top_values,omitempty"`
+	Withheld int                `json:"withheld,omitempty"` // top values held back for being rarer than k
 }
 
 // PublicStatistics is the statistics rule every derived view calls (dataset
@@ -92,7 +92,7 @@ func PublicStatistics(rep ingest.Report, r catalog.Resource, v catalog.Version, 
 // shown) and every bar holding at least k rows: a rarer bar is merged into
 // the next, a rare top edge into the bar before. Nil when fewer than k rows
 // in all, or when the bounds cannot be read as the type's values.
-func coarseHistogram(h *ingest.Histogram, typ string, k int) *ingest.Histogram {
+func coarseHistogram(h *ingest.Histogram, typ catalog.ColumnType, k int) *ingest.Histogram {
 	if h == nil || len(h.Counts) == 0 || len(h.Bounds) != len(h.Counts)+1 {
 		return nil
 	}
@@ -144,7 +144,7 @@ const dayMicros = 86400e6
 
 // boundValue reads a histogram bound (as ingest displays it) as a number:
 // days since 1970 for dates, microseconds for timestamps.
-func boundValue(s, typ string) (float64, bool) {
+func boundValue(s string, typ catalog.ColumnType) (float64, bool) {
 	switch typ {
 	case ingest.TInt, ingest.TDecimal:
 		f, err := strconv.ParseFloat(s, 64)
@@ -162,7 +162,7 @@ func boundValue(s, typ string) (float64, bool) {
 // gridFor is the rounding step for bars of the given width: a power of ten
 // no finer than a tenth of a bar (whole numbers for int), whole days for
 // dates and timestamps — coarse enough that no bound is a record's value.
-func gridFor(typ string, width float64) float64 {
+func gridFor(typ catalog.ColumnType, width float64) float64 {
 	switch typ {
 	case ingest.TDate:
 		return math.Max(1, math.Pow(10, math.Floor(math.Log10(math.Max(width, 1)))))
@@ -180,7 +180,7 @@ func gridFor(typ string, width float64) float64 {
 	return g
 }
 
-func boundString(f float64, typ string, grid float64) string {
+func boundString(f float64, typ catalog.ColumnType, grid float64) string {
 	switch typ {
 	case ingest.TInt:
 		return strconv.FormatInt(int64(math.Round(f)), 10)

@@ -6,12 +6,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"opendata/catalog"
 )
 
 // checked is a filter whose values are typed for their columns.
 type checked struct {
 	cond *Cond
-	typ  string
+	typ  catalog.ColumnType
 	vals []any
 	or   bool
 	kids []*checked
@@ -59,7 +61,7 @@ func check(e Expr, s Schema, loc *time.Location) (*checked, error) {
 }
 
 // typed converts a literal to the bound value for a column type.
-func typed(v, typ string, loc *time.Location) (any, error) {
+func typed(v string, typ catalog.ColumnType, loc *time.Location) (any, error) {
 	switch typ {
 	case TInt:
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -99,7 +101,7 @@ func typed(v, typ string, loc *time.Location) (any, error) {
 // Ident quotes a column name for SQL.
 func Ident(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
-func placeholder(typ string) string {
+func placeholder(typ catalog.ColumnType) string {
 	switch typ {
 	case TDate:
 		return "CAST(? AS DATE)"

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"opendata/errs"
+
+	"opendata/catalog"
 )
 
 // Cursor is where the next page starts: the last row's sort values and row
@@ -75,7 +77,7 @@ func (s Signer) Decode(text string, resource int64, version int, variant, sort s
 }
 
 // keyText renders a sort-key value for a cursor (typed() reads it back).
-func keyText(v any, typ string, loc *time.Location) *string {
+func keyText(v any, typ catalog.ColumnType, loc *time.Location) *string {
 	var s string
 	switch x := v.(type) {
 	case nil:

@@ -21,6 +21,8 @@ import (
 
 	"opendata/blob"
 	"opendata/errs"
+
+	"opendata/catalog"
 )
 
 // Options configure the engine.
@@ -249,7 +251,7 @@ func (e *Engine) describe(ctx context.Context, path string) (Schema, error) {
 	return out, rows.Err()
 }
 
-func typeOf(duck string) string {
+func typeOf(duck string) catalog.ColumnType {
 	switch {
 	case duck == "BIGINT" || duck == "INTEGER" || duck == "SMALLINT" || duck == "TINYINT":
 		return TInt

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"opendata/csvsafe"
+
+	"opendata/catalog"
 )
 
 // Meta opens a JSON answer.
@@ -58,7 +60,7 @@ func NewWriter(format string, w io.Writer, fields Schema, loc *time.Location, ra
 }
 
 // Value is the JSON value of a cell of a column type.
-func Value(v any, typ string, loc *time.Location) any {
+func Value(v any, typ catalog.ColumnType, loc *time.Location) any {
 	switch x := v.(type) {
 	case time.Time:
 		if typ == TDate {
@@ -74,7 +76,7 @@ func Value(v any, typ string, loc *time.Location) any {
 }
 
 // Text is the CSV text of a cell.
-func Text(v any, typ string, loc *time.Location) string {
+func Text(v any, typ catalog.ColumnType, loc *time.Location) string {
 	switch x := Value(v, typ, loc).(type) {
 	case nil:
 		return ""

@@ -10,22 +10,24 @@ import (
 	"time"
 
 	"opendata/errs"
+
+	"opendata/catalog"
 )
 
-// Column types, as the ingest writes them.
+// Column types: the catalog's vocabulary, as the ingest writes them.
 const (
-	TString    = "string"
-	TInt       = "int"
-	TDecimal   = "decimal"
-	TBool      = "bool"
-	TDate      = "date"
-	TTimestamp = "timestamp"
+	TString    = catalog.ColString
+	TInt       = catalog.ColInt
+	TDecimal   = catalog.ColDecimal
+	TBool      = catalog.ColBool
+	TDate      = catalog.ColDate
+	TTimestamp = catalog.ColTimestamp
 )
 
 // Column is one column of a Parquet file.
 type Column struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name string             `json:"name"`
+	Type catalog.ColumnType `json:"type"`
 }
 
 // Schema is a file's columns in order.

@@ -124,7 +124,7 @@ func parseEntryForm(form url.Values) (catalog.Entry, error) {
 	}
 	for i := 0; i < n; i++ {
 		p := "items." + strconv.Itoa(i) + "."
-		it := catalog.Item{Name: get(p + "name"), Type: get(p + "type"), Description: get(p + "description"),
+		it := catalog.Item{Name: get(p + "name"), Type: catalog.ColumnType(get(p + "type")), Description: get(p + "description"),
 			Personal: form.Get(p+"personal") != "", PersonalAction: get(p + "personal_action"), Required: form.Get(p+"required") != "",
 			Enum: splitList(form.Get(p + "enum")), NotFuture: form.Get(p+"not_future") != "", Check: get(p + "check"), Unit: get(p + "unit"),
 			Min: get(p + "min"), Max: get(p + "max"), Pattern: get(p + "pattern")}
@@ -198,7 +198,7 @@ func (s *Server) entryFormView(c echo.Context, u auth.User, e catalog.Entry, fe 
 	}
 	for i, it := range e.Items {
 		row := itemRow{Index: i, Item: it, Key: key[it.Name], Enum: strings.Join(it.Enum, "、"), Errors: map[string]string{},
-			Types: choices(l, "type", catalog.ItemTypes, it.Type), Checks: choices(l, "item_check", catalog.ItemChecks, it.Check),
+			Types: choices(l, "type", catalog.ColumnTypes, it.Type), Checks: choices(l, "item_check", catalog.ItemChecks, it.Check),
 			Actions: choices(l, "personal_action", catalog.PersonalAction, it.PersonalAction)}
 		prefix := "items[" + strconv.Itoa(i) + "]."
 		for k, m := range f.Errors {

@@ -137,7 +137,7 @@ func reportView(l string, v *reviewView, q *ingest.Report, ver catalog.Version) 
 	}
 	for _, cq := range q.Columns {
 		vc := open[cq.Name]
-		line := columnLine{Name: cq.Name, Type: i18n.T(l, "type."+cq.Type, nil), Nulls: cq.Nulls, Invalid: cq.Invalid, Distinct: cq.DistinctEstimate,
+		line := columnLine{Name: cq.Name, Type: cq.Type.Label(l), Nulls: cq.Nulls, Invalid: cq.Invalid, Distinct: cq.DistinctEstimate,
 			Min: cq.Min, Max: cq.Max, Personal: vc.Personal, HasRange: cq.Min != "" || cq.Max != ""}
 		if vc.Open != "" {
 			line.Open = vc.Open.Label(l)
@@ -212,14 +212,14 @@ func comparisonWords(l string, c publish.Comparison, r catalog.Resource, draft c
 		return m
 	}
 	for _, col := range c.Added {
-		out.Schema = append(out.Schema, i18n.T(l, "review.col_added", p("name", col.Name, "type", i18n.T(l, "type."+col.Type, nil))))
+		out.Schema = append(out.Schema, i18n.T(l, "review.col_added", p("name", col.Name, "type", col.Type.Label(l))))
 	}
 	for _, col := range c.Removed {
 		out.Schema = append(out.Schema, i18n.T(l, "review.col_removed", p("name", col.Name)))
 	}
 	for _, ch := range c.Changed {
 		if ch.FromType != ch.ToType {
-			out.Schema = append(out.Schema, i18n.T(l, "review.col_type", p("name", ch.Name, "from", i18n.T(l, "type."+ch.FromType, nil), "to", i18n.T(l, "type."+ch.ToType, nil))))
+			out.Schema = append(out.Schema, i18n.T(l, "review.col_type", p("name", ch.Name, "from", ch.FromType.Label(l), "to", ch.ToType.Label(l))))
 		}
 		if ch.FromOpen != ch.ToOpen {
 			out.Schema = append(out.Schema, i18n.T(l, "review.col_open", p("name", ch.Name, "from", openWord(l, ch.FromOpen), "to", openWord(l, ch.ToOpen))))
@@ -236,7 +236,7 @@ func comparisonWords(l string, c publish.Comparison, r catalog.Resource, draft c
 		out.Schema = append(out.Schema, i18n.T(l, "review.col_order", nil))
 	}
 	for _, rc := range c.Ranges {
-		line := rangeLine{RangeChange: rc, TypeLabel: i18n.T(l, "type."+rc.Type, nil)}
+		line := rangeLine{RangeChange: rc, TypeLabel: rc.Type.Label(l)}
 		for _, w := range rc.Warnings {
 			line.Warnings = append(line.Warnings, i18n.T(l, w, nil))
 		}
