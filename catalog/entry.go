@@ -56,16 +56,16 @@ type Item struct {
 // ItemBound reads a declared min or max of an item of type typ: a number
 // for int and decimal, days since 1970-01-01 for date, microseconds (UTC
 // midnight of the date, or the time given) for timestamp.
-func ItemBound(typ, v string) (float64, bool) {
+func ItemBound(typ ColumnType, v string) (float64, bool) {
 	switch typ {
-	case "int", "decimal":
+	case ColInt, ColDecimal:
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
-	case "date", "timestamp":
+	case ColDate, ColTimestamp:
 		v = strings.TrimSpace(v)
 		for _, layout := range []string{"2006-01-02", "2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
 			if t, err := time.Parse(layout, v); err == nil {
-				if typ == "date" {
+				if typ == ColDate {
 					return float64(t.Unix() / 86400), layout == "2006-01-02"
 				}
 				return float64(t.UnixMicro()), true
@@ -364,7 +364,7 @@ func (e *Entry) Validate() error {
 			}
 			f, ok := ItemBound(it.Type, b.v)
 			switch {
-			case it.Type != "int" && it.Type != "decimal" && it.Type != "date" && it.Type != "timestamp":
+			case !it.Type.Numeric() && it.Type != ColDate && it.Type != ColTimestamp:
 				fe[p+"."+b.key] = MsgRangeType
 			case !ok:
 				fe[p+"."+b.key] = MsgRangeValue

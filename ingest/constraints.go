@@ -88,7 +88,7 @@ func (c *converter) constrain(col *Column, it *catalog.Item) {
 
 // bound reads a declared min or max in cellNumber's unit; a date-time
 // bound is in the conversion's time zone.
-func (c *converter) bound(typ, v string) (float64, bool) {
+func (c *converter) bound(typ catalog.ColumnType, v string) (float64, bool) {
 	if v == "" {
 		return 0, false
 	}

@@ -79,7 +79,7 @@ func printDraft(w io.Writer, l string, d *ingest.Draft) {
 		if it.Check != "" {
 			check = t("item_check."+it.Check, nil)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", i+1, it.Name, t("type."+it.Type, nil), it.Filled, personal, check,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", i+1, it.Name, t("type."+string(it.Type), nil), it.Filled, personal, check,
 			strings.Join(it.Enum, "、"), strings.Join(it.Reasons, "；"))
 	}
 	tw.Flush()
