@@ -64,8 +64,20 @@ func (s *Service) Register(ctx context.Context, in SignUp) (Registered, error) {
 	if s.VerifyByEmail {
 		next = "verify_email"
 	}
-	u, err := s.Users.CreateUser(ctx, auth.NewUser{Username: in.Email, DisplayName: in.DisplayName, Password: in.Password,
-		Role: auth.RoleDeveloper, Email: in.Email, Organisation: in.Organisation, Inactive: true})
+	// The account, its verification token and the audit event commit together.
+	var token string
+	u, err := s.Users.CreateUserAnd(ctx, auth.NewUser{Username: in.Email, DisplayName: in.DisplayName, Password: in.Password,
+		Role: auth.RoleDeveloper, Email: in.Email, Organisation: in.Organisation, Inactive: true}, func(q db.Querier, id int64) error {
+		if s.VerifyByEmail {
+			var hash string
+			token, hash = auth.NewToken("")
+			if _, err := q.Exec(ctx, "INSERT INTO email_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", hash, id, s.now().Add(48*time.Hour)); err != nil {
+				return err
+			}
+		}
+		return s.auditTx(ctx, q, auth.Actor{ID: id, Name: in.Email, Role: auth.RoleDeveloper}, "account.register", 0, "",
+			fmt.Sprintf("developer %s (%s)", in.Email, in.Organisation))
+	})
 	if err != nil {
 		var taken errs.FieldErrors
 		if errors.As(err, &taken) && taken["username"] == auth.MsgUsernameTaken {
@@ -75,16 +87,11 @@ func (s *Service) Register(ctx context.Context, in SignUp) (Registered, error) {
 	}
 	out := Registered{User: u, Next: next}
 	if s.VerifyByEmail {
-		token, hash := auth.NewToken("")
-		if _, err := s.DB.Exec(ctx, "INSERT INTO email_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", hash, u.ID, s.now().Add(48*time.Hour)); err != nil {
-			return Registered{}, err
-		}
 		out.VerifyToken = token
 	} else {
 		s.Notify.Send(ctx, "developer_signup", notify.Params("email", u.Email, "name", u.DisplayName, "organisation", u.Organisation),
 			"/console/developers", notify.To{Role: string(auth.RoleBureauAdmin)})
 	}
-	s.audit(ctx, u.Actor(), "account.register", 0, "", fmt.Sprintf("developer %s (%s)", u.Email, u.Organisation))
 	return out, nil
 }
 
@@ -136,15 +143,16 @@ func (s *Service) SetDeveloperActive(ctx context.Context, by auth.User, id int64
 	if u.Role != auth.RoleDeveloper {
 		return u, errs.NotFoundf("err.dev.not_found", "id", id)
 	}
-	if err := s.Users.SetActive(ctx, id, active); err != nil {
-		return u, err
-	}
-	s.forgetKeys(ctx)
 	action := "account.activate"
 	if !active {
 		action = "account.suspend"
 	}
-	s.audit(ctx, by.Actor(), action, 0, "", u.Email)
+	if err := s.Users.SetActiveAnd(ctx, id, active, func(q db.Querier) error {
+		return s.auditTx(ctx, q, by.Actor(), action, 0, "", u.Email)
+	}); err != nil {
+		return u, err
+	}
+	s.forgetKeys(ctx)
 	if active {
 		s.Notify.Send(ctx, "developer_activated", notify.Params("name", u.DisplayName), "/account", notify.To{UserID: u.ID})
 	}

@@ -102,3 +102,46 @@ func TestKeyChangesAuditedInTheirTransaction(t *testing.T) {
 		}
 	})
 }
+
+// A developer's sign-up and the bureau's activation commit with their
+// audit events or not at all.
+func TestAccountChangesAuditedInTheirTransaction(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		bureau, err := (&auth.Store{DB: d}).CreateUser(ctx, auth.NewUser{Username: "bureau", Password: "0123456789ab", Role: auth.RoleBureauAdmin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &access.Service{DB: d, Users: &auth.Store{DB: d}, Audit: &audit.Log{DB: d}, VerifyByEmail: true}
+		in := access.SignUp{Email: "dev@example.cn", Password: "developer-pass-1", DisplayName: "开发者"}
+		mend := breakAudit(t, d)
+		if _, err := s.Register(ctx, in); err == nil {
+			t.Fatal("an account was registered without its audit event")
+		}
+		if n := count(t, d, "SELECT COUNT(*) FROM users WHERE username = ?", in.Email); n != 0 {
+			t.Fatalf("the account was stored without its event")
+		}
+		mend()
+		reg, err := s.Register(ctx, in)
+		if err != nil || reg.VerifyToken == "" {
+			t.Fatalf("register: %v %+v", err, reg)
+		}
+		if n := count(t, d, "SELECT COUNT(*) FROM email_tokens WHERE user_id = ?", reg.User.ID); n != 1 {
+			t.Fatalf("%d verification tokens", n)
+		}
+		mend = breakAudit(t, d)
+		if _, err := s.SetDeveloperActive(ctx, bureau, reg.User.ID, true); err == nil {
+			t.Fatal("an account was activated without its audit event")
+		}
+		if u, _ := s.Users.GetUser(ctx, reg.User.ID); u.Active {
+			t.Fatal("the account became active without its event")
+		}
+		mend()
+		if _, err := s.SetDeveloperActive(ctx, bureau, reg.User.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, d, "SELECT COUNT(*) FROM audit_events WHERE action IN ('account.register', 'account.activate')"); n != 2 {
+			t.Fatalf("%d account events", n)
+		}
+	})
+}

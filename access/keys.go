@@ -140,16 +140,6 @@ func actorEvent(u auth.Actor, action string, rid int64, purpose, detail string) 
 	return &audit.Event{ActorID: u.ID, ActorName: u.Name, DepartmentID: u.DepartmentID, Action: action, ResourceID: rid, Purpose: purpose, Detail: detail}
 }
 
-func (s *Service) audit(ctx context.Context, u auth.Actor, action string, rid int64, purpose, detail string) {
-	if s.Audit == nil {
-		return
-	}
-	if _, err := s.Audit.Append(ctx, audit.Event{ActorID: u.ID, ActorName: u.Name, DepartmentID: u.DepartmentID, Action: action,
-		ResourceID: rid, Purpose: purpose, Detail: detail}); err != nil && s.Log != nil {
-		s.Log.Error("audit append failed", "action", action, "err", err)
-	}
-}
-
 // auditTx appends the event in the change's transaction q: no event, no
 // change.
 func (s *Service) auditTx(ctx context.Context, q db.Querier, u auth.Actor, action string, rid int64, purpose, detail string) error {

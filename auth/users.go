@@ -181,7 +181,14 @@ func (s *Store) CreateUserBy(ctx context.Context, by Actor, n NewUser) (User, er
 }
 
 // CreateUser adds an account with an argon2id password hash.
-func (s *Store) CreateUser(ctx context.Context, n NewUser) (u User, err error) {
+func (s *Store) CreateUser(ctx context.Context, n NewUser) (User, error) {
+	return s.CreateUserAnd(ctx, n, nil)
+}
+
+// CreateUserAnd is CreateUser with also run in the account's transaction
+// (given the new id): an audit event or a token that commits with the
+// account or not at all.
+func (s *Store) CreateUserAnd(ctx context.Context, n NewUser, also func(q db.Querier, id int64) error) (u User, err error) {
 	defer errs.Wrap(&err, "create user %q", n.Username)
 	if err := n.validate(); err != nil {
 		return User{}, err
@@ -199,8 +206,16 @@ func (s *Store) CreateUser(ctx context.Context, n NewUser) (u User, err error) {
 	if n.Inactive {
 		active = 0
 	}
-	id, err := s.DB.InsertID(ctx, `INSERT INTO users (username, display_name, password_hash, role, department_id, active, email, organisation, created_at, updated_at)
+	var id int64
+	err = s.DB.Tx(ctx, func(q db.Querier) error {
+		var err error
+		id, err = q.InsertID(ctx, `INSERT INTO users (username, display_name, password_hash, role, department_id, active, email, organisation, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.Username, n.DisplayName, hash, string(n.Role), dept, active, n.Email, n.Organisation, now, now)
+		if err != nil || also == nil {
+			return err
+		}
+		return also(q, id)
+	})
 	if err != nil {
 		if errors.Is(err, errs.Conflict) {
 			return User{}, errs.FieldErrors{"username": MsgUsernameTaken}
@@ -303,6 +318,11 @@ func (s *Store) SetPassword(ctx context.Context, id int64, pw string) error {
 
 // SetActive enables or disables an account; disabling ends its sessions.
 func (s *Store) SetActive(ctx context.Context, id int64, active bool) error {
+	return s.SetActiveAnd(ctx, id, active, nil)
+}
+
+// SetActiveAnd is SetActive with also run in its transaction.
+func (s *Store) SetActiveAnd(ctx context.Context, id int64, active bool, also func(q db.Querier) error) error {
 	v := 0
 	if active {
 		v = 1
@@ -316,9 +336,14 @@ func (s *Store) SetActive(ctx context.Context, id int64, active bool) error {
 			return errs.NotFoundf("err.user_not_found", "id", id)
 		}
 		if !active {
-			_, err = q.Exec(ctx, "DELETE FROM sessions WHERE user_id = ?", id)
+			if _, err := q.Exec(ctx, "DELETE FROM sessions WHERE user_id = ?", id); err != nil {
+				return err
+			}
 		}
-		return err
+		if also != nil {
+			return also(q)
+		}
+		return nil
 	})
 }
 
