@@ -27,7 +27,7 @@ var (
 	// Dates that cannot lie ahead: when an entity was founded or registered, when a person was born.
 	pastDateHeaders = []string{"成立", "登记", "出生", "注册", "发证", "核准", "设立"}
 	// Counts end like this; the other words ending in 数 may be negative.
-	countSuffixes  = []string{"数", "数量", "人次", "count"}
+	countSuffixes  = []string{"数", "数量", "人次", "人口", "count"}
 	signedSuffixes = []string{"指数", "系数", "增减数", "增长数", "净增数", "变化数", "差数", "变动数"}
 )
 
