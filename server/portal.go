@@ -526,6 +526,21 @@ type downloadView struct {
 	Size       int64
 }
 
+// versionDownloads are the open files of every published version, by
+// version number, as the download route serves them (?version=n).
+func versionDownloads(r catalog.Resource, published []catalog.Version) map[int][]downloadView {
+	out := map[int][]downloadView{}
+	for _, v := range published {
+		for _, name := range []string{"open.csv", "open.parquet"} {
+			if o, ok := v.Object(name); ok {
+				out[v.Number] = append(out[v.Number], downloadView{URL: fmt.Sprintf("/datasets/%d/download/%s?version=%d", r.ID, name, v.Number),
+					Label: "ds.download_" + strings.TrimPrefix(name, "open."), Size: o.Size})
+			}
+		}
+	}
+	return out
+}
+
 func (s *Server) datasetPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	r, err := s.publicResource(ctx, c.Param("id"))
@@ -613,6 +628,9 @@ func (s *Server) datasetPage(c echo.Context) error {
 		return err
 	}
 	data["Versions"] = published
+	if r.OpenType == catalog.OpenUnconditional { // what the download route serves to anyone
+		data["VersionDownloads"] = versionDownloads(r, published)
+	}
 	var who *sharing.Principal
 	if u, ok := c.Get(ctxUser).(auth.User); ok {
 		p := sharing.FromActor(u.Actor())
