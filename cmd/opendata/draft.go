@@ -29,18 +29,9 @@ func cmdCatalogDraft(ctx context.Context, cfg config.Config, args []string, stdo
 	sheet := fs.String("sheet", "", "XLSX sheet name or number (default: the one holding the table)")
 	asJSON := fs.Bool("json", false, "print the proposal as JSON")
 	langFlag := fs.String("lang", "zh-CN", "language of the reasons: zh-CN or en")
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if file == "" && fs.NArg() > 0 {
-		file = fs.Arg(0)
-	}
-	if file == "" {
-		return usageError{u}
+	file, err := parseFile(fs, args, u)
+	if err != nil {
+		return err
 	}
 	l := i18n.Lang(*langFlag)
 	svc := &ingest.Service{Limits: ingest.Limits{TempDir: os.TempDir(), MaxFieldBytes: cfg.MaxFieldKB << 10, MaxColumns: cfg.MaxColumns,

@@ -114,9 +114,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		fn = cmdDemo
 	case "user":
-		fn = cmdUser
+		fn = cmdUser.run
 	case "department":
-		fn = cmdDepartment
+		fn = cmdDepartment.run
 	case "catalog":
 		fn = cmdCatalog
 	case "ingest":
@@ -126,11 +126,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "audit":
 		fn = cmdAudit
 	case "calendar":
-		fn = cmdCalendar
+		fn = cmdCalendar.run
 	case "key":
-		fn = cmdKey
+		fn = cmdKey.run
 	case "synonyms":
-		fn = cmdSynonyms
+		fn = cmdSynonyms.run
 	case "backup":
 		fn = cmdBackup
 	case "restore":
@@ -149,6 +149,59 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// group is a command with subcommands ("opendata key create …"): the
+// usage said when none or an unknown one is given, and what each runs.
+// Every subcommand runs with the app open and closed after it.
+type group struct {
+	usage string
+	subs  map[string]func(*call) error
+}
+
+// call is what a subcommand runs with: args[0] is the subcommand's name,
+// its flags and operands follow.
+type call struct {
+	ctx            context.Context
+	cfg            config.Config
+	a              *app.App
+	args           []string
+	stdout, stderr io.Writer
+}
+
+func (g group) run(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{g.usage}
+	}
+	sub, ok := g.subs[args[0]]
+	if !ok {
+		return usageError{g.usage}
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return sub(&call{ctx: ctx, cfg: cfg, a: a, args: args, stdout: stdout, stderr: stderr})
+}
+
+// parseFile parses a subcommand's flags around its one FILE operand, which
+// may come before or after them.
+func parseFile(fs *flag.FlagSet, args []string, usage string) (string, error) {
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", usageError{err.Error()}
+	}
+	if file == "" && fs.NArg() > 0 {
+		file = fs.Arg(0)
+	}
+	if file == "" {
+		return "", usageError{usage}
+	}
+	return file, nil
 }
 
 type usageError struct{ msg string }
@@ -261,117 +314,119 @@ func readPassword(fromStdin bool) (string, error) {
 	return string(b), err
 }
 
-func cmdUser(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"usage: opendata user create|list|passwd …"}
+// cmdUser is "opendata user …".
+var cmdUser = group{usage: "usage: opendata user create|list|passwd …", subs: map[string]func(*call) error{
+	"create": userCreate,
+	"list":   userList,
+	"passwd": userPasswd,
+}}
+
+func userCreate(cl *call) error {
+	ctx, a, args, stdout := cl.ctx, cl.a, cl.args, cl.stdout
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	name := fs.String("username", "", "login name")
+	display := fs.String("name", "", "display name")
+	role := fs.String("role", "dept_staff", "dept_staff, dept_admin, bureau_admin or office")
+	dept := fs.String("department", "", "department code (department roles)")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
 	}
-	a, err := openApp(ctx, cfg)
+	n := auth.NewUser{Username: *name, DisplayName: *display, Role: auth.Role(*role)}
+	if *dept != "" {
+		d, err := a.Catalog.GetDepartmentByCode(ctx, *dept)
+		if err != nil {
+			return err
+		}
+		n.DepartmentID = d.ID
+	}
+	var err error
+	if n.Password, err = readPassword(*pwStdin); err != nil {
+		return err
+	}
+	u, err := a.Users.CreateUser(ctx, n)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	switch args[0] {
-	case "create":
-		fs := flag.NewFlagSet("user create", flag.ContinueOnError)
-		name := fs.String("username", "", "login name")
-		display := fs.String("name", "", "display name")
-		role := fs.String("role", "dept_staff", "dept_staff, dept_admin, bureau_admin or office")
-		dept := fs.String("department", "", "department code (department roles)")
-		pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-		if err := fs.Parse(args[1:]); err != nil {
-			return usageError{err.Error()}
-		}
-		n := auth.NewUser{Username: *name, DisplayName: *display, Role: auth.Role(*role)}
-		if *dept != "" {
-			d, err := a.Catalog.GetDepartmentByCode(ctx, *dept)
-			if err != nil {
-				return err
-			}
-			n.DepartmentID = d.ID
-		}
-		if n.Password, err = readPassword(*pwStdin); err != nil {
-			return err
-		}
-		u, err := a.Users.CreateUser(ctx, n)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "created user %s (id %d, %s)\n", u.Username, u.ID, u.Role)
-	case "list":
-		users, err := a.Users.ListUsers(ctx, 0)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSERNAME\tROLE\tDEPARTMENT\tACTIVE")
-		for _, u := range users {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%v\n", u.ID, u.Username, u.Role, u.DepartmentID, u.Active)
-		}
-		tw.Flush()
-	case "passwd":
-		fs := flag.NewFlagSet("user passwd", flag.ContinueOnError)
-		name := fs.String("username", "", "login name")
-		pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-		if err := fs.Parse(args[1:]); err != nil {
-			return usageError{err.Error()}
-		}
-		u, err := a.Users.GetUserByName(ctx, *name)
-		if err != nil {
-			return err
-		}
-		pw, err := readPassword(*pwStdin)
-		if err != nil {
-			return err
-		}
-		if err := a.Users.SetPassword(ctx, u.ID, pw); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "password changed for %s; their sessions are ended\n", u.Username)
-	default:
-		return usageError{"usage: opendata user create|list|passwd …"}
-	}
+	fmt.Fprintf(stdout, "created user %s (id %d, %s)\n", u.Username, u.ID, u.Role)
 	return nil
 }
 
-func cmdDepartment(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"usage: opendata department create|list …"}
-	}
-	a, err := openApp(ctx, cfg)
+func userList(cl *call) error {
+	ctx, a, stdout := cl.ctx, cl.a, cl.stdout
+	users, err := a.Users.ListUsers(ctx, 0)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	switch args[0] {
-	case "create":
-		fs := flag.NewFlagSet("department create", flag.ContinueOnError)
-		var d catalog.Department
-		fs.StringVar(&d.Code, "code", "", "unique code")
-		fs.StringVar(&d.Name, "name", "", "name (Chinese)")
-		fs.StringVar(&d.NameEn, "name-en", "", "name (English)")
-		fs.StringVar(&d.Kind, "kind", "department", "department, town, bureau or office")
-		if err := fs.Parse(args[1:]); err != nil {
-			return usageError{err.Error()}
-		}
-		d, err := a.Catalog.CreateDepartment(ctx, d)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "created department %s %s (id %d)\n", d.Code, d.Name, d.ID)
-	case "list":
-		ds, err := a.Catalog.ListDepartments(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tCODE\tKIND\tNAME")
-		for _, d := range ds {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.ID, d.Code, d.Kind, d.Name)
-		}
-		tw.Flush()
-	default:
-		return usageError{"usage: opendata department create|list …"}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tUSERNAME\tROLE\tDEPARTMENT\tACTIVE")
+	for _, u := range users {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%v\n", u.ID, u.Username, u.Role, u.DepartmentID, u.Active)
 	}
+	tw.Flush()
+	return nil
+}
+
+func userPasswd(cl *call) error {
+	ctx, a, args, stdout := cl.ctx, cl.a, cl.args, cl.stdout
+	fs := flag.NewFlagSet("user passwd", flag.ContinueOnError)
+	name := fs.String("username", "", "login name")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
+	}
+	u, err := a.Users.GetUserByName(ctx, *name)
+	if err != nil {
+		return err
+	}
+	pw, err := readPassword(*pwStdin)
+	if err != nil {
+		return err
+	}
+	if err := a.Users.SetPassword(ctx, u.ID, pw); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "password changed for %s; their sessions are ended\n", u.Username)
+	return nil
+}
+
+// cmdDepartment is "opendata department …".
+var cmdDepartment = group{usage: "usage: opendata department create|list …", subs: map[string]func(*call) error{
+	"create": departmentCreate,
+	"list":   departmentList,
+}}
+
+func departmentCreate(cl *call) error {
+	ctx, a, args, stdout := cl.ctx, cl.a, cl.args, cl.stdout
+	fs := flag.NewFlagSet("department create", flag.ContinueOnError)
+	var d catalog.Department
+	fs.StringVar(&d.Code, "code", "", "unique code")
+	fs.StringVar(&d.Name, "name", "", "name (Chinese)")
+	fs.StringVar(&d.NameEn, "name-en", "", "name (English)")
+	fs.StringVar(&d.Kind, "kind", "department", "department, town, bureau or office")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
+	}
+	d, err := a.Catalog.CreateDepartment(ctx, d)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created department %s %s (id %d)\n", d.Code, d.Name, d.ID)
+	return nil
+}
+
+func departmentList(cl *call) error {
+	ctx, a, stdout := cl.ctx, cl.a, cl.stdout
+	ds, err := a.Catalog.ListDepartments(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCODE\tKIND\tNAME")
+	for _, d := range ds {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.ID, d.Code, d.Kind, d.Name)
+	}
+	tw.Flush()
 	return nil
 }
 
@@ -726,74 +781,80 @@ func cmdAudit(ctx context.Context, cfg config.Config, args []string, stdout, std
 	return nil
 }
 
-func cmdCalendar(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	const u = "usage: opendata calendar seed [--from Y --to Y] | import FILE.csv | show YEAR"
-	if len(args) == 0 {
-		return usageError{u}
+// cmdCalendar is "opendata calendar …".
+const calendarUsage = "usage: opendata calendar seed [--from Y --to Y] | import FILE.csv | show YEAR"
+
+var cmdCalendar = group{usage: calendarUsage, subs: map[string]func(*call) error{
+	"seed":   calendarSeed,
+	"import": calendarImport,
+	"show":   calendarShow,
+}}
+
+func calendarSeed(cl *call) error {
+	ctx, cfg, a, args, stdout, stderr := cl.ctx, cl.cfg, cl.a, cl.args, cl.stdout, cl.stderr
+	store := &calendar.Store{DB: a.DB}
+	fs := flag.NewFlagSet("calendar seed", flag.ContinueOnError)
+	now := time.Now().Year()
+	from := fs.Int("from", now-3, "first year")
+	to := fs.Int("to", now+1, "last year")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
 	}
-	a, err := openApp(ctx, cfg)
+	loaded, err := store.Seed(ctx, *from, *to)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	fmt.Fprintf(stdout, "loaded holidays for %v\n", loaded)
+	c, _ := store.Load(ctx, cfg.Location())
+	if m := c.MissingYears(*from, *to); len(m) > 0 {
+		fmt.Fprintf(stderr, "warning: no holiday data for %v: deadlines in those years count plain weekdays; import the State Council notice with \"opendata calendar import\"\n", m)
+	}
+	return nil
+}
+
+func calendarImport(cl *call) error {
+	ctx, a, args, stdout := cl.ctx, cl.a, cl.args, cl.stdout
 	store := &calendar.Store{DB: a.DB}
-	switch args[0] {
-	case "seed":
-		fs := flag.NewFlagSet("calendar seed", flag.ContinueOnError)
-		now := time.Now().Year()
-		from := fs.Int("from", now-3, "first year")
-		to := fs.Int("to", now+1, "last year")
-		if err := fs.Parse(args[1:]); err != nil {
-			return usageError{err.Error()}
-		}
-		loaded, err := store.Seed(ctx, *from, *to)
-		if err != nil {
+	if len(args) < 2 {
+		return usageError{calendarUsage}
+	}
+	f, err := os.Open(args[1])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	years, err := calendar.ParseCSV(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", args[1], err)
+	}
+	for y, days := range years {
+		if err := store.ReplaceYear(ctx, y, days, filepath.Base(args[1])); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "loaded holidays for %v\n", loaded)
-		c, _ := store.Load(ctx, cfg.Location())
-		if m := c.MissingYears(*from, *to); len(m) > 0 {
-			fmt.Fprintf(stderr, "warning: no holiday data for %v: deadlines in those years count plain weekdays; import the State Council notice with \"opendata calendar import\"\n", m)
-		}
-	case "import":
-		if len(args) < 2 {
-			return usageError{u}
-		}
-		f, err := os.Open(args[1])
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		years, err := calendar.ParseCSV(f)
-		if err != nil {
-			return fmt.Errorf("%s: %w", args[1], err)
-		}
-		for y, days := range years {
-			if err := store.ReplaceYear(ctx, y, days, filepath.Base(args[1])); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "%d: %d days imported\n", y, len(days))
-		}
-	case "show":
-		if len(args) < 2 {
-			return usageError{u}
-		}
-		y, err := strconv.Atoi(args[1])
-		if err != nil {
-			return usageError{u}
-		}
-		c, err := store.Load(ctx, cfg.Location())
-		if err != nil {
-			return err
-		}
-		if len(c.MissingYears(y, y)) > 0 {
-			fmt.Fprintf(stderr, "warning: no holiday data for %d\n", y)
-		}
-		for _, d := range calendar.FromLunar(y) {
-			fmt.Fprintf(stdout, "%s\t%s\t%s\n", d.Date, d.Kind, d.Name)
-		}
-	default:
-		return usageError{u}
+		fmt.Fprintf(stdout, "%d: %d days imported\n", y, len(days))
+	}
+	return nil
+}
+
+func calendarShow(cl *call) error {
+	ctx, cfg, a, args, stdout, stderr := cl.ctx, cl.cfg, cl.a, cl.args, cl.stdout, cl.stderr
+	store := &calendar.Store{DB: a.DB}
+	if len(args) < 2 {
+		return usageError{calendarUsage}
+	}
+	y, err := strconv.Atoi(args[1])
+	if err != nil {
+		return usageError{calendarUsage}
+	}
+	c, err := store.Load(ctx, cfg.Location())
+	if err != nil {
+		return err
+	}
+	if len(c.MissingYears(y, y)) > 0 {
+		fmt.Fprintf(stderr, "warning: no holiday data for %d\n", y)
+	}
+	for _, d := range calendar.FromLunar(y) {
+		fmt.Fprintf(stdout, "%s\t%s\t%s\n", d.Date, d.Kind, d.Name)
 	}
 	return nil
 }
@@ -806,86 +867,96 @@ const keyUsage = `usage: opendata key list
 
 // cmdKey is the bureau's command line for developer accounts and keys;
 // every action is audited as the system actor's.
-func cmdKey(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{keyUsage}
-	}
-	a, err := openApp(ctx, cfg)
+// cmdKey is "opendata key …".
+var cmdKey = group{usage: keyUsage, subs: map[string]func(*call) error{
+	"list":     keyList,
+	"create":   keyCreate,
+	"revoke":   keyRevoke,
+	"tier":     keyRevoke,
+	"activate": keyActivate,
+}}
+
+func keyList(cl *call) error {
+	ctx, a, stdout := cl.ctx, cl.a, cl.stdout
+	keys, err := a.Access.ListKeys(ctx, 0)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tOWNER\tNAME\tPREFIX\tTIER\tSTATUS\tEXPIRES")
+	now := time.Now()
+	for _, k := range keys {
+		exp := "-"
+		if k.ExpiresAt != nil {
+			exp = k.ExpiresAt.Format("2006-01-02")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\n", k.ID, k.Owner, k.Name, k.Prefix, k.Tier, k.Status(now), exp)
+	}
+	tw.Flush()
+	return nil
+}
+
+func keyCreate(cl *call) error {
+	ctx, a, args, stdout, stderr := cl.ctx, cl.a, cl.args, cl.stdout, cl.stderr
+	fs := flag.NewFlagSet("key create", flag.ContinueOnError)
+	user := fs.String("user", "", "the developer's e-mail")
+	name := fs.String("name", "", "what the key is for")
+	days := fs.Int("days", 0, "lifetime in days (0: the longest allowed)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
+	}
+	u, err := a.Users.GetUserByName(ctx, strings.ToLower(*user))
+	if err != nil {
+		return err
+	}
+	k, token, err := a.Access.CreateKey(ctx, u, *name, *days)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "key %d for %s; shown this once:\n", k.ID, u.Username)
+	fmt.Fprintln(stdout, token)
+	return nil
+}
+
+func keyRevoke(cl *call) error {
+	ctx, a, args, stdout := cl.ctx, cl.a, cl.args, cl.stdout
 	bureau := auth.User{Username: auth.System.Name, Role: auth.RoleBureauAdmin}
-	switch args[0] {
-	case "list":
-		keys, err := a.Access.ListKeys(ctx, 0)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tOWNER\tNAME\tPREFIX\tTIER\tSTATUS\tEXPIRES")
-		now := time.Now()
-		for _, k := range keys {
-			exp := "-"
-			if k.ExpiresAt != nil {
-				exp = k.ExpiresAt.Format("2006-01-02")
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\n", k.ID, k.Owner, k.Name, k.Prefix, k.Tier, k.Status(now), exp)
-		}
-		tw.Flush()
-	case "create":
-		fs := flag.NewFlagSet("key create", flag.ContinueOnError)
-		user := fs.String("user", "", "the developer's e-mail")
-		name := fs.String("name", "", "what the key is for")
-		days := fs.Int("days", 0, "lifetime in days (0: the longest allowed)")
-		if err := fs.Parse(args[1:]); err != nil {
-			return usageError{err.Error()}
-		}
-		u, err := a.Users.GetUserByName(ctx, strings.ToLower(*user))
-		if err != nil {
-			return err
-		}
-		k, token, err := a.Access.CreateKey(ctx, u, *name, *days)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "key %d for %s; shown this once:\n", k.ID, u.Username)
-		fmt.Fprintln(stdout, token)
-	case "revoke", "tier":
-		if len(args) < 2 || (args[0] == "tier" && len(args) < 3) {
-			return usageError{keyUsage}
-		}
-		id, err := strconv.ParseInt(args[1], 10, 64)
-		if err != nil {
-			return usageError{"the key ID is a number"}
-		}
-		if args[0] == "revoke" {
-			if err := a.Access.RevokeKey(ctx, bureau, id); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "key %d revoked\n", id)
-			return nil
-		}
-		k, err := a.Access.SetTier(ctx, bureau, id, args[2])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "key %d is now %s\n", k.ID, k.Tier)
-	case "activate":
-		if len(args) < 2 {
-			return usageError{keyUsage}
-		}
-		u, err := a.Users.GetUserByName(ctx, strings.ToLower(args[1]))
-		if err != nil {
-			return err
-		}
-		if _, err := a.Access.SetDeveloperActive(ctx, bureau, u.ID, true); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "developer %s activated\n", u.Username)
-	default:
+	if len(args) < 2 || (args[0] == "tier" && len(args) < 3) {
 		return usageError{keyUsage}
 	}
+	id, err := strconv.ParseInt(args[1], 10, 64)
+	if err != nil {
+		return usageError{"the key ID is a number"}
+	}
+	if args[0] == "revoke" {
+		if err := a.Access.RevokeKey(ctx, bureau, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key %d revoked\n", id)
+		return nil
+	}
+	k, err := a.Access.SetTier(ctx, bureau, id, args[2])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "key %d is now %s\n", k.ID, k.Tier)
+	return nil
+}
+
+func keyActivate(cl *call) error {
+	ctx, a, args, stdout := cl.ctx, cl.a, cl.args, cl.stdout
+	bureau := auth.User{Username: auth.System.Name, Role: auth.RoleBureauAdmin}
+	if len(args) < 2 {
+		return usageError{keyUsage}
+	}
+	u, err := a.Users.GetUserByName(ctx, strings.ToLower(args[1]))
+	if err != nil {
+		return err
+	}
+	if _, err := a.Access.SetDeveloperActive(ctx, bureau, u.ID, true); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "developer %s activated\n", u.Username)
 	return nil
 }
 
@@ -897,118 +968,124 @@ const synonymsUsage = `usage: opendata synonyms list [TEXT]
 
 // cmdSynonyms edits the search dictionary; a running server (every
 // instance) searches with the change within seconds, through the change log.
-func cmdSynonyms(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{synonymsUsage}
-	}
-	a, err := openApp(ctx, cfg)
+// cmdSynonyms is "opendata synonyms …".
+var cmdSynonyms = group{usage: synonymsUsage, subs: map[string]func(*call) error{
+	"list":   synonymsList,
+	"add":    synonymsAdd,
+	"delete": synonymsDelete,
+	"import": synonymsImport,
+	"export": synonymsExport,
+}}
+
+func synonymsList(cl *call) error {
+	ctx, a, args, stdout := cl.ctx, cl.a, cl.args, cl.stdout
+	store := a.Synonyms
+	all, err := store.List(ctx)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	filter := ""
+	if len(args) > 1 {
+		filter = search.NormalizeTerm(args[1])
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TERM\tKIND\tSYNONYMS\tNOTE")
+	for _, e := range all {
+		if filter != "" && !strings.Contains(e.Term+"|"+strings.Join(e.Synonyms, "|"), filter) {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Term, e.Kind, strings.Join(e.Synonyms, "|"), e.Note)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "%d entries\n", len(all))
+	return nil
+}
+
+func synonymsAdd(cl *call) error {
+	ctx, a, args, stdout := cl.ctx, cl.a, cl.args, cl.stdout
 	store := a.Synonyms
-	switch args[0] {
-	case "list":
-		all, err := store.List(ctx)
-		if err != nil {
-			return err
-		}
-		filter := ""
-		if len(args) > 1 {
-			filter = search.NormalizeTerm(args[1])
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TERM\tKIND\tSYNONYMS\tNOTE")
-		for _, e := range all {
-			if filter != "" && !strings.Contains(e.Term+"|"+strings.Join(e.Synonyms, "|"), filter) {
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Term, e.Kind, strings.Join(e.Synonyms, "|"), e.Note)
-		}
-		tw.Flush()
-		fmt.Fprintf(stdout, "%d entries\n", len(all))
-	case "add":
-		fs := flag.NewFlagSet("synonyms add", flag.ContinueOnError)
-		oneway := fs.Bool("oneway", false, "the term finds its synonyms, not the reverse")
-		note := fs.String("note", "", "why (简称, 旧称 …)")
-		var pos []string
-		rest := args[1:]
-		for len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-			pos, rest = append(pos, rest[0]), rest[1:]
-		}
-		if err := fs.Parse(rest); err != nil {
-			return usageError{err.Error()}
-		}
-		pos = append(pos, fs.Args()...)
-		if len(pos) != 2 {
-			return usageError{synonymsUsage}
-		}
-		e := search.Synonym{Kind: search.SynonymEquivalent, Term: pos[0], Synonyms: synonyms.SplitList(pos[1]), Note: *note}
-		if *oneway {
-			e.Kind = search.SynonymOneWay
-		}
-		if e, err = store.Put(ctx, auth.System.Name, e); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s (%s): %s\n", e.Term, e.Kind, strings.Join(e.Synonyms, "|"))
-	case "delete":
-		if len(args) != 2 {
-			return usageError{synonymsUsage}
-		}
-		all, err := store.List(ctx)
-		if err != nil {
-			return err
-		}
-		term := search.NormalizeTerm(args[1])
-		for _, e := range all {
-			if e.Term == term {
-				if err := store.Delete(ctx, e.ID); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "deleted %s\n", term)
-				return nil
-			}
-		}
-		return fmt.Errorf("no entry for %q", args[1])
-	case "import":
-		fs := flag.NewFlagSet("synonyms import", flag.ContinueOnError)
-		replace := fs.Bool("replace", false, "replace the whole dictionary")
-		var file string
-		rest := args[1:]
-		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-			file, rest = rest[0], rest[1:]
-		}
-		if err := fs.Parse(rest); err != nil {
-			return usageError{err.Error()}
-		}
-		if file == "" && fs.NArg() > 0 {
-			file = fs.Arg(0)
-		}
-		if file == "" {
-			return usageError{synonymsUsage}
-		}
-		f, err := os.Open(file)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		entries, err := synonyms.ParseCSV(f)
-		if err != nil {
-			return fmt.Errorf("%s: %w", file, err)
-		}
-		n, err := store.Import(ctx, auth.System.Name, entries, *replace)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%d entries imported\n", n)
-	case "export":
-		all, err := store.List(ctx)
-		if err != nil {
-			return err
-		}
-		return synonyms.WriteCSV(stdout, all)
-	default:
+	fs := flag.NewFlagSet("synonyms add", flag.ContinueOnError)
+	oneway := fs.Bool("oneway", false, "the term finds its synonyms, not the reverse")
+	note := fs.String("note", "", "why (简称, 旧称 …)")
+	var pos []string
+	rest := args[1:]
+	for len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		pos, rest = append(pos, rest[0]), rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
+		return usageError{err.Error()}
+	}
+	pos = append(pos, fs.Args()...)
+	if len(pos) != 2 {
 		return usageError{synonymsUsage}
 	}
+	e := search.Synonym{Kind: search.SynonymEquivalent, Term: pos[0], Synonyms: synonyms.SplitList(pos[1]), Note: *note}
+	if *oneway {
+		e.Kind = search.SynonymOneWay
+	}
+	e, err := store.Put(ctx, auth.System.Name, e)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s (%s): %s\n", e.Term, e.Kind, strings.Join(e.Synonyms, "|"))
 	return nil
+}
+
+func synonymsDelete(cl *call) error {
+	ctx, a, args, stdout := cl.ctx, cl.a, cl.args, cl.stdout
+	store := a.Synonyms
+	if len(args) != 2 {
+		return usageError{synonymsUsage}
+	}
+	all, err := store.List(ctx)
+	if err != nil {
+		return err
+	}
+	term := search.NormalizeTerm(args[1])
+	for _, e := range all {
+		if e.Term == term {
+			if err := store.Delete(ctx, e.ID); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "deleted %s\n", term)
+			return nil
+		}
+	}
+	return fmt.Errorf("no entry for %q", args[1])
+}
+
+func synonymsImport(cl *call) error {
+	ctx, a, args, stdout := cl.ctx, cl.a, cl.args, cl.stdout
+	store := a.Synonyms
+	fs := flag.NewFlagSet("synonyms import", flag.ContinueOnError)
+	replace := fs.Bool("replace", false, "replace the whole dictionary")
+	file, err := parseFile(fs, args[1:], synonymsUsage)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	entries, err := synonyms.ParseCSV(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	n, err := store.Import(ctx, auth.System.Name, entries, *replace)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d entries imported\n", n)
+	return nil
+}
+
+func synonymsExport(cl *call) error {
+	ctx, a, stdout := cl.ctx, cl.a, cl.stdout
+	store := a.Synonyms
+	all, err := store.List(ctx)
+	if err != nil {
+		return err
+	}
+	return synonyms.WriteCSV(stdout, all)
 }
