@@ -290,6 +290,12 @@ type Filter struct {
 	ResourceIDs []int64 // events on these resources, each within the scope
 	Action      string
 	Limit       int
+	// DepartmentID: events by this department's people (who read).
+	DepartmentID int64
+	// From and To bound the time (To excluded); zero: open.
+	From, To time.Time
+	// BeforeID pages back: events older than this one.
+	BeforeID int64
 }
 
 // List returns events newest first.
@@ -310,6 +316,22 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 	if f.Action != "" {
 		q += " AND action = ?"
 		args = append(args, f.Action)
+	}
+	if f.DepartmentID != 0 {
+		q += " AND department_id = ?"
+		args = append(args, f.DepartmentID)
+	}
+	if !f.From.IsZero() {
+		q += " AND at >= ?"
+		args = append(args, f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q += " AND at < ?"
+		args = append(args, f.To.UTC())
+	}
+	if f.BeforeID > 0 {
+		q += " AND id < ?"
+		args = append(args, f.BeforeID)
 	}
 	if f.Limit <= 0 || f.Limit > 10000 {
 		f.Limit = 1000

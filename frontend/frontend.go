@@ -113,7 +113,15 @@ var Funcs = template.FuncMap{
 	"add":      func(a, b int) int { return a + b },
 	"join":     strings.Join,
 	"list":     func(v ...string) []string { return v },
-	"mul100":   func(f float64) float64 { return 100 * f },
+	// dict passes several values to a shared template: dict "K" v "K2" v2.
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
+	"mul100": func(f float64) float64 { return 100 * f },
 	"sval": func(p *string) string {
 		if p == nil {
 			return ""

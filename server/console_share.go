@@ -95,28 +95,44 @@ func (s *Server) consoleShareRequest(c echo.Context) error {
 }
 
 type requestRow struct {
-	Req          sharing.Request
-	ResourceName string
+	Req                 sharing.Request
+	ResourceName        string
+	Requester, Provider string // the departments, by name
 	sharing.Actions
 }
 
+// consoleShareRequests lists share requests in the reader's lists:
+// incoming (on their department's data, to answer), outgoing (filed by
+// their department) and, for the bureau and the office, the rest.
 func (s *Server) consoleShareRequests(c echo.Context) error {
 	u, _ := currentUser(c)
 	p := sharing.FromActor(u.Actor())
-	ctx := c.Request().Context()
+	ctx, l := c.Request().Context(), lang(c)
 	reqs, err := s.app.Sharing.List(ctx, p)
 	if err != nil {
 		return err
 	}
-	var rows []requestRow
+	ds, err := s.app.Catalog.ListDepartments(ctx)
+	if err != nil {
+		return err
+	}
+	depts := map[int64]string{}
+	for _, d := range ds {
+		depts[d.ID] = deptName(l, d)
+	}
+	lists := map[string][]requestRow{}
 	for _, r := range reqs {
 		res, err := s.app.Catalog.GetResource(ctx, r.ResourceID)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, requestRow{Req: r, ResourceName: res.Name, Actions: sharing.ActionsFor(p, r, res)})
+		dir := sharing.DirectionOf(p, r, res)
+		lists[dir] = append(lists[dir], requestRow{Req: r, ResourceName: resourceName(l, res), Requester: depts[r.DepartmentID],
+			Provider: depts[res.DepartmentID], Actions: sharing.ActionsFor(p, r, res)})
 	}
-	return s.render(c, http.StatusOK, "share_requests", s.newPage(c, i18n.T(lang(c), "share.requests", nil), map[string]any{"Rows": rows}))
+	return s.render(c, http.StatusOK, "share_requests", s.newPage(c, i18n.T(l, "share.requests", nil), map[string]any{
+		"Incoming": lists[sharing.Incoming], "Outgoing": lists[sharing.Outgoing], "Supervised": lists[sharing.Supervised],
+		"Staff": u.DepartmentID != 0}))
 }
 
 func (s *Server) consoleShareDecision(c echo.Context) error {
@@ -156,7 +172,8 @@ func (s *Server) consoleNotifications(c echo.Context) error {
 		return err
 	}
 	unread := 0
-	for _, n := range ns {
+	for i, n := range ns {
+		ns[i].Link = sharing.PageLink(n.Link)
 		if !n.Read {
 			unread++
 		}
@@ -200,17 +217,97 @@ func (s *Server) consoleNotificationsRead(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/console/notifications?done=1")
 }
 
+// auditRow is one event as the log page shows it: the resource and the
+// actor's department by name, the action in words.
+type auditRow struct {
+	audit.Event
+	ResourceName, DepartmentName, ActionText string
+}
+
+// consoleAudit is the audit log page: filters (resource, department,
+// action, period) and pages of audit.PageSize, within the reader's scope.
 func (s *Server) consoleAudit(c echo.Context) error {
 	u, _ := currentUser(c)
+	ctx, l := c.Request().Context(), lang(c)
 	scope, err := audit.ScopeFor(u.Actor())
 	if err != nil {
 		return err
 	}
-	evs, err := s.app.Audit.List(c.Request().Context(), audit.Filter{Scope: scope, Limit: 500})
+	q := audit.Query{Resource: c.QueryParam("resource"), Department: c.QueryParam("department"), Action: c.QueryParam("action"),
+		From: c.QueryParam("from"), To: c.QueryParam("to"), Before: c.QueryParam("before")}
+	f, err := audit.FilterFor(scope, q, s.app.Config.Location())
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "auditlog", s.newPage(c, i18n.T(lang(c), "nav.audit", nil), evs))
+	evs, err := s.app.Audit.List(ctx, f)
+	if err != nil {
+		return err
+	}
+	ds, err := s.app.Catalog.ListDepartments(ctx)
+	if err != nil {
+		return err
+	}
+	depts := map[int64]string{}
+	for _, d := range ds {
+		depts[d.ID] = deptName(l, d)
+	}
+	rf := catalog.Filter{Limit: 1000}
+	if scope.DepartmentID != 0 {
+		rf.DepartmentID = scope.DepartmentID
+	}
+	rs, _, err := s.app.Catalog.ListResources(ctx, rf)
+	if err != nil {
+		return err
+	}
+	names := map[int64]string{}
+	for _, r := range rs {
+		names[r.ID] = resourceName(l, r)
+	}
+	rows := make([]auditRow, 0, len(evs))
+	for _, e := range evs {
+		key := "audit.act." + e.Action
+		if !i18n.Has(key) {
+			key = "audit.act.other"
+		}
+		row := auditRow{Event: e, DepartmentName: depts[e.DepartmentID], ActionText: i18n.T(l, key, nil), ResourceName: names[e.ResourceID]}
+		if row.ResourceName == "" && e.ResourceID != 0 {
+			if r, err := s.app.Catalog.GetResource(ctx, e.ResourceID); err == nil {
+				row.ResourceName = resourceName(l, r)
+			}
+		}
+		rows = append(rows, row)
+	}
+	older := ""
+	if len(evs) == f.Limit {
+		v := c.QueryParams()
+		v.Set("before", strconv.FormatInt(evs[len(evs)-1].ID, 10))
+		older = "/console/audit?" + v.Encode()
+	}
+	type opt struct {
+		Value, Label string
+		Selected     bool
+	}
+	var actions, resources, departments []opt
+	for _, a := range audit.Actions {
+		actions = append(actions, opt{a, i18n.T(l, "audit.act."+a, nil), a == f.Action})
+	}
+	for _, r := range rs {
+		resources = append(resources, opt{strconv.FormatInt(r.ID, 10), names[r.ID], len(f.ResourceIDs) == 1 && f.ResourceIDs[0] == r.ID})
+	}
+	for _, d := range ds {
+		departments = append(departments, opt{strconv.FormatInt(d.ID, 10), depts[d.ID], d.ID == f.DepartmentID})
+	}
+	return s.render(c, http.StatusOK, "auditlog", s.newPage(c, i18n.T(l, "nav.audit", nil), map[string]any{
+		"Rows": rows, "Older": older, "Paged": q.Before != "", "Q": q,
+		"Actions": actions, "Resources": resources, "Departments": departments}))
+}
+
+// resourceName is a resource's name in the reader's language.
+func resourceName(l string, r catalog.Resource) string {
+	if l == i18n.EN && r.NameEn != "" {
+		return r.NameEn
+	}
+	return r.Name
 }
 
 func (s *Server) consoleCalendar(c echo.Context) error {

@@ -56,3 +56,37 @@ func TestDisputeVisibility(t *testing.T) {
 		})
 	}
 }
+
+func TestDirectionOf(t *testing.T) {
+	res := catalog.Resource{ID: 1, Entry: catalog.Entry{DepartmentID: 2}}
+	req := sharing.Request{ResourceID: 1, DepartmentID: 3}
+	for _, c := range []struct {
+		p    sharing.Principal
+		want string
+	}{
+		{sharing.Principal{DepartmentID: 2}, sharing.Incoming},
+		{sharing.Principal{DepartmentID: 3}, sharing.Outgoing},
+		{sharing.Principal{DepartmentID: 4}, sharing.Supervised},
+		{sharing.Principal{Role: auth.RoleBureauAdmin}, sharing.Supervised},
+	} {
+		if got := sharing.DirectionOf(c.p, req, res); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.p, got, c.want)
+		}
+	}
+}
+
+func TestPageLink(t *testing.T) {
+	for in, want := range map[string]string{
+		"/api/v1/share/requests/12": "/console/share/requests#request-12",
+		"/console/applications":     "/console/applications",
+		"/api/v1/share/requests/x":  "/api/v1/share/requests/x",
+		"":                          "",
+	} {
+		if got := sharing.PageLink(in); got != want {
+			t.Errorf("PageLink(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if sharing.PageLink(sharing.RequestLink(3)) != sharing.RequestLink(3) {
+		t.Error("a new link changes")
+	}
+}

@@ -2,6 +2,9 @@ package sharing
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"opendata/auth"
 	"opendata/catalog"
@@ -114,4 +117,41 @@ func VisibleDisputes(p *Principal, res catalog.Resource, public bool, ds []Dispu
 		}
 	}
 	return out
+}
+
+// Directions of a share request as a reader sees it: on their own
+// department's data (they answer), filed by their department (they wait),
+// or neither (the bureau and the office supervise).
+const (
+	Incoming   = "incoming"
+	Outgoing   = "outgoing"
+	Supervised = "supervised"
+)
+
+// DirectionOf says which of the reader's lists req belongs to.
+func DirectionOf(p Principal, req Request, res catalog.Resource) string {
+	switch {
+	case p.DepartmentID != 0 && res.DepartmentID == p.DepartmentID:
+		return Incoming
+	case p.DepartmentID != 0 && req.DepartmentID == p.DepartmentID:
+		return Outgoing
+	}
+	return Supervised
+}
+
+// RequestLink is where a notice about a share request takes its reader:
+// the request's card in the console.
+func RequestLink(id int64) string {
+	return fmt.Sprintf("/console/share/requests#request-%d", id)
+}
+
+// PageLink is a notice's link for a page: notices written before the
+// console had the cards linked to the JSON API.
+func PageLink(link string) string {
+	if rest, ok := strings.CutPrefix(link, "/api/v1/share/requests/"); ok {
+		if id, err := strconv.ParseInt(rest, 10, 64); err == nil {
+			return RequestLink(id)
+		}
+	}
+	return link
 }

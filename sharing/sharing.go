@@ -312,7 +312,7 @@ func (s *Service) File(ctx context.Context, p Principal, n NewRequest) (Request,
 		return Request{}, err
 	}
 	s.Notify.Send(ctx, "share_request_new", notify.Params("id", id, "code", r.Code, "name", r.Name, "requester", p.Name,
-		"deadline", deadline.In(s.Calendar.Location()).Format("2006-01-02")), fmt.Sprintf("/api/v1/share/requests/%d", id), notify.To{DepartmentID: r.DepartmentID})
+		"deadline", deadline.In(s.Calendar.Location()).Format("2006-01-02")), RequestLink(id), notify.To{DepartmentID: r.DepartmentID})
 	return s.Get(ctx, id)
 }
 
@@ -417,7 +417,7 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 		return req, err
 	}
 	params := notify.Params("id", id, "code", res.Code, "name", res.Name, "status", to, "reason", reason)
-	link := fmt.Sprintf("/api/v1/share/requests/%d", id)
+	link := RequestLink(id)
 	switch to {
 	case EscalatedOffice:
 		s.Notify.Send(ctx, "share_request_escalated", params, link, notify.To{Role: string(auth.RoleOffice)}, notify.To{DepartmentID: res.DepartmentID})
@@ -544,7 +544,7 @@ func (c requestClock) Open(ctx context.Context) ([]workflow.Item, error) {
 			return nil, err
 		}
 		it.Remind = &workflow.Notice{Kind: "share_request_due", Params: notify.Params("id", it.ID, "code", code, "name", name,
-			"deadline", it.Deadline.In(c.s.Calendar.Location()).Format("2006-01-02")), Link: fmt.Sprintf("/api/v1/share/requests/%d", it.ID),
+			"deadline", it.Deadline.In(c.s.Calendar.Location()).Format("2006-01-02")), Link: RequestLink(it.ID),
 			To: []notify.To{{DepartmentID: dept}}}
 		out = append(out, it)
 	}
