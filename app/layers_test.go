@@ -24,7 +24,7 @@ type layer struct {
 }
 
 var layers = []layer{ // top first
-	{"wiring", []string{"cmd/...", "app", "server", "demo", "backup", "bench/...", "search/relevance"}},
+	{"wiring", []string{"cmd/...", "app", "server", "demo", "backup", "bench/...", "search/relevance", "e2e"}},
 	{"domain", []string{"catalog", "access", "sharing", "publish", "ingest", "ingest/ingesttest", "query", "synonyms"}},
 	{"service", []string{"audit", "auth", "calendar", "notify", "notify/notifytest", "workflow", "jobs", "refcache"}},
 	{"view", []string{"frontend", "openapi"}},
