@@ -90,7 +90,7 @@ func checkClass(t *testing.T, out Outcome, w classWant) {
 	}
 	var cols, masked []string
 	for _, c := range out.Columns {
-		cols = append(cols, c.Name+":"+c.Type)
+		cols = append(cols, c.Name+":"+string(c.Type))
 		if c.Personal && c.Open != "kept" {
 			masked = append(masked, c.Name+":"+c.Detected+":"+c.DetectedBy)
 		}
