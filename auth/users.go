@@ -230,7 +230,7 @@ const MsgUsernameTaken = "auth.username.taken"
 
 const userCols = "id, username, display_name, role, department_id, active, created_at, email, organisation, email_verified"
 
-func scanUser(row interface{ Scan(...any) error }) (User, error) {
+func scanUser(row db.Scanner) (User, error) {
 	var u User
 	var dept sql.NullInt64
 	var active, verified int
@@ -273,20 +273,7 @@ func (s *Store) ListByRole(ctx context.Context, role Role) ([]User, error) {
 }
 
 func (s *Store) listUsers(ctx context.Context, q string, args ...any) ([]User, error) {
-	rows, err := s.DB.Query(ctx, q+" ORDER BY id", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, s.DB, q+" ORDER BY id", scanUser, args...)
 }
 
 // SetPassword replaces a user's password (under the policy) and ends

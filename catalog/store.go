@@ -71,7 +71,7 @@ func (s *Store) CreateDepartment(ctx context.Context, d Department) (Department,
 
 const deptCols = "id, code, name, name_en, kind, parent_id, contact, created_at"
 
-func scanDept(row interface{ Scan(...any) error }) (Department, error) {
+func scanDept(row db.Scanner) (Department, error) {
 	var d Department
 	var parent sql.NullInt64
 	if err := row.Scan(&d.ID, &d.Code, &d.Name, &d.NameEn, &d.Kind, &parent, &d.Contact, &d.CreatedAt); err != nil {
@@ -101,20 +101,7 @@ func (s *Store) GetDepartmentByCode(ctx context.Context, code string) (Departmen
 
 // ListDepartments lists every department by code.
 func (s *Store) ListDepartments(ctx context.Context) ([]Department, error) {
-	rows, err := s.DB.Query(ctx, "SELECT "+deptCols+" FROM departments ORDER BY code")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Department
-	for rows.Next() {
-		d, err := scanDept(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, s.DB, "SELECT "+deptCols+" FROM departments ORDER BY code", scanDept)
 }
 
 // Resource is a stored catalog entry.
@@ -430,21 +417,19 @@ const resourceSelect = `SELECT r.id, r.revision, r.entry, r.created_at, r.update
 	FROM resources r`
 
 func (s *Store) scanResources(ctx context.Context, rows *sql.Rows) ([]Resource, error) {
-	defer rows.Close()
-	var out []Resource
-	for rows.Next() {
+	out, err := db.Collect(rows, func(row db.Scanner) (Resource, error) {
 		var r Resource
 		var body string
-		if err := rows.Scan(&r.ID, &r.Revision, &body, &r.CreatedAt, &r.UpdatedAt, &r.LatestVersion,
+		if err := row.Scan(&r.ID, &r.Revision, &body, &r.CreatedAt, &r.UpdatedAt, &r.LatestVersion,
 			&r.PublishedVersion, &r.PublishedAt, &r.WithdrawReason, &r.WithdrawAt, &r.RetiredAt, &r.RetiredReason); err != nil {
-			return nil, err
+			return r, err
 		}
 		if err := json.Unmarshal([]byte(body), &r.Entry); err != nil {
-			return nil, fmt.Errorf("resource %d: corrupt entry: %w", r.ID, err)
+			return r, fmt.Errorf("resource %d: corrupt entry: %w", r.ID, err)
 		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return r, nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -551,20 +536,20 @@ func (s *Store) ListResources(ctx context.Context, f Filter) ([]Resource, int, e
 
 // History returns an entry's changes, oldest first.
 func (s *Store) History(ctx context.Context, id int64) ([]HistoryEntry, error) {
-	rows, err := s.DB.Query(ctx, "SELECT revision, action, actor_name, at, changes FROM resource_history WHERE resource_id = ? ORDER BY revision", id)
+	out, err := db.QueryAll(ctx, s.DB, "SELECT revision, action, actor_name, at, changes FROM resource_history WHERE resource_id = ? ORDER BY revision",
+		func(row db.Scanner) (HistoryEntry, error) {
+			var h HistoryEntry
+			var body string
+			if err := row.Scan(&h.Revision, &h.Action, &h.Actor, &h.At, &body); err != nil {
+				return h, err
+			}
+			if err := json.Unmarshal([]byte(body), &h.Changes); err != nil {
+				return h, fmt.Errorf("resource %d revision %d: corrupt history: %w", id, h.Revision, err)
+			}
+			return h, nil
+		}, id)
 	if err != nil {
 		return nil, err
-	}
-	defer rows.Close()
-	var out []HistoryEntry
-	for rows.Next() {
-		var h HistoryEntry
-		var body string
-		if err := rows.Scan(&h.Revision, &h.Action, &h.Actor, &h.At, &body); err != nil {
-			return nil, err
-		}
-		json.Unmarshal([]byte(body), &h.Changes)
-		out = append(out, h)
 	}
 	if len(out) == 0 {
 		if _, err := s.GetResource(ctx, id); err != nil {
@@ -572,5 +557,5 @@ func (s *Store) History(ctx context.Context, id int64) ([]HistoryEntry, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
-	return out, rows.Err()
+	return out, nil
 }

@@ -144,7 +144,7 @@ func (s *Store) AbortVersion(ctx context.Context, id int64) error {
 const versionCols = `id, resource_id, number, status, rows_stored, rows_rejected, quality_score, source_name, source_format,
 	source_encoding, objects, columns, created_at, ready_at`
 
-func scanVersion(row interface{ Scan(...any) error }) (Version, error) {
+func scanVersion(row db.Scanner) (Version, error) {
 	var v Version
 	var objs, cols string
 	var ready *time.Time
@@ -160,20 +160,7 @@ func scanVersion(row interface{ Scan(...any) error }) (Version, error) {
 
 // ListVersions lists a resource's ready versions, newest first.
 func (s *Store) ListVersions(ctx context.Context, resourceID int64) ([]Version, error) {
-	rows, err := s.DB.Query(ctx, "SELECT "+versionCols+" FROM versions WHERE resource_id = ? AND status = ? ORDER BY number DESC", resourceID, VersionReady)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Version{}
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, s.DB, "SELECT "+versionCols+" FROM versions WHERE resource_id = ? AND status = ? ORDER BY number DESC", scanVersion, resourceID, VersionReady)
 }
 
 // GetVersion returns a ready version.
@@ -188,18 +175,5 @@ func (s *Store) GetVersion(ctx context.Context, resourceID int64, number int) (V
 // StalePending lists pending versions older than the cutoff: leftovers of a
 // crashed ingest, to be cleaned up.
 func (s *Store) StalePending(ctx context.Context, before time.Time) ([]Version, error) {
-	rows, err := s.DB.Query(ctx, "SELECT "+versionCols+" FROM versions WHERE status = ? AND created_at < ?", VersionPending, before)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Version
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, s.DB, "SELECT "+versionCols+" FROM versions WHERE status = ? AND created_at < ?", scanVersion, VersionPending, before)
 }
