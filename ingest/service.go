@@ -221,21 +221,25 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 		return out, err
 	}
 	out.Version, out.Prefix, out.Objects = v.Number, prefix, v.Objects
-	var also func(db.Querier) error
-	if req.Commit != nil {
-		also = func(q db.Querier) error { return req.Commit(ctx, q, out) }
+	// The audit is part of the act: the version becomes ready in the same
+	// transaction that records it, or not at all.
+	also := func(q db.Querier) error {
+		if s.Audit != nil {
+			if _, err := s.Audit.AppendTx(ctx, q, audit.Event{ActorID: actor.ID, ActorName: actor.Name, DepartmentID: actor.DepartmentID,
+				Action: "version.ingested", ResourceID: r.ID, Version: v.Number, Detail: fmt.Sprintf("%s: %d rows stored, %d rejected", req.Name, v.RowsStored, v.RowsRejected)}); err != nil {
+				return fmt.Errorf("audit the ingest: %w", err)
+			}
+		}
+		if req.Commit != nil {
+			return req.Commit(ctx, q, out)
+		}
+		return nil
 	}
 	if err := s.Catalog.CommitVersionWith(ctx, v, also); err != nil {
 		out.Version, out.Prefix, out.Objects = 0, "", nil
 		return out, err
 	}
 	committed = true
-	if s.Audit != nil {
-		if _, err := s.Audit.Append(ctx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, DepartmentID: actor.DepartmentID,
-			Action: "version.ingested", ResourceID: r.ID, Version: v.Number, Detail: fmt.Sprintf("%s: %d rows stored, %d rejected", req.Name, v.RowsStored, v.RowsRejected)}); err != nil {
-			s.log().Error("audit append failed", "err", err)
-		}
-	}
 	s.log().Info("version ingested", "resource", r.Code, "version", v.Number, "rows", v.RowsStored, "rejected", v.RowsRejected)
 	return out, nil
 }
