@@ -489,36 +489,50 @@ func bars(top []ingest.TopValue) []frontend.Bar {
 	return out
 }
 
-type example struct{ Lang, Code string }
+type example struct {
+	ID, Lang, Code string
+}
 
-func (s *Server) examples(r catalog.Resource, v catalog.Version) []example {
+// examples are the dataset page's copy-ready API calls: a records query
+// filtered on a real value of a real column (publish.ExampleFilter, from
+// the preview's first row) that returns rows as copied, readable (curl
+// encodes the filter itself), in curl, Python, JavaScript and Go; open
+// data adds the downloads.
+func (s *Server) examples(r catalog.Resource, v catalog.Version, p *preview) []example {
 	base := strings.TrimRight(s.app.Config.BaseURL, "/")
 	csvURL := fmt.Sprintf("%s/api/v1/resources/%d/download/open.csv", base, r.ID)
-	meta := fmt.Sprintf("%s/api/v1/resources/%d", base, r.ID)
-	pq := fmt.Sprintf("%s/api/v1/resources/%d/download/open.parquet", base, r.ID)
 	records := fmt.Sprintf("%s/api/v1/resources/%d/records", base, r.ID)
-	filter, col := "", ""
-	for _, c := range publish.OpenColumns(v) {
-		if c.Type == "string" && col == "" {
-			col = c.Name
+	filter := ""
+	if p != nil && len(p.Rows) > 0 {
+		if col, val, ok := publish.ExampleFilter(v.Columns, p.Header, p.Rows[0]); ok {
+			filter = col + " eq '" + val + "'"
 		}
 	}
-	if col != "" {
-		filter = fmt.Sprintf("&filter=%s", url.QueryEscape(col+" contains '…'"))
-	}
-	recs := []example{
-		{"API (curl)", fmt.Sprintf("curl -H \"X-API-Key: $OPENDATA_KEY\" \"%s?limit=100%s&count=true\"\n# next page: add &cursor=<next_cursor>; CSV: &format=csv", records, filter)},
-		{"API (Python)", fmt.Sprintf("import requests\n\nr = requests.get(%q,\n    params={\"limit\": 1000, \"count\": \"true\"},\n    headers={\"X-API-Key\": KEY})\npage = r.json()\nprint(page[\"count\"], page[\"records\"][:3], page[\"next_cursor\"])", records)},
-	}
+	key, pyKey, jsKey, goKey := "", "", "", ""
 	if r.OpenType != catalog.OpenUnconditional {
-		return recs
+		key = " \\\n  -H \"X-API-Key: $OPENDATA_KEY\""
+		pyKey = ",\n    headers={\"X-API-Key\": KEY}"
+		jsKey = ", { headers: { \"X-API-Key\": KEY } }"
+		goKey = "\nreq.Header.Set(\"X-API-Key\", key)"
 	}
-	return append(recs, []example{
-		{"curl", fmt.Sprintf("curl -s %s\ncurl -o %s-v%d.csv %s", meta, r.Code, v.Number, csvURL)},
-		{"Python", fmt.Sprintf("import pandas as pd\n\ndf = pd.read_csv(%q, encoding=\"utf-8-sig\")\n# or: df = pd.read_parquet(%q)\nprint(df.head())", csvURL, pq)},
-		{"JavaScript", fmt.Sprintf("const res = await fetch(%q);\nconst dataset = await res.json();\nconsole.log(dataset.name, dataset.versions[0].downloads);", meta)},
-		{"Go", fmt.Sprintf("resp, err := http.Get(%q)\nif err != nil {\n\tlog.Fatal(err)\n}\ndefer resp.Body.Close()\nrows, err := csv.NewReader(resp.Body).ReadAll()", csvURL)},
-	}...)
+	curl := fmt.Sprintf("curl -G \"%s\"%s \\\n  -d limit=10", records, key)
+	py := fmt.Sprintf("import requests\n\nr = requests.get(%q,\n    params={\"limit\": 10", records)
+	js := fmt.Sprintf("const url = new URL(%q);\nurl.searchParams.set(\"limit\", \"10\");", records)
+	goq := "q := url.Values{\"limit\": {\"10\"}"
+	if filter != "" {
+		curl += fmt.Sprintf(" \\\n  --data-urlencode \"filter=%s\"", filter)
+		py += fmt.Sprintf(", \"filter\": %q", filter)
+		js += fmt.Sprintf("\nurl.searchParams.set(\"filter\", %q);", filter)
+		goq += fmt.Sprintf(", \"filter\": {%q}", filter)
+	}
+	py += "}" + pyKey + ")\npage = r.json()\nprint(page[\"records\"])"
+	js += "\nconst page = await (await fetch(url" + jsKey + ")).json();\nconsole.log(page.records);"
+	goq += fmt.Sprintf("}\nreq, _ := http.NewRequest(\"GET\", %q+\"?\"+q.Encode(), nil)%s\nresp, err := http.DefaultClient.Do(req)\nif err != nil {\n\tlog.Fatal(err)\n}\ndefer resp.Body.Close()\nvar page struct{ Records []map[string]any }\njson.NewDecoder(resp.Body).Decode(&page)", records, goKey)
+	out := []example{{"ex-curl", "curl", curl}, {"ex-python", "Python", py}, {"ex-js", "JavaScript", js}, {"ex-go", "Go", goq}}
+	if r.OpenType == catalog.OpenUnconditional {
+		out = append(out, example{"ex-download", "CSV (curl)", fmt.Sprintf("curl -o %s-v%d.csv \"%s\"", r.Code, v.Number, csvURL)})
+	}
+	return out
 }
 
 type downloadView struct {
@@ -556,7 +570,7 @@ func (s *Server) datasetPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Resource": r, "Department": d, "Version": v, "Examples": s.examples(r, v), "Licence": s.licenceOf(r)}
+	data := map[string]any{"Resource": r, "Department": d, "Version": v, "Licence": s.licenceOf(r)}
 	cols := v.Columns
 	desc := map[string]string{}
 	for _, it := range r.Items {
@@ -577,13 +591,16 @@ func (s *Server) datasetPage(c echo.Context) error {
 		}
 		data["Downloads"] = dl
 		if p, err := s.preview(ctx, v); err == nil {
-			data["Preview"] = p
+			data["Preview"], data["Examples"] = p, s.examples(r, v, p)
 		} else {
 			// The page still serves the entry and its downloads; it says
 			// the preview is missing rather than leave it out unsaid.
 			s.log.WarnContext(ctx, "preview", "resource", r.ID, "err", err)
 			data["PreviewUnavailable"], data["RequestID"] = true, logs.RequestID(ctx)
 		}
+	}
+	if data["Examples"] == nil {
+		data["Examples"] = s.examples(r, v, nil)
 	}
 	q, err := s.quality(ctx, v)
 	if err != nil {
