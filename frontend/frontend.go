@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
-	"opendata/access"
 	"strconv"
 	"strings"
 	"time"
@@ -270,57 +269,134 @@ func TopBars(vals []Bar, title string) template.HTML {
 	return template.HTML(b.String())
 }
 
-// Spark draws daily counts (views and downloads) as paired columns.
-func Spark(days []DayCount, title string) template.HTML {
-	if len(days) == 0 {
-		return ""
-	}
-	const w, ht = 320.0, 60.0
-	var maxC int64 = 1
-	for _, d := range days {
-		maxC = max(maxC, d.Views, d.Downloads)
-	}
-	bw := w / float64(len(days))
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, w, ht, template.HTMLEscapeString(title), template.HTMLEscapeString(title))
-	for i, d := range days {
-		vh := float64(d.Views) / float64(maxC) * ht
-		dh := float64(d.Downloads) / float64(maxC) * ht
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#9db9d8"><title>%s: %d / %d</title></rect>`, float64(i)*bw, ht-vh, bw/2, vh, d.Day, d.Views, d.Downloads)
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#2f6fad"></rect>`, float64(i)*bw+bw/2, ht-dh, bw/2-1, dh)
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
-}
-
-// DayCount mirrors publish.DayCount without importing it.
+// DayCount is one day of views and downloads (publish.DayCount as the
+// charts take it).
 type DayCount struct {
 	Day       string
 	Views     int64
 	Downloads int64
 }
 
-// UsageChart draws API calls per day as columns (rows served in the
-// tooltip), with the first and last day labelled.
-func UsageChart(days []string, daily []access.UsageCount, title string) template.HTML {
-	if len(days) == 0 || len(days) != len(daily) {
+// DayCalls is one day of API calls and the rows they served.
+type DayCalls struct {
+	Day   string
+	Calls int64
+	Rows  int64
+}
+
+// series is one set of columns in a daily chart.
+type series struct {
+	label  string
+	color  string
+	values []int64
+}
+
+// niceMax rounds m up to 1, 2 or 5 times a power of ten, so the axis ticks
+// are round numbers.
+func niceMax(m int64) int64 {
+	if m < 1 {
+		return 1
+	}
+	p := int64(1)
+	for p*10 <= m {
+		p *= 10
+	}
+	for _, f := range []int64{1, 2, 5, 10} {
+		if f*p >= m {
+			return f * p
+		}
+	}
+	return 10 * p
+}
+
+// shortDay is "2006-01-02" as the axis shows it: 1/2 (en) or 1月2日.
+func shortDay(lang, day string) string {
+	t, err := time.Parse("2006-01-02", day)
+	if err != nil {
+		return day
+	}
+	if lang == i18n.EN {
+		return t.Format("2 Jan")
+	}
+	return t.Format("1月2日")
+}
+
+// dailyChart draws one column per day and series, with a value axis (0,
+// half and the top, gridlines and labels), dates under the first, every
+// seventh and the last day, axis titles and a legend; each column's tooltip
+// gives its day and value.
+func dailyChart(lang string, days []string, ss []series, yTitle, title string) template.HTML {
+	if len(days) == 0 {
 		return ""
 	}
-	const w, ht, axis = 640.0, 120.0, 16.0
-	var maxC int64 = 1
-	for _, d := range daily {
-		maxC = max(maxC, d.Calls)
+	const w, ht, left, top, bottom = 640.0, 150.0, 48.0, 22.0, 34.0
+	plotW, plotH := w-left-8, ht-top-bottom
+	var m int64
+	for _, s := range ss {
+		for _, v := range s.values {
+			m = max(m, v)
+		}
 	}
-	bw := w / float64(len(days))
+	top1 := niceMax(m)
+	esc := template.HTMLEscapeString
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart wide" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, w, ht+axis, template.HTMLEscapeString(title), template.HTMLEscapeString(title))
-	for i, d := range daily {
-		h := float64(d.Calls) / float64(maxC) * (ht - 12)
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#2f6fad"><title>%s: %d / %d</title></rect>`, float64(i)*bw+1, ht-h, bw-2, h, days[i], d.Calls, d.Rows)
+	fmt.Fprintf(&b, `<svg class="chart wide" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, w, ht, esc(title), esc(title))
+	for _, f := range []int64{0, 1, 2} {
+		v := top1 * f / 2
+		y := top + plotH - float64(v)/float64(top1)*plotH
+		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#ddd"/>`, left, y, w-8, y)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" font-size="10" fill="#555" text-anchor="end">%s</text>`, left-4, y+3, Num(v))
 	}
-	fmt.Fprintf(&b, `<text x="0" y="%.0f" font-size="11" fill="#555">%s</text>`, ht+axis-3, days[0])
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555" text-anchor="end">%s</text>`, w, ht+axis-3, days[len(days)-1])
-	fmt.Fprintf(&b, `<text x="2" y="11" font-size="11" fill="#555">%s</text>`, Num(maxC))
+	fmt.Fprintf(&b, `<text x="2" y="12" font-size="10" fill="#555">%s</text>`, esc(yTitle))
+	slot := plotW / float64(len(days))
+	bw := (slot - 2) / float64(len(ss))
+	for i, day := range days {
+		x := left + float64(i)*slot + 1
+		for k, s := range ss {
+			if i >= len(s.values) {
+				continue
+			}
+			h := float64(s.values[i]) / float64(top1) * plotH
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %s</title></rect>`,
+				x+float64(k)*bw, top+plotH-h, max(bw-0.5, 0.5), h, s.color, esc(shortDay(lang, day)), esc(s.label), Num(s.values[i]))
+		}
+		if i == 0 || i == len(days)-1 || (i%7 == 0 && len(days)-1-i >= 4) {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="10" fill="#555" text-anchor="middle">%s</text>`, x+slot/2-1, top+plotH+13, esc(shortDay(lang, day)))
+		}
+	}
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#888"/>`, left, top+plotH, w-8, top+plotH)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="10" fill="#555" text-anchor="middle">%s</text>`, left+plotW/2, ht-4, esc(i18n.T(lang, "chart.date", nil)))
+	lx := w - 8.0
+	for k := len(ss) - 1; k >= 0 && len(ss) > 1; k-- {
+		s := ss[k]
+		tw := 12 + 7*float64(len([]rune(s.label)))
+		lx -= tw + 8
+		fmt.Fprintf(&b, `<rect x="%.0f" y="4" width="10" height="10" fill="%s"/><text x="%.0f" y="13" font-size="10" fill="#333">%s</text>`, lx, s.color, lx+13, esc(s.label))
+	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// Spark draws a dataset's daily views and downloads.
+func Spark(lang string, days []DayCount, title string) template.HTML {
+	names := make([]string, len(days))
+	views, downloads := make([]int64, len(days)), make([]int64, len(days))
+	for i, d := range days {
+		names[i], views[i], downloads[i] = d.Day, d.Views, d.Downloads
+	}
+	return dailyChart(lang, names, []series{
+		{i18n.T(lang, "chart.views", nil), "#9db9d8", views},
+		{i18n.T(lang, "chart.downloads", nil), "#2f6fad", downloads},
+	}, i18n.T(lang, "chart.count", nil), title)
+}
+
+// UsageChart draws API calls per day; each column's tooltip gives the day
+// and the calls.
+func UsageChart(lang string, days []DayCalls, title string) template.HTML {
+	names := make([]string, len(days))
+	calls := make([]int64, len(days))
+	for i, d := range days {
+		names[i], calls[i] = d.Day, d.Calls
+	}
+	return dailyChart(lang, names, []series{{i18n.T(lang, "chart.calls", nil), "#2f6fad", calls}}, i18n.T(lang, "chart.calls", nil), title)
 }

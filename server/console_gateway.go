@@ -7,7 +7,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"opendata/access"
 	"opendata/auth"
+	"opendata/frontend"
 )
 
 // The staff side of the gateway: the application review queue, usage of
@@ -57,6 +59,17 @@ func (s *Server) consoleApplicationAction(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/console/applications?done=1")
 }
 
+// chartDays is a usage report's daily series as the chart takes it.
+func chartDays(rep access.Report) []frontend.DayCalls {
+	out := make([]frontend.DayCalls, 0, len(rep.Days))
+	for i, d := range rep.Days {
+		if i < len(rep.Daily) {
+			out = append(out, frontend.DayCalls{Day: d, Calls: rep.Daily[i].Calls, Rows: rep.Daily[i].Rows})
+		}
+	}
+	return out
+}
+
 func (s *Server) consoleUsage(c echo.Context) error {
 	rep, scope, err := s.usageReport(c, currentUser)
 	if err != nil {
@@ -66,7 +79,7 @@ func (s *Server) consoleUsage(c echo.Context) error {
 	if scope.DepartmentID != 0 {
 		help, by = "usage.help_department", "usage.user"
 	}
-	return s.render(c, http.StatusOK, "usage", s.newPage(c, "", map[string]any{"Usage": rep, "Help": help, "ByLabel": by}))
+	return s.render(c, http.StatusOK, "usage", s.newPage(c, "", map[string]any{"Usage": rep, "UsageDays": chartDays(rep), "Help": help, "ByLabel": by}))
 }
 
 func (s *Server) consoleDevelopers(c echo.Context) error {

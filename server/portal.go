@@ -530,7 +530,9 @@ func (s *Server) examples(r catalog.Resource, v catalog.Version, p *preview) []e
 	goq += fmt.Sprintf("}\nreq, _ := http.NewRequest(\"GET\", %q+\"?\"+q.Encode(), nil)%s\nresp, err := http.DefaultClient.Do(req)\nif err != nil {\n\tlog.Fatal(err)\n}\ndefer resp.Body.Close()\nvar page struct{ Records []map[string]any }\njson.NewDecoder(resp.Body).Decode(&page)", records, goKey)
 	out := []example{{"ex-curl", "curl", curl}, {"ex-python", "Python", py}, {"ex-js", "JavaScript", js}, {"ex-go", "Go", goq}}
 	if r.OpenType == catalog.OpenUnconditional {
-		out = append(out, example{"ex-download", "CSV (curl)", fmt.Sprintf("curl -o %s-v%d.csv \"%s\"", r.Code, v.Number, csvURL)})
+		pq := fmt.Sprintf("%s/api/v1/resources/%d/download/open.parquet", base, r.ID)
+		out = append(out, example{"ex-download", "CSV (curl)", fmt.Sprintf("curl -o %s-v%d.csv \"%s\"", r.Code, v.Number, csvURL)},
+			example{"ex-pandas", "Python (pandas)", fmt.Sprintf("import pandas as pd\n\ndf = pd.read_csv(%q, encoding=\"utf-8-sig\")\n# or: df = pd.read_parquet(%q)\nprint(df.head())", csvURL, pq)})
 	}
 	return out
 }

@@ -155,7 +155,7 @@ func (s *Server) renderAccount(c echo.Context, u auth.User, newToken string) err
 		exampleID = rs[0].ID
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return s.render(c, http.StatusOK, "account", s.newPage(c, "", map[string]any{"Keys": s.keyRows(keys), "Usage": rep, "Applications": apps,
+	return s.render(c, http.StatusOK, "account", s.newPage(c, "", map[string]any{"Keys": s.keyRows(keys), "Usage": rep, "UsageDays": chartDays(rep), "Applications": apps,
 		"Notices": notices, "NewToken": newToken, "MaxDays": s.app.Config.KeyMaxDays, "Base": s.baseURL(c), "ExampleID": exampleID}))
 }
 
