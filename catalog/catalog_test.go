@@ -315,3 +315,27 @@ func TestQualityVisibleTo(t *testing.T) {
 		}
 	}
 }
+
+// A department that does not exist is the form's mistake (a field error);
+// a database that cannot be reached is not: the outage stays an error of
+// its own, never "choose a department".
+func TestCreateResourceDepartmentLookup(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s := &catalog.Store{DB: d}
+		bureau := auth.Actor{Role: auth.RoleBureauAdmin}
+		var fe errs.FieldErrors
+		if _, err := s.CreateResource(ctx, bureau, valid(999)); !errors.As(err, &fe) || fe["department_id"] == "" {
+			t.Fatalf("unknown department: %v", err)
+		}
+		jt, err := s.CreateDepartment(ctx, catalog.Department{Code: "JTJ", Name: "市交通运输局"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		_, err = s.CreateResource(ctx, bureau, valid(jt.ID))
+		if err == nil || errors.As(err, &fe) {
+			t.Fatalf("closed database answered as bad input: %v", err)
+		}
+	})
+}

@@ -156,8 +156,12 @@ func (s *Store) CreateResource(ctx context.Context, actor auth.Actor, e Entry) (
 	if !actor.CanEditDepartment(e.DepartmentID) {
 		return Resource{}, errs.Forbiddenf("err.catalog.own_dept_create")
 	}
-	if _, err := s.GetDepartment(ctx, e.DepartmentID); err != nil {
+	// Only a department that is not there is the form's mistake; a
+	// database that cannot be reached is an outage (503), not bad input.
+	if _, err := s.GetDepartment(ctx, e.DepartmentID); errors.Is(err, errs.NotFound) {
 		return Resource{}, errs.FieldErrors{"department_id": MsgNoDepartment}
+	} else if err != nil {
+		return Resource{}, err
 	}
 	body, _ := json.Marshal(e)
 	changes := diff(Entry{}, e)
