@@ -101,8 +101,8 @@ type Entry struct {
 	ResponsiblePerson  string    `json:"responsible_person"`
 	ResponsibleContact string    `json:"responsible_contact"`
 	UsageNote          string    `json:"usage_note,omitempty"`
-	Licence            string    `json:"licence,omitempty"`     // the open data's licence; "" for the configured default
-	LicenceURL         string    `json:"licence_url,omitempty"` // where its text is
+	Licence            string    `json:"licence,omitempty"`      // the open data's licence; "" for the configured default
+	LicenceURL         string    `json:"licence_url,omitempty"`  // where its text is
 	ReleaseDate        string    `json:"release_date,omitempty"` // YYYY-MM-DD
 	Keywords           []string  `json:"keywords,omitempty"`
 	Related            []string  `json:"related,omitempty"` // codes of related resources

@@ -27,7 +27,6 @@ const (
 	Keys     = "keys"     // API keys, developer accounts and their tiers
 )
 
-
 // execer is a database or a transaction.
 type execer interface {
 	Exec(ctx context.Context, q string, args ...any) (sql.Result, error)

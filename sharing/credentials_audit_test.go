@@ -42,7 +42,9 @@ func TestCredentialChangesAuditedInTheirTransaction(t *testing.T) {
 		ctx := context.Background()
 		x := setup(t, d)
 		s, admin := x.svc, x.providerAdmin
-		events := func(action string) int { return count(t, d, "SELECT COUNT(*) FROM audit_events WHERE action = ?", action) }
+		events := func(action string) int {
+			return count(t, d, "SELECT COUNT(*) FROM audit_events WHERE action = ?", action)
+		}
 
 		mend := breakAudit(t, d)
 		if _, err := s.CreateCredential(ctx, admin, admin.DepartmentID, "医师注册系统"); err == nil {

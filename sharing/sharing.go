@@ -245,7 +245,6 @@ func (s *Service) auditTx(ctx context.Context, q db.Querier, e *audit.Event) err
 	return err
 }
 
-
 func (s *Service) event(ctx context.Context, q db.Querier, id int64, action, actor, reason string) error {
 	_, err := q.Exec(ctx, "INSERT INTO share_request_events (request_id, action, actor_name, reason, at) VALUES (?, ?, ?, ?, ?)", id, action, actor, reason, s.now())
 	return err
