@@ -11,32 +11,6 @@ import (
 	"opendata/db/dbtest"
 )
 
-// breakAudit makes every insert into the audit log fail (as a full disk or
-// a lost connection would) until the returned function mends it.
-func breakAudit(t *testing.T, d *db.DB) func() {
-	t.Helper()
-	ctx := context.Background()
-	stmts := []string{"CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"}
-	undo := []string{"DROP TRIGGER audit_broken"}
-	if d.Dialect == db.Postgres {
-		stmts = []string{"CREATE FUNCTION audit_broken() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk I/O error'; END $$ LANGUAGE plpgsql",
-			"CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_broken()"}
-		undo = []string{"DROP TRIGGER audit_broken ON audit_events", "DROP FUNCTION audit_broken()"}
-	}
-	for _, s := range stmts {
-		if _, err := d.Exec(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return func() {
-		for _, s := range undo {
-			if _, err := d.Exec(ctx, s); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
 func count(t *testing.T, d *db.DB, q string, args ...any) int {
 	t.Helper()
 	var n int
@@ -61,7 +35,7 @@ func TestKeyChangesAuditedInTheirTransaction(t *testing.T) {
 			return count(t, d, "SELECT COUNT(*) FROM audit_events WHERE action = ?", action)
 		}
 
-		mend := breakAudit(t, d)
+		mend := dbtest.BreakAudit(t, d)
 		if _, _, err := s.CreateKey(ctx, u, "审计失败", 0); err == nil {
 			t.Fatal("a key was created without its audit event")
 		}
@@ -77,7 +51,7 @@ func TestKeyChangesAuditedInTheirTransaction(t *testing.T) {
 			t.Fatalf("key.create events: %d", events("key.create"))
 		}
 
-		mend = breakAudit(t, d)
+		mend = dbtest.BreakAudit(t, d)
 		if err := s.RevokeKey(ctx, u, k.ID); err == nil {
 			t.Fatal("a key was revoked without its audit event")
 		}
@@ -114,7 +88,7 @@ func TestAccountChangesAuditedInTheirTransaction(t *testing.T) {
 		}
 		s := &access.Service{DB: d, Users: &auth.Store{DB: d}, Audit: &audit.Log{DB: d}, VerifyByEmail: true}
 		in := access.SignUp{Email: "dev@example.cn", Password: "developer-pass-1", DisplayName: "开发者"}
-		mend := breakAudit(t, d)
+		mend := dbtest.BreakAudit(t, d)
 		if _, err := s.Register(ctx, in); err == nil {
 			t.Fatal("an account was registered without its audit event")
 		}
@@ -129,7 +103,7 @@ func TestAccountChangesAuditedInTheirTransaction(t *testing.T) {
 		if n := count(t, d, "SELECT COUNT(*) FROM email_tokens WHERE user_id = ?", reg.User.ID); n != 1 {
 			t.Fatalf("%d verification tokens", n)
 		}
-		mend = breakAudit(t, d)
+		mend = dbtest.BreakAudit(t, d)
 		if _, err := s.SetDeveloperActive(ctx, bureau, reg.User.ID, true); err == nil {
 			t.Fatal("an account was activated without its audit event")
 		}

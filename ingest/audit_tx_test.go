@@ -68,7 +68,7 @@ func TestIngestRefusedWhenAuditCannotBeWritten(t *testing.T) {
 			return n
 		}
 
-		mend := breakAudit(t, d)
+		mend := dbtest.BreakAudit(t, d)
 		if _, err := svc.Ingest(ctx, staff.Actor(), ingest.Request{ResourceID: r.ID, Path: file, Name: "stops.csv", Format: "csv"}); err == nil {
 			t.Fatal("ingest succeeded without its audit event")
 		}
@@ -87,29 +87,4 @@ func TestIngestRefusedWhenAuditCannotBeWritten(t *testing.T) {
 			t.Fatalf("%d version.ingested events, want 1", n)
 		}
 	})
-}
-
-// breakAudit makes every insert into the audit log fail until mended.
-func breakAudit(t *testing.T, d *db.DB) func() {
-	t.Helper()
-	ctx := context.Background()
-	stmts := []string{"CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"}
-	undo := []string{"DROP TRIGGER audit_broken"}
-	if d.Dialect == db.Postgres {
-		stmts = []string{"CREATE FUNCTION audit_broken() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk I/O error'; END $$ LANGUAGE plpgsql",
-			"CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_broken()"}
-		undo = []string{"DROP TRIGGER audit_broken ON audit_events", "DROP FUNCTION audit_broken()"}
-	}
-	for _, s := range stmts {
-		if _, err := d.Exec(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return func() {
-		for _, s := range undo {
-			if _, err := d.Exec(ctx, s); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 }

@@ -9,32 +9,6 @@ import (
 	"opendata/db/dbtest"
 )
 
-// breakAudit makes every insert into the audit log fail until the
-// returned function mends it.
-func breakAudit(t *testing.T, d *db.DB) func() {
-	t.Helper()
-	ctx := context.Background()
-	stmts := []string{"CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"}
-	undo := []string{"DROP TRIGGER audit_broken"}
-	if d.Dialect == db.Postgres {
-		stmts = []string{"CREATE FUNCTION audit_broken() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk I/O error'; END $$ LANGUAGE plpgsql",
-			"CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_broken()"}
-		undo = []string{"DROP TRIGGER audit_broken ON audit_events", "DROP FUNCTION audit_broken()"}
-	}
-	for _, s := range stmts {
-		if _, err := d.Exec(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return func() {
-		for _, s := range undo {
-			if _, err := d.Exec(ctx, s); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
 // A system credential's creation, rotation and revocation commit with
 // their audit events or not at all.
 func TestCredentialChangesAuditedInTheirTransaction(t *testing.T) {
@@ -46,7 +20,7 @@ func TestCredentialChangesAuditedInTheirTransaction(t *testing.T) {
 			return count(t, d, "SELECT COUNT(*) FROM audit_events WHERE action = ?", action)
 		}
 
-		mend := breakAudit(t, d)
+		mend := dbtest.BreakAudit(t, d)
 		if _, err := s.CreateCredential(ctx, admin, admin.DepartmentID, "医师注册系统"); err == nil {
 			t.Fatal("a credential was issued without its audit event")
 		}
@@ -59,7 +33,7 @@ func TestCredentialChangesAuditedInTheirTransaction(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		mend = breakAudit(t, d)
+		mend = dbtest.BreakAudit(t, d)
 		if _, err := s.RotateCredential(ctx, admin, c.ID); err == nil {
 			t.Fatal("a credential was rotated without its audit events")
 		}

@@ -93,3 +93,30 @@ func Postgres(t testing.TB) *db.DB {
 	}
 	return d
 }
+
+// BreakAudit makes every insert into the audit log fail (as a full disk or
+// a lost connection would) until the returned function mends it: the
+// tests of "the audit is part of the act" use it on either dialect.
+func BreakAudit(t testing.TB, d *db.DB) func() {
+	t.Helper()
+	ctx := context.Background()
+	stmts := []string{"CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"}
+	undo := []string{"DROP TRIGGER audit_broken"}
+	if d.Dialect == db.Postgres {
+		stmts = []string{"CREATE FUNCTION audit_broken() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk I/O error'; END $$ LANGUAGE plpgsql",
+			"CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_broken()"}
+		undo = []string{"DROP TRIGGER audit_broken ON audit_events", "DROP FUNCTION audit_broken()"}
+	}
+	for _, s := range stmts {
+		if _, err := d.Exec(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func() {
+		for _, s := range undo {
+			if _, err := d.Exec(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
