@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -425,16 +426,24 @@ func (s *Server) conflict(c echo.Context, cur catalog.Resource, rev int) (*confl
 }
 
 func (s *Server) deptNamesByID(c echo.Context) catalog.Departments {
-	ds, err := s.app.Catalog.ListDepartments(c.Request().Context())
+	m, err := s.deptNamesIn(c.Request().Context(), lang(c))
 	if err != nil {
 		s.log.Warn("department names", "err", err)
 	}
-	l := lang(c)
+	return func(id int64) string { return m[id] }
+}
+
+// deptNamesIn are the departments' names by id in language l.
+func (s *Server) deptNamesIn(ctx context.Context, l string) (map[int64]string, error) {
+	ds, err := s.app.Catalog.ListDepartments(ctx)
+	if err != nil {
+		return nil, err
+	}
 	m := map[int64]string{}
 	for _, d := range ds {
 		m[d.ID] = deptName(l, d)
 	}
-	return func(id int64) string { return m[id] }
+	return m, nil
 }
 
 func (s *Server) consoleEntryRetire(c echo.Context) error {

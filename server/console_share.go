@@ -112,13 +112,9 @@ func (s *Server) consoleShareRequests(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ds, err := s.app.Catalog.ListDepartments(ctx)
+	depts, err := s.deptNamesIn(ctx, l)
 	if err != nil {
 		return err
-	}
-	depts := map[int64]string{}
-	for _, d := range ds {
-		depts[d.ID] = deptName(l, d)
 	}
 	lists := map[string][]requestRow{}
 	for _, r := range reqs {
