@@ -482,4 +482,6 @@ CREATE TABLE cache_versions (
 	name TEXT PRIMARY KEY,
 	version {{BIGINT}} NOT NULL
 )`},
+	{85, "disputes: a citizen reporter's contact (shown only to the providing department)", `
+ALTER TABLE disputes ADD COLUMN reporter_contact TEXT NOT NULL DEFAULT ''`},
 }

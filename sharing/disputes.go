@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"opendata/auth"
+	"opendata/calendar"
 	"opendata/catalog"
 	"opendata/db"
 	"opendata/errs"
@@ -37,6 +38,93 @@ type Dispute struct {
 	// ReporterDepartment is the reporting department (0: none); who sees
 	// the dispute depends on it (CanSeeDispute).
 	ReporterDepartment int64 `json:"-"`
+	// Contact is a citizen reporter's phone or e-mail (empty when staff
+	// reported): only the providing department sees it (CanSeeDisputeContact).
+	Contact string `json:"reporter_contact,omitempty"`
+	// Left is the working days left to answer an open dispute (DisputeQueue).
+	Left *calendar.Left `json:"time_left,omitempty"`
+}
+
+// ByCitizen reports whether a member of the public, not signed in,
+// reported d (staff report with their account and leave no contact).
+func (d Dispute) ByCitizen() bool { return d.Contact != "" }
+
+// Citizen is a member of the public reporting a dispute on the portal
+// without an account: the providing department answers them at Contact.
+type Citizen struct {
+	Name    string
+	Contact string
+}
+
+// Limits of what a dispute's fields hold (the web form keeps them in its
+// small body, see the server's authRoutes).
+const (
+	MaxProblemRunes  = 1000
+	MaxEvidenceRunes = 2000
+	MaxRowKeyRunes   = 200
+	MaxNameRunes     = 50
+	MaxContactRunes  = 100
+)
+
+// CheckDispute validates what a reporter says of resource r, each
+// problem a message key of the catalog by field.
+func CheckDispute(r catalog.Resource, n NewDispute) errs.FieldErrors {
+	fe := errs.FieldErrors{}
+	if k := utf8.RuneCountInString(strings.TrimSpace(n.RowKey)); k == 0 || k > MaxRowKeyRunes {
+		fe["row_key"] = "dispute.err.row_key"
+	}
+	if _, ok := r.ItemByName(n.Column); !ok {
+		fe["column"] = "dispute.err.column"
+	}
+	switch k := utf8.RuneCountInString(strings.TrimSpace(n.Problem)); {
+	case k < 4:
+		fe["problem"] = "dispute.err.problem"
+	case k > MaxProblemRunes:
+		fe["problem"] = "dispute.err.problem_long"
+	}
+	if utf8.RuneCountInString(n.Evidence) > MaxEvidenceRunes {
+		fe["evidence"] = "dispute.err.evidence_long"
+	}
+	return fe
+}
+
+// CheckCitizen validates a citizen reporter: a name and a contact the
+// provider can answer at (ValidContact).
+func CheckCitizen(c Citizen) errs.FieldErrors {
+	fe := errs.FieldErrors{}
+	if k := utf8.RuneCountInString(strings.TrimSpace(c.Name)); k == 0 || k > MaxNameRunes {
+		fe["name"] = "dispute.err.name"
+	}
+	if !ValidContact(c.Contact) {
+		fe["contact"] = "dispute.err.contact"
+	}
+	return fe
+}
+
+// ValidContact reports whether s is an e-mail address or a telephone
+// number (7 to 15 digits, spaces, dashes, parentheses and a leading +
+// allowed).
+func ValidContact(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" || utf8.RuneCountInString(s) > MaxContactRunes {
+		return false
+	}
+	if local, domain, ok := strings.Cut(s, "@"); ok {
+		return local != "" && !strings.ContainsAny(s, " \t<>,;") && !strings.Contains(domain, "@") &&
+			strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
+	}
+	digits := 0
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == ' ' || c == '-' || c == '(' || c == ')':
+		case c == '+' && i == 0:
+		default:
+			return false
+		}
+	}
+	return digits >= 7 && digits <= 15
 }
 
 // NewDispute is what a user reports.
@@ -60,21 +148,29 @@ func (s *Service) ReportDispute(ctx context.Context, p Principal, r catalog.Reso
 		// NotFound does not confirm what it holds.
 		return Dispute{}, errs.NotFoundf("err.resource_not_found", "id", r.ID)
 	}
-	fe := errs.FieldErrors{}
-	if strings.TrimSpace(n.RowKey) == "" {
-		fe["row_key"] = "which record (its key or row number)"
+	return s.fileDispute(ctx, p, "", r, n, CheckDispute(r, n))
+}
+
+// ReportCitizenDispute files a dispute from a member of the public on a
+// dataset the portal shows (CanCitizenReportDispute); their contact is
+// kept for the providing department alone.
+func (s *Service) ReportCitizenDispute(ctx context.Context, c Citizen, r catalog.Resource, n NewDispute) (Dispute, error) {
+	if !CanCitizenReportDispute(r, s.now()) {
+		return Dispute{}, errs.NotFoundf("err.resource_not_found", "id", r.ID)
 	}
-	if _, ok := r.ItemByName(n.Column); !ok {
-		fe["column"] = "a data item of the resource"
+	fe := CheckDispute(r, n)
+	for k, v := range CheckCitizen(c) {
+		fe[k] = v
 	}
-	if utf8.RuneCountInString(strings.TrimSpace(n.Problem)) < 4 {
-		fe["problem"] = "say what is wrong"
-	}
-	if len(n.Evidence) > 4000 || len(n.Problem) > 2000 {
-		fe["evidence"] = "at most 4000 characters"
-	}
+	p := Principal{Name: strings.TrimSpace(c.Name)}
+	return s.fileDispute(ctx, p, strings.TrimSpace(c.Contact), r, n, fe)
+}
+
+// fileDispute stores a checked dispute (fe: what the checks found), audits
+// it and tells the provider, the bureau copied.
+func (s *Service) fileDispute(ctx context.Context, p Principal, contact string, r catalog.Resource, n NewDispute, fe errs.FieldErrors) (Dispute, error) {
 	if _, err := s.Catalog.GetVersion(ctx, r.ID, n.Version); err != nil {
-		fe["version"] = "no such version"
+		fe["version"] = "dispute.err.version"
 	}
 	if err := fe.Err(); err != nil {
 		return Dispute{}, err
@@ -86,20 +182,21 @@ func (s *Service) ReportDispute(ctx context.Context, p Principal, r catalog.Reso
 		dept = p.DepartmentID
 	}
 	var id int64
-	err = s.DB.Tx(ctx, func(q db.Querier) error {
+	err := s.DB.Tx(ctx, func(q db.Querier) error {
 		var err error
-		id, err = q.InsertID(ctx, `INSERT INTO disputes (resource_id, version_number, reporter_department, reporter_name, row_key, column_name, problem, evidence, status, deadline, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`, r.ID, n.Version, dept, p.Name, strings.TrimSpace(n.RowKey), n.Column, strings.TrimSpace(n.Problem), strings.TrimSpace(n.Evidence), deadline, now)
+		id, err = q.InsertID(ctx, `INSERT INTO disputes (resource_id, version_number, reporter_department, reporter_name, reporter_contact, row_key, column_name, problem, evidence, status, deadline, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`, r.ID, n.Version, dept, p.Name, contact, strings.TrimSpace(n.RowKey), n.Column, strings.TrimSpace(n.Problem), strings.TrimSpace(n.Evidence), deadline, now)
 		if err != nil {
 			return err
 		}
+		// The audit names the reporter, never a citizen's contact.
 		return s.auditTx(ctx, q, auditEvent(p, "dispute.reported", r.ID, "", fmt.Sprintf("dispute %d on v%d, %s / %s", id, n.Version, n.RowKey, n.Column)))
 	})
 	if err != nil {
 		return Dispute{}, err
 	}
 	s.Notify.Send(ctx, "dispute_new", notify.Params("id", id, "name", r.Name, "reporter", p.Name, "version", n.Version,
-		"deadline", deadline.In(s.Calendar.Location()).Format("2006-01-02")), fmt.Sprintf("/datasets/%d", r.ID),
+		"deadline", deadline.In(s.Calendar.Location()).Format("2006-01-02")), DisputeLink(id),
 		notify.To{DepartmentID: r.DepartmentID}, notify.To{Role: string(auth.RoleBureauAdmin)})
 	return s.GetDispute(ctx, id)
 }
@@ -108,12 +205,28 @@ func (s *Service) ReportDispute(ctx context.Context, p Principal, r catalog.Reso
 func (s *Service) GetDispute(ctx context.Context, id int64) (Dispute, error) {
 	var d Dispute
 	err := s.DB.QueryRow(ctx, `SELECT id, resource_id, version_number, reporter_name, row_key, column_name, problem, evidence, status, answer, fixed_in_version,
-		deadline, created_at, answered_at, COALESCE(reporter_department, 0) FROM disputes WHERE id = ?`, id).Scan(&d.ID, &d.ResourceID, &d.Version, &d.Reporter, &d.RowKey, &d.Column,
-		&d.Problem, &d.Evidence, &d.Status, &d.Answer, &d.FixedInVersion, &d.Deadline, &d.CreatedAt, &d.AnsweredAt, &d.ReporterDepartment)
+		deadline, created_at, answered_at, COALESCE(reporter_department, 0), reporter_contact FROM disputes WHERE id = ?`, id).Scan(&d.ID, &d.ResourceID, &d.Version, &d.Reporter, &d.RowKey, &d.Column,
+		&d.Problem, &d.Evidence, &d.Status, &d.Answer, &d.FixedInVersion, &d.Deadline, &d.CreatedAt, &d.AnsweredAt, &d.ReporterDepartment, &d.Contact)
 	if err != nil {
 		return d, fmt.Errorf("dispute %d: %w", id, db.MapErr(err))
 	}
 	return d, nil
+}
+
+// CheckAnswer validates a provider's answer to d: what was found, and a
+// version that fixes it later than the disputed one (when confirmed).
+func CheckAnswer(d Dispute, confirmed bool, answer string, fixedIn int) errs.FieldErrors {
+	fe := errs.FieldErrors{}
+	switch k := utf8.RuneCountInString(strings.TrimSpace(answer)); {
+	case k < 2:
+		fe["answer"] = "dispute.err.answer"
+	case k > MaxProblemRunes:
+		fe["answer"] = "dispute.err.answer_long"
+	}
+	if confirmed && (fixedIn < 0 || (fixedIn != 0 && fixedIn <= d.Version)) {
+		fe["fixed_in_version"] = "dispute.err.fixed_in"
+	}
+	return fe
 }
 
 // DisputesFor lists what p sees of resource r's disputes, newest first
@@ -140,6 +253,55 @@ func (s *Service) CanReportDispute(ctx context.Context, p Principal, r catalog.R
 	return d.Allowed, err
 }
 
+// DisputeQueue is the disputes p's department must answer (on its
+// resources), open ones first by deadline, each with its resource and the
+// working days left; the bureau and the office, who supervise, see every
+// department's. A citizen's contact is kept only where CanSeeDisputeContact.
+func (s *Service) DisputeQueue(ctx context.Context, p Principal) ([]QueuedDispute, error) {
+	if p.System || (p.DepartmentID == 0 && !supervises(p)) {
+		return []QueuedDispute{}, nil
+	}
+	where, args := "r.department_id = ?", []any{p.DepartmentID}
+	if supervises(p) {
+		where, args = "1 = 1", nil
+	}
+	ds, err := loadAll(ctx, s, s.GetDispute, `SELECT d.id FROM disputes d JOIN resources r ON r.id = d.resource_id WHERE `+where+`
+		ORDER BY CASE WHEN d.status = 'open' THEN 0 ELSE 1 END, d.deadline, d.id DESC`, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := []QueuedDispute{}
+	res := map[int64]catalog.Resource{}
+	for _, d := range ds {
+		r, ok := res[d.ResourceID]
+		if !ok {
+			if r, err = s.Catalog.GetResource(ctx, d.ResourceID); err != nil {
+				return nil, err
+			}
+			res[d.ResourceID] = r
+		}
+		if !CanSeeDispute(p, d, r) {
+			continue
+		}
+		if !CanSeeDisputeContact(p, d, r) {
+			d.Contact = ""
+		}
+		if d.Status == "open" {
+			l := s.Calendar.TimeLeft(s.now(), d.Deadline)
+			d.Left = &l
+		}
+		out = append(out, QueuedDispute{Dispute: d, Resource: r, CanAnswer: d.Status == "open" && CanAnswerDispute(p, r)})
+	}
+	return out, nil
+}
+
+// QueuedDispute is one card of the provider's dispute queue.
+type QueuedDispute struct {
+	Dispute   Dispute
+	Resource  catalog.Resource
+	CanAnswer bool
+}
+
 // Disputes lists a resource's disputes, newest first.
 func (s *Service) Disputes(ctx context.Context, rid int64) ([]Dispute, error) {
 	return loadAll(ctx, s, s.GetDispute, "SELECT id FROM disputes WHERE resource_id = ? ORDER BY id DESC", rid)
@@ -156,21 +318,18 @@ func (s *Service) AnswerDispute(ctx context.Context, p Principal, id int64, conf
 	if err != nil {
 		return d, err
 	}
-	if p.System || p.DepartmentID != r.DepartmentID {
+	if !CanAnswerDispute(p, r) {
 		return d, errs.Forbiddenf("err.dispute.who")
 	}
 	if d.Status != "open" {
 		return d, disputeMoved(id)("")
 	}
-	if utf8.RuneCountInString(strings.TrimSpace(answer)) < 2 {
-		return d, errs.FieldErrors{"answer": "say what was found"}
+	if fe := CheckAnswer(d, confirmed, answer, fixedIn); len(fe) > 0 {
+		return d, fe
 	}
 	status := "rejected"
 	if confirmed {
 		status = "confirmed"
-		if fixedIn != 0 && fixedIn <= d.Version {
-			return d, errs.FieldErrors{"fixed_in_version": "a version after the disputed one"}
-		}
 	} else {
 		fixedIn = 0
 	}
@@ -287,7 +446,7 @@ func (c disputeClock) Open(ctx context.Context) ([]workflow.Item, error) {
 			return nil, err
 		}
 		params := notify.Params("id", it.ID, "name", name, "deadline", it.Deadline.In(c.s.Calendar.Location()).Format("2006-01-02"))
-		link := fmt.Sprintf("/api/v1/share/resources/%d/disputes", it.ID)
+		link := DisputeLink(it.ID)
 		it.Remind = &workflow.Notice{Kind: "dispute_due", Params: params, Link: link, To: []notify.To{{DepartmentID: dept}}}
 		it.Overdue = &workflow.Notice{Kind: "dispute_overdue", Params: params, Link: link, To: []notify.To{{DepartmentID: dept}, {Role: string(auth.RoleBureauAdmin)}}}
 		out = append(out, it)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"opendata/auth"
 	"opendata/catalog"
@@ -95,11 +96,36 @@ func CanSeeDispute(p Principal, d Dispute, res catalog.Resource) bool {
 	return p.DepartmentID != 0 && (p.DepartmentID == res.DepartmentID || p.DepartmentID == d.ReporterDepartment)
 }
 
+// CanSeeDisputeContact reports whether p sees the contact a citizen left
+// on dispute d of res: only the providing department, which answers them
+// (not the bureau or the office, who supervise without writing to them).
+func CanSeeDisputeContact(p Principal, d Dispute, res catalog.Resource) bool {
+	return CanAnswerDispute(p, res)
+}
+
+// CanAnswerDispute reports whether p answers disputes on res: the
+// providing department's staff, who verify their own data.
+func CanAnswerDispute(p Principal, res catalog.Resource) bool {
+	return !p.System && p.DepartmentID != 0 && p.DepartmentID == res.DepartmentID
+}
+
+// CanCitizenReportDispute reports whether a member of the public, not
+// signed in, may report a dispute on res: on any dataset the portal shows
+// them at now.
+func CanCitizenReportDispute(res catalog.Resource, now time.Time) bool {
+	return res.IsPublic(now)
+}
+
+// DisputeLink is the console card of dispute id (notices link to it).
+func DisputeLink(id int64) string {
+	return fmt.Sprintf("/console/disputes#dispute-%d", id)
+}
+
 // PublicDispute is the part of a dispute the public sees: the version, the
 // data item, the problem, the answer and its state — not who reported it,
-// their evidence or which record.
+// their contact, their evidence or which record.
 func PublicDispute(d Dispute) Dispute {
-	d.Reporter, d.Evidence, d.RowKey, d.ReporterDepartment = "", "", "", 0
+	d.Reporter, d.Evidence, d.RowKey, d.ReporterDepartment, d.Contact = "", "", "", 0, ""
 	return d
 }
 
@@ -111,6 +137,9 @@ func VisibleDisputes(p *Principal, res catalog.Resource, public bool, ds []Dispu
 	for _, d := range ds {
 		switch {
 		case p != nil && CanSeeDispute(*p, d, res):
+			if !CanSeeDisputeContact(*p, d, res) {
+				d.Contact = ""
+			}
 			out = append(out, d)
 		case public && d.Status != "open":
 			out = append(out, PublicDispute(d))
