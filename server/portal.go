@@ -43,6 +43,9 @@ type page struct {
 	Q         string
 	Flash     string
 	Data      any
+	// Feeds are the Atom feeds the page names in its head, its own first
+	// (shown as a link on the page); every page names the catalog's.
+	Feeds []feedLink
 }
 
 const langCookie = "opendata_lang"
@@ -87,7 +90,7 @@ func ensureCSRFCookie(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (s *Server) newPage(c echo.Context, title string, data any) page {
 	l := lang(c)
-	p := page{Lang: l, Title: title, OtherLang: otherLangURL(c, l), Data: data}
+	p := page{Lang: l, Title: title, OtherLang: otherLangURL(c, l), Data: data, Feeds: []feedLink{catalogFeedLink(l)}}
 	if u, ok := c.Get(ctxUser).(auth.User); ok {
 		p.User = &u
 	}
@@ -123,9 +126,12 @@ func (s *Server) bindPortal(e *echo.Echo) {
 	e.GET("/", s.home)
 	e.GET("/search", s.searchPage)
 	e.GET("/datasets/:id", s.datasetPage)
+	e.GET("/datasets/:id/feed.atom", s.datasetFeed)
+	e.GET(catalogFeedPath, s.catalogFeed)
 	e.GET("/datasets/:id/download/:file", s.download)
 	e.GET("/departments", s.departmentsPage)
 	e.GET("/departments/:code", s.departmentPage)
+	e.GET("/departments/:code/feed.atom", s.departmentFeed)
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginForm)
 	e.POST("/logout", s.logoutForm)
@@ -684,5 +690,7 @@ func (s *Server) datasetPage(c echo.Context) error {
 		}
 		data["MyApplications"] = mine
 	}
-	return s.render(c, http.StatusOK, "dataset", s.newPage(c, r.Name, data))
+	p := s.newPage(c, r.Name, data)
+	p.Feeds = append([]feedLink{datasetFeedLink(p.Lang, r)}, p.Feeds...)
+	return s.render(c, http.StatusOK, "dataset", p)
 }

@@ -55,7 +55,9 @@ func (s *Server) departmentPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "department", s.newPage(c, d.Name, map[string]any{"Department": d, "Resources": rs}))
+	p := s.newPage(c, d.Name, map[string]any{"Department": d, "Resources": rs})
+	p.Feeds = append([]feedLink{departmentFeedLink(p.Lang, d)}, p.Feeds...)
+	return s.render(c, http.StatusOK, "department", p)
 }
 
 // safeNext is where a login goes on to: a path on this site, or /console.
