@@ -102,6 +102,18 @@ func Unavailablef(key string, kv ...any) error { return Msgf(Unavailable, key, k
 // RateLimitedf is a RateLimited error with a catalog message.
 func RateLimitedf(key string, kv ...any) error { return Msgf(RateLimited, key, kv...) }
 
+// Fieldf is an Invalid error about one named field or parameter (filter,
+// sort, cursor …) with a catalog message: the answer lists it under the
+// field's name, in the reader's language, and as the detail.
+func Fieldf(field, key string, kv ...any) error {
+	err := Msgf(Invalid, key, kv...)
+	if p, ok := err.(*Public); ok {
+		p.Field = field
+		return p
+	}
+	return FieldErrors{field: err.Error()}
+}
+
 // Msgf is an error of kind with a catalog message key and its parameters
 // (pairs of name and value; a Key value is rendered too), shown as the
 // detail under the kind's own message.
@@ -152,6 +164,8 @@ type Public struct {
 	// AsDetail: the words say what in particular was wrong (the answer's
 	// detail), under the kind's own message, rather than replace it.
 	AsDetail bool
+	// Field, when set, is the field or parameter the words are about.
+	Field string
 }
 
 // Text renders the error's words in lang.
@@ -170,6 +184,9 @@ func (p *Public) Text(lang string) string {
 }
 
 func (p *Public) Error() string {
+	if p.Field != "" {
+		return fmt.Sprintf("%v: %s: %s", p.Kind, p.Field, p.Text(i18n.EN))
+	}
 	if p.AsDetail {
 		return fmt.Sprintf("%v: %s", p.Kind, p.Text(i18n.EN))
 	}

@@ -74,6 +74,8 @@ func TestCatalogMessages(t *testing.T) {
 // tools' packages.
 func TestErrorKeysAreInTheCatalog(t *testing.T) {
 	call := regexp.MustCompile(`errs\.(Invalidf|NotFoundf|Forbiddenf|Unauthenticatedf|Conflictf|TooLargef|Unavailablef|RateLimitedf)\(("[^"]*")([^\n]*)`)
+	// errs.Fieldf(field, "key", …): the key comes second.
+	field := regexp.MustCompile(`errs\.(Fieldf)\((?:"[^"]*"|[A-Za-z_][\w.]*), ("[^"]*")([^\n]*)`)
 	wrap := regexp.MustCompile(`fmt\.Errorf\("%w: [^\n]*errs\.(NotFound|Invalid|Conflict|Forbidden|Unauthenticated|TooLarge|Unavailable|RateLimited)\b`)
 	// Text for the operator at the command line or the log, never a person on the web.
 	cli := map[string]bool{"backup": true, "jobs": true, "errs": true}
@@ -94,7 +96,7 @@ func TestErrorKeysAreInTheCatalog(t *testing.T) {
 		}
 		pkg := strings.Split(filepath.ToSlash(strings.TrimPrefix(path, "../")), "/")[0]
 		for i, line := range strings.Split(string(b), "\n") {
-			for _, m := range call.FindAllStringSubmatch(line, -1) {
+			for _, m := range append(call.FindAllStringSubmatch(line, -1), field.FindAllStringSubmatch(line, -1)...) {
 				n++
 				key, _ := strconv.Unquote(m[2])
 				if !i18n.Has(key) || strings.HasPrefix(i18n.T(i18n.EN, key, nil), i18n.Missing) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"opendata/catalog"
+	"opendata/errs"
 )
 
 // checked is a filter whose values are typed for their columns.
@@ -35,23 +36,23 @@ func check(e Expr, s Schema, loc *time.Location) (*checked, error) {
 	case *Cond:
 		col, ok := s.Find(x.Column)
 		if !ok {
-			return nil, fmt.Errorf("%s", unknownColumn(x.Column, s))
+			return nil, unknownColumn("filter", x.Column, s)
 		}
 		switch x.Op {
 		case Contains, Prefix:
 			if col.Type != TString {
-				return nil, fmt.Errorf("%s: column %q is %s; %s works on text columns", x.Op, x.Column, col.Type, x.Op)
+				return nil, errs.Fieldf("filter", "err.query.filter.text_only", "op", x.Op, "column", x.Column, "type", errs.Key("type."+string(col.Type)))
 			}
 		case Lt, Le, Gt, Ge:
 			if col.Type == TBool {
-				return nil, fmt.Errorf("%s: column %q is bool; compare it with eq or ne", x.Op, x.Column)
+				return nil, errs.Fieldf("filter", "err.query.filter.bool_order", "op", x.Op, "column", x.Column)
 			}
 		}
 		out := &checked{cond: x, typ: col.Type}
 		for _, v := range x.Values {
-			tv, err := typed(v, col.Type, loc)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s %q: %v", x.Column, x.Op, v, err)
+			tv, ok := typed(v, col.Type, loc)
+			if !ok {
+				return nil, errs.Fieldf("filter", "err.query.filter.bad_value", "column", x.Column, "op", x.Op, "value", v, "why", errs.Key(notA(col.Type)))
 			}
 			out.vals = append(out.vals, tv)
 		}
@@ -60,43 +61,36 @@ func check(e Expr, s Schema, loc *time.Location) (*checked, error) {
 	return nil, fmt.Errorf("unknown expression")
 }
 
-// typed converts a literal to the bound value for a column type.
-func typed(v string, typ catalog.ColumnType, loc *time.Location) (any, error) {
+// typed converts a literal to the bound value for a column type; ok is
+// false when the literal is not a value of the type (notA says why).
+func typed(v string, typ catalog.ColumnType, loc *time.Location) (any, bool) {
 	switch typ {
 	case TInt:
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("not a whole number (the column is int)")
-		}
-		return n, nil
+		return n, err == nil
 	case TDecimal:
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("not a number (the column is decimal)")
-		}
-		return f, nil
+		return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
 	case TBool:
 		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("not true or false (the column is bool)")
-		}
-		return b, nil
+		return b, err == nil
 	case TDate:
 		d, err := time.Parse("2006-01-02", v)
-		if err != nil {
-			return nil, fmt.Errorf("not a date like 2024-01-31 (the column is date)")
-		}
-		return d.Format("2006-01-02"), nil
+		return d.Format("2006-01-02"), err == nil
 	case TTimestamp:
 		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
 			if t, err := time.ParseInLocation(layout, v, loc); err == nil {
-				return t.UTC().Format("2006-01-02 15:04:05.999999") + "+00", nil
+				return t.UTC().Format("2006-01-02 15:04:05.999999") + "+00", true
 			}
 		}
-		return nil, fmt.Errorf("not a time like 2024-01-31T08:30:00+08:00 or 2024-01-31 08:30:00 (the column is timestamp)")
+		return nil, false
 	}
-	return v, nil
+	return v, true
 }
+
+// notA is the message key saying what a value of typ looks like ("not a
+// whole number (the column is integer)").
+func notA(typ catalog.ColumnType) string { return "err.query.value." + string(typ) }
 
 // Ident quotes a column name for SQL.
 func Ident(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
@@ -279,7 +273,7 @@ func (q *Query) orderSQL(rowNumber bool) string {
 // query's order (nulls last in both directions, ties broken by row number).
 func (q *Query) after(c *Cursor) (string, []any, error) {
 	if len(c.Keys) != len(q.Sort) {
-		return "", nil, fmt.Errorf("the cursor does not match the sort")
+		return "", nil, errs.Fieldf("cursor", "err.query.cursor.sort")
 	}
 	var args []any
 	var build func(i int) string
@@ -312,8 +306,8 @@ func (q *Query) after(c *Cursor) (string, []any, error) {
 			continue
 		}
 		col, _ := q.schema.Find(k.Column)
-		if _, err := typed(*c.Keys[i], col.Type, q.loc); err != nil {
-			return "", nil, fmt.Errorf("the cursor's value for %q: %v", k.Column, err)
+		if _, ok := typed(*c.Keys[i], col.Type, q.loc); !ok {
+			return "", nil, errs.Fieldf("cursor", "err.query.cursor.value", "column", k.Column, "why", errs.Key(notA(col.Type)))
 		}
 	}
 	return build(0), args, nil

@@ -48,30 +48,30 @@ func (s Signer) Encode(c Cursor) string {
 // Decode checks a cursor's signature and that it belongs to this resource,
 // version, variant and sort; every failure is a 400 naming "cursor".
 func (s Signer) Decode(text string, resource int64, version int, variant, sort string) (*Cursor, error) {
-	bad := func(why string) error { return errs.FieldErrors{"cursor": why} }
+	bad := func(key string, kv ...any) error { return errs.Fieldf("cursor", key, kv...) }
 	body, sig, ok := strings.Cut(text, ".")
 	if !ok || len(text) > 8192 {
-		return nil, bad("not a cursor from this API (take next_cursor from the previous page)")
+		return nil, bad("err.query.cursor.foreign")
 	}
 	enc := base64.RawURLEncoding
 	b, err1 := enc.DecodeString(body)
 	mac, err2 := enc.DecodeString(sig)
 	if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(b)) {
-		return nil, bad("the cursor was altered or is not from this API")
+		return nil, bad("err.query.cursor.altered")
 	}
 	var c Cursor
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, bad("the cursor cannot be read")
+		return nil, bad("err.query.cursor.unreadable")
 	}
 	switch {
 	case c.Resource != resource:
-		return nil, bad(fmt.Sprintf("the cursor belongs to another dataset (%d)", c.Resource))
+		return nil, bad("err.query.cursor.dataset", "id", c.Resource)
 	case c.Variant != variant:
-		return nil, bad("the cursor was made for another variant of this dataset")
+		return nil, bad("err.query.cursor.variant")
 	case c.Version != version:
-		return nil, bad(fmt.Sprintf("the cursor is for version %d; the dataset is now at version %d: start again without a cursor", c.Version, version))
+		return nil, bad("err.query.cursor.version", "was", c.Version, "now", version)
 	case c.Sort != sort:
-		return nil, bad(fmt.Sprintf("the cursor was made with sort=%q; keep the same sort while paging", c.Sort))
+		return nil, bad("err.query.cursor.sort_changed", "sort", c.Sort)
 	}
 	return &c, nil
 }

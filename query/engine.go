@@ -336,14 +336,10 @@ func (e *Engine) mapErr(ctx context.Context, err error) error {
 		return errs.Unavailablef("err.query.memory")
 	}
 	if strings.Contains(err.Error(), "Conversion Error") || strings.Contains(err.Error(), "Out of Range") {
-		return errs.FieldErrors{"filter": "a value cannot be compared with its column: " + firstLine(err.Error())}
+		// DuckDB's words stay in the log: the reader is told which parameter.
+		return errs.Internal(errs.Fieldf("filter", "err.query.filter.compare"), err)
 	}
 	return err
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
 }
 
 func normalize(vals []any) []any {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
@@ -280,9 +281,11 @@ func TestRecordsBadInput(t *testing.T) {
 		{"fliter=town+eq+t1", "fliter", "unknown parameter"},
 	} {
 		_, err := run(t, e, tc.params)
-		var fe errs.FieldErrors
-		if !errors.As(err, &fe) || !strings.Contains(fe[tc.field], tc.want) {
+		if !strings.Contains(fieldText(err, tc.field, "en"), tc.want) {
 			t.Errorf("%s: got %v, want %s: …%s…", tc.params, err, tc.field, tc.want)
+		}
+		if zh := fieldText(err, tc.field, "zh-CN"); !hasHan(zh) || strings.Contains(zh, "‽") {
+			t.Errorf("%s: the Chinese answer is %q", tc.params, zh)
 		}
 	}
 	// A cursor of another dataset or version.
@@ -293,18 +296,35 @@ func TestRecordsBadInput(t *testing.T) {
 		{Resource: 1, Version: 1, Variant: "full", Key: "resources/1/v1/open.parquet", Params: v},
 	} {
 		_, err := e.Prepare(context.Background(), signer, req)
-		var fe errs.FieldErrors
-		if !errors.As(err, &fe) || fe["cursor"] == "" {
+		if fieldText(err, "cursor", "en") == "" {
 			t.Errorf("%+v: foreign cursor accepted: %v", req, err)
 		}
 	}
 	// Column scope: columns outside a grant do not exist for the caller.
 	_, err := e.Prepare(context.Background(), signer, query.Request{Resource: 1, Version: 1, Variant: "open", Key: "resources/1/v1/open.parquet",
 		Columns: []string{"id", "town"}, Params: url.Values{"filter": {"note is null"}}})
-	var fe errs.FieldErrors
-	if !errors.As(err, &fe) || !strings.Contains(fe["filter"], `no column "note"`) {
+	if !strings.Contains(fieldText(err, "filter", "en"), `no column "note"`) {
 		t.Fatalf("scope: %v", err)
 	}
+}
+
+// fieldText is what an error says about parameter name in lang ("" when
+// it is not a catalog message about that parameter).
+func fieldText(err error, name, lang string) string {
+	var p *errs.Public
+	if errors.As(err, &p) && p.Field == name && errors.Is(err, errs.Invalid) {
+		return p.Text(lang)
+	}
+	return ""
+}
+
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestEngineLockedDown: DuckDB reads nothing outside the cache and cannot

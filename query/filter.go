@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"opendata/errs"
+	"opendata/i18n"
 )
 
 // Op is a filter operator.
@@ -84,13 +87,35 @@ func (l *Logic) String() string {
 func quoteLit(s string) string      { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 func quoteIdentLit(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// SyntaxError says where a filter went wrong.
+// SyntaxError says where a filter went wrong, in the catalog's words: Key
+// is a message key (err.query.filter.*) filled with the position as {pos}
+// and Params; KeyParams are parameters that are message keys themselves.
 type SyntaxError struct {
-	Pos int // 1-based character position
-	Msg string
+	Pos       int // 1-based character position
+	Key       string
+	Params    map[string]string
+	KeyParams map[string]string
 }
 
-func (e *SyntaxError) Error() string { return fmt.Sprintf("at character %d: %s", e.Pos, e.Msg) }
+// syntaxErr is a SyntaxError at pos with name, value pairs of parameters.
+func syntaxErr(pos int, key string, kv ...string) *SyntaxError {
+	e := &SyntaxError{Pos: pos, Key: key, Params: map[string]string{"pos": fmt.Sprint(pos)}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		e.Params[kv[i]] = kv[i+1]
+	}
+	return e
+}
+
+// Public is the error as a person reads it: about the filter parameter,
+// in the reader's language.
+func (e *SyntaxError) Public() *errs.Public {
+	return &errs.Public{Kind: errs.Invalid, Key: e.Key, Params: e.Params, KeyParams: e.KeyParams, AsDetail: true, Field: "filter"}
+}
+
+// Text renders the error in lang.
+func (e *SyntaxError) Text(lang string) string { return e.Public().Text(lang) }
+
+func (e *SyntaxError) Error() string { return e.Text(i18n.EN) }
 
 type tokKind int
 
@@ -147,7 +172,7 @@ func lex(s string) ([]token, error) {
 				i++
 			}
 			if !closed {
-				return nil, &SyntaxError{start + 1, fmt.Sprintf("the quote %c opened here is never closed", r)}
+				return nil, syntaxErr(start+1, "err.query.filter.unclosed_quote", "quote", string(r))
 			}
 			k := tString
 			if r == '"' {
@@ -155,7 +180,7 @@ func lex(s string) ([]token, error) {
 			}
 			out = append(out, token{k, b.String(), start + 1})
 		case r < 0x20 || r == 0x7f:
-			return nil, &SyntaxError{i + 1, "control characters are not allowed"}
+			return nil, syntaxErr(i+1, "err.query.filter.control")
 		default:
 			start := i
 			for i < len(runes) && !strings.ContainsRune(" \t\n\r(),'\"", runes[i]) && runes[i] >= 0x20 {
@@ -199,10 +224,10 @@ func (p *parser) keyword(words ...string) bool {
 // parentheses (and binds tighter).
 func ParseFilter(s string) (Expr, error) {
 	if len(s) > MaxFilterBytes {
-		return nil, &SyntaxError{1, fmt.Sprintf("the filter is %d bytes; at most %d", len(s), MaxFilterBytes)}
+		return nil, syntaxErr(1, "err.query.filter.too_long", "bytes", fmt.Sprint(len(s)), "max", fmt.Sprint(MaxFilterBytes))
 	}
 	if !utf8.ValidString(s) {
-		return nil, &SyntaxError{1, "the filter is not valid UTF-8"}
+		return nil, syntaxErr(1, "err.query.filter.utf8")
 	}
 	toks, err := lex(s)
 	if err != nil {
@@ -210,14 +235,14 @@ func ParseFilter(s string) (Expr, error) {
 	}
 	p := &parser{toks: toks}
 	if p.peek().kind == tEOF {
-		return nil, &SyntaxError{1, "the filter is empty"}
+		return nil, syntaxErr(1, "err.query.filter.empty")
 	}
 	e, err := p.or(0)
 	if err != nil {
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tEOF {
-		return nil, &SyntaxError{t.pos, fmt.Sprintf("unexpected %q: expected and, or or the end", t.text)}
+		return nil, syntaxErr(t.pos, "err.query.filter.trailing", "got", fmt.Sprintf("%q", t.text))
 	}
 	return e, nil
 }
@@ -256,7 +281,7 @@ func (p *parser) factor(depth int) (Expr, error) {
 	t := p.peek()
 	if t.kind == tLParen {
 		if depth >= maxDepth {
-			return nil, &SyntaxError{t.pos, fmt.Sprintf("parentheses nest deeper than %d", maxDepth)}
+			return nil, syntaxErr(t.pos, "err.query.filter.too_deep", "max", fmt.Sprint(maxDepth))
 		}
 		p.next()
 		e, err := p.or(depth + 1)
@@ -264,7 +289,7 @@ func (p *parser) factor(depth int) (Expr, error) {
 			return nil, err
 		}
 		if c := p.next(); c.kind != tRParen {
-			return nil, &SyntaxError{c.pos, "expected ) to close the parenthesis at character " + fmt.Sprint(t.pos)}
+			return nil, found(c, "err.query.filter.want_close", "open", fmt.Sprint(t.pos))
 		}
 		return e, nil
 	}
@@ -274,18 +299,18 @@ func (p *parser) factor(depth int) (Expr, error) {
 func (p *parser) cond() (Expr, error) {
 	col := p.next()
 	if col.kind != tWord && col.kind != tIdent {
-		return nil, &SyntaxError{col.pos, describe(col) + ": expected a column name"}
+		return nil, found(col, "err.query.filter.want_column")
 	}
 	if col.kind == tWord && (strings.EqualFold(col.text, "and") || strings.EqualFold(col.text, "or")) {
-		return nil, &SyntaxError{col.pos, fmt.Sprintf("%q needs a condition before it", col.text)}
+		return nil, syntaxErr(col.pos, "err.query.filter.dangling", "word", fmt.Sprintf("%q", col.text))
 	}
 	p.conds++
 	if p.conds > MaxConditions {
-		return nil, &SyntaxError{col.pos, fmt.Sprintf("more than %d conditions", MaxConditions)}
+		return nil, syntaxErr(col.pos, "err.query.filter.too_many", "max", fmt.Sprint(MaxConditions))
 	}
 	opTok := p.next()
 	if opTok.kind != tWord {
-		return nil, &SyntaxError{opTok.pos, fmt.Sprintf("%s: expected an operator after %q (eq, ne, lt, le, gt, ge, in, contains, prefix, is null)", describe(opTok), col.text)}
+		return nil, found(opTok, "err.query.filter.want_op", "column", fmt.Sprintf("%q", col.text))
 	}
 	word := strings.ToLower(opTok.text)
 	c := &Cond{Column: col.text}
@@ -297,54 +322,55 @@ func (p *parser) cond() (Expr, error) {
 			c.Op = NotNull
 		}
 		if n := p.next(); n.kind != tWord || !strings.EqualFold(n.text, "null") {
-			return nil, &SyntaxError{n.pos, "expected null after is"}
+			return nil, found(n, "err.query.filter.want_null")
 		}
 		return c, nil
 	case word == "in":
 		c.Op = In
 		if l := p.next(); l.kind != tLParen {
-			return nil, &SyntaxError{l.pos, "expected ( to start the in list"}
+			return nil, found(l, "err.query.filter.want_open")
 		}
 		for {
 			v := p.next()
 			if v.kind != tWord && v.kind != tString {
-				return nil, &SyntaxError{v.pos, describe(v) + ": expected a value in the in list"}
+				return nil, found(v, "err.query.filter.want_in_value")
 			}
 			c.Values = append(c.Values, v.text)
 			if len(c.Values) > MaxInValues {
-				return nil, &SyntaxError{v.pos, fmt.Sprintf("the in list has more than %d values", MaxInValues)}
+				return nil, syntaxErr(v.pos, "err.query.filter.in_too_long", "max", fmt.Sprint(MaxInValues))
 			}
 			sep := p.next()
 			if sep.kind == tRParen {
 				return c, nil
 			}
 			if sep.kind != tComma {
-				return nil, &SyntaxError{sep.pos, describe(sep) + ": expected , or ) in the in list"}
+				return nil, found(sep, "err.query.filter.want_in_sep")
 			}
 		}
 	}
 	op, ok := binaryOps[word]
 	if !ok {
-		return nil, &SyntaxError{opTok.pos, fmt.Sprintf("unknown operator %q (use eq, ne, lt, le, gt, ge, in, contains, prefix, is null)", opTok.text)}
+		return nil, syntaxErr(opTok.pos, "err.query.filter.unknown_op", "op", fmt.Sprintf("%q", opTok.text))
 	}
 	c.Op = op
 	v := p.next()
 	if v.kind != tWord && v.kind != tString {
-		return nil, &SyntaxError{v.pos, describe(v) + fmt.Sprintf(": expected a value after %s", word)}
+		return nil, found(v, "err.query.filter.want_value", "op", word)
 	}
 	if v.kind == tWord && strings.EqualFold(v.text, "null") {
-		return nil, &SyntaxError{v.pos, "compare with null using is null or is not null"}
+		return nil, syntaxErr(v.pos, "err.query.filter.null_compare")
 	}
 	c.Values = []string{v.text}
 	return c, nil
 }
 
-func describe(t token) string {
-	switch t.kind {
-	case tEOF:
-		return "the filter ends"
-	case tLParen, tRParen, tComma:
-		return fmt.Sprintf("unexpected %q", t.text)
+// found is a SyntaxError at t saying what was expected and what came
+// instead ({got}: the token, or the end of the filter).
+func found(t token, key string, kv ...string) *SyntaxError {
+	if t.kind == tEOF {
+		e := syntaxErr(t.pos, key, kv...)
+		e.KeyParams = map[string]string{"got": "err.query.filter.end"}
+		return e
 	}
-	return fmt.Sprintf("unexpected %q", t.text)
+	return syntaxErr(t.pos, key, append(kv, "got", fmt.Sprintf("%q", t.text))...)
 }

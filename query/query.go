@@ -1,7 +1,6 @@
 package query
 
 import (
-	"fmt"
 	"math"
 	"net/url"
 	"slices"
@@ -79,6 +78,7 @@ const (
 	MaxLimit     = 10000
 	MaxGroupBy   = 5
 	MaxAggs      = 10
+	MaxSort      = 5
 )
 
 // Query is a parsed, schema-checked records request.
@@ -119,35 +119,35 @@ func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 	q := &Query{schema: schema, loc: loc, Limit: DefaultLimit, Format: "json"}
 	for name, vals := range v {
 		if !slices.Contains(Params, name) {
-			return nil, errs.FieldErrors{name: fmt.Sprintf("unknown parameter; the records API takes %s", strings.Join(Params, ", "))}
+			return nil, errs.Fieldf(name, "err.query.param_unknown", "params", strings.Join(Params, ", "))
 		}
 		if len(vals) > 1 {
-			return nil, errs.FieldErrors{name: "given more than once"}
+			return nil, errs.Fieldf(name, "err.query.param_twice")
 		}
 	}
 	if s := v.Get("format"); s != "" {
 		if !slices.Contains(Formats, s) {
-			return nil, errs.FieldErrors{"format": fmt.Sprintf("%q is not one of json, ndjson, csv", s)}
+			return nil, errs.Fieldf("format", "err.query.format", "format", s, "formats", strings.Join(Formats, ", "))
 		}
 		q.Format = s
 	}
 	if s := v.Get("raw"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return nil, errs.FieldErrors{"raw": "use true or false"}
+			return nil, errs.Fieldf("raw", "err.query.bool")
 		}
 		if b && q.Format != "csv" {
-			return nil, errs.FieldErrors{"raw": "only with format=csv (JSON and NDJSON always carry the exact values)"}
+			return nil, errs.Fieldf("raw", "err.query.raw_csv")
 		}
 		q.Raw = b
 	}
 	if s := v.Get("select"); s != "" {
 		for _, name := range splitList(s) {
 			if _, ok := schema.Find(name); !ok {
-				return nil, errs.FieldErrors{"select": unknownColumn(name, schema)}
+				return nil, unknownColumn("select", name, schema)
 			}
 			if slices.Contains(q.Select, name) {
-				return nil, errs.FieldErrors{"select": fmt.Sprintf("column %q is selected twice", name)}
+				return nil, errs.Fieldf("select", "err.query.select_twice", "column", name)
 			}
 			q.Select = append(q.Select, name)
 		}
@@ -155,11 +155,11 @@ func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 	if s := v.Get("filter"); s != "" {
 		e, err := ParseFilter(s)
 		if err != nil {
-			return nil, errs.FieldErrors{"filter": err.Error()}
+			return nil, err.(*SyntaxError).Public()
 		}
 		q.Where = e
 		if q.typed, err = check(e, schema, loc); err != nil {
-			return nil, errs.FieldErrors{"filter": err.Error()}
+			return nil, err
 		}
 	}
 	var err error
@@ -172,21 +172,21 @@ func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 	if s := v.Get("count"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return nil, errs.FieldErrors{"count": "use true or false"}
+			return nil, errs.Fieldf("count", "err.query.bool")
 		}
 		q.Count = b
 	}
 	if s := v.Get("group_by"); s != "" {
 		for _, name := range splitList(s) {
 			if _, ok := schema.Find(name); !ok {
-				return nil, errs.FieldErrors{"group_by": unknownColumn(name, schema)}
+				return nil, unknownColumn("group_by", name, schema)
 			}
 			if !slices.Contains(q.GroupBy, name) {
 				q.GroupBy = append(q.GroupBy, name)
 			}
 		}
 		if len(q.GroupBy) > MaxGroupBy {
-			return nil, errs.FieldErrors{"group_by": fmt.Sprintf("at most %d columns", MaxGroupBy)}
+			return nil, errs.Fieldf("group_by", "err.query.group_by_max", "max", MaxGroupBy)
 		}
 	}
 	if s := v.Get("agg"); s != "" {
@@ -199,7 +199,7 @@ func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 			q.Aggs = []Agg{{Func: "count", As: "count"}}
 		}
 		if len(q.Select) > 0 {
-			return nil, errs.FieldErrors{"select": "with group_by the output is the group columns and the aggregates; leave select out"}
+			return nil, errs.Fieldf("select", "err.query.select_grouped")
 		}
 	}
 	if s := v.Get("sort"); s != "" {
@@ -209,10 +209,10 @@ func Parse(v url.Values, schema Schema, loc *time.Location) (*Query, error) {
 	}
 	if s := v.Get("cursor"); s != "" {
 		if q.Grouped() {
-			return nil, errs.FieldErrors{"cursor": "cursors page through records, not groups; use offset with group_by"}
+			return nil, errs.Fieldf("cursor", "err.query.cursor.grouped")
 		}
 		if v.Get("offset") != "" {
-			return nil, errs.FieldErrors{"cursor": "give either cursor or offset, not both"}
+			return nil, errs.Fieldf("cursor", "err.query.cursor.offset")
 		}
 	}
 	return q, nil
@@ -226,34 +226,34 @@ func (q *Query) parseAggs(s string) error {
 		switch fn {
 		case "count":
 			if col != "" {
-				return errs.FieldErrors{"agg": "count takes no column: agg=count"}
+				return errs.Fieldf("agg", "err.query.agg.count_column")
 			}
 		case "sum", "avg":
 			c, ok := q.schema.Find(col)
 			if !ok {
-				return errs.FieldErrors{"agg": fmt.Sprintf("%s: %s", item, unknownColumn(col, q.schema))}
+				return errs.Fieldf("agg", "err.query.agg.no_column", "item", item, "column", col, "columns", columnList(q.schema))
 			}
 			if c.Type != TInt && c.Type != TDecimal {
-				return errs.FieldErrors{"agg": fmt.Sprintf("%s: column %q is %s; %s needs a number column", item, col, c.Type, fn)}
+				return errs.Fieldf("agg", "err.query.agg.number", "item", item, "column", col, "type", errs.Key("type."+string(c.Type)), "fn", fn)
 			}
 			a.As = fn + "_" + col
 		case "min", "max":
 			if _, ok := q.schema.Find(col); !ok {
-				return errs.FieldErrors{"agg": fmt.Sprintf("%s: %s", item, unknownColumn(col, q.schema))}
+				return errs.Fieldf("agg", "err.query.agg.no_column", "item", item, "column", col, "columns", columnList(q.schema))
 			}
 			a.As = fn + "_" + col
 		default:
-			return errs.FieldErrors{"agg": fmt.Sprintf("%q: use count, sum:column, avg:column, min:column or max:column", item)}
+			return errs.Fieldf("agg", "err.query.agg.unknown", "item", item)
 		}
 		for _, b := range q.Aggs {
 			if b.As == a.As {
-				return errs.FieldErrors{"agg": fmt.Sprintf("%s is asked twice", item)}
+				return errs.Fieldf("agg", "err.query.agg.twice", "item", item)
 			}
 		}
 		q.Aggs = append(q.Aggs, a)
 	}
 	if len(q.Aggs) > MaxAggs {
-		return errs.FieldErrors{"agg": fmt.Sprintf("at most %d aggregates", MaxAggs)}
+		return errs.Fieldf("agg", "err.query.agg.max", "max", MaxAggs)
 	}
 	return nil
 }
@@ -273,20 +273,20 @@ func (q *Query) parseSort(s string) error {
 				ok = ok || a.As == k.Column
 			}
 			if !ok {
-				return errs.FieldErrors{"sort": fmt.Sprintf("%q: with group_by, sort by a group column or an aggregate (%s)", k.Column, strings.Join(q.outputNames(), ", "))}
+				return errs.Fieldf("sort", "err.query.sort.grouped", "column", k.Column, "names", strings.Join(q.outputNames(), ", "))
 			}
 		} else if _, ok := q.schema.Find(k.Column); !ok {
-			return errs.FieldErrors{"sort": unknownColumn(k.Column, q.schema)}
+			return unknownColumn("sort", k.Column, q.schema)
 		}
 		for _, o := range q.Sort {
 			if o.Column == k.Column {
-				return errs.FieldErrors{"sort": fmt.Sprintf("column %q is sorted twice", k.Column)}
+				return errs.Fieldf("sort", "err.query.sort.twice", "column", k.Column)
 			}
 		}
 		q.Sort = append(q.Sort, k)
 	}
-	if len(q.Sort) > 5 {
-		return errs.FieldErrors{"sort": "at most 5 sort columns"}
+	if len(q.Sort) > MaxSort {
+		return errs.Fieldf("sort", "err.query.sort.max", "max", MaxSort)
 	}
 	return nil
 }
@@ -341,10 +341,10 @@ func intParam(v url.Values, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, errs.FieldErrors{name: fmt.Sprintf("%q is not a whole number", s)}
+		return 0, errs.Fieldf(name, "err.query.int", "value", s)
 	}
 	if n < lo || n > hi {
-		return 0, errs.FieldErrors{name: fmt.Sprintf("%d is out of range: %d to %d", n, lo, hi)}
+		return 0, errs.Fieldf(name, "err.query.range", "value", n, "min", lo, "max", hi)
 	}
 	return n, nil
 }
@@ -359,7 +359,13 @@ func splitList(s string) []string {
 	return out
 }
 
-func unknownColumn(name string, s Schema) string {
+// unknownColumn is the error for a column name the schema lacks, given
+// in parameter field, listing the columns there are.
+func unknownColumn(field, name string, s Schema) error {
+	return errs.Fieldf(field, "err.query.no_column", "column", name, "columns", columnList(s))
+}
+
+func columnList(s Schema) string {
 	names := make([]string, 0, len(s))
 	for _, c := range s {
 		names = append(names, c.Name)
@@ -367,5 +373,5 @@ func unknownColumn(name string, s Schema) string {
 	if len(names) > 30 {
 		names = append(names[:30], "…")
 	}
-	return fmt.Sprintf("no column %q (columns: %s)", name, strings.Join(names, ", "))
+	return strings.Join(names, ", ")
 }

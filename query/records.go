@@ -2,11 +2,8 @@ package query
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/url"
-
-	"opendata/errs"
 )
 
 // Request is one records call on a resolved, authorised file.
@@ -48,7 +45,7 @@ func (e *Engine) Prepare(ctx context.Context, sign Signer, req Request) (*Prepar
 	}
 	b, err := q.Build(path)
 	if err != nil {
-		return nil, fieldErr("cursor", err)
+		return nil, err // the cursor's keys do not fit the sort (errs.Fieldf)
 	}
 	return &Prepared{Query: q, Built: b, req: req, e: e, sign: sign}, nil
 }
@@ -98,11 +95,4 @@ func (p *Prepared) Write(ctx context.Context, w io.Writer, next func(string)) (R
 		next(res.Next)
 	}
 	return res, out.End(res.Next)
-}
-
-func fieldErr(name string, err error) error {
-	if errors.Is(err, errs.Invalid) {
-		return err
-	}
-	return errs.FieldErrors{name: err.Error()}
 }

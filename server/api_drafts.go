@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"opendata/errs"
-	"opendata/i18n"
 	"opendata/ingest"
 )
 
@@ -157,7 +156,7 @@ func (s *Server) postDraft(c echo.Context) error {
 	if f.Path == "" {
 		return errs.FieldErrors{"file": "draft.missing_file"}
 	}
-	d, err := s.draftFrom(c, f, i18n.Lang(c.Request().Header.Get("Accept-Language")),
+	d, err := s.draftFrom(c, f, apiLang(c),
 		strings.TrimSpace(f.Fields.Get("format")), strings.TrimSpace(f.Fields.Get("encoding")), strings.TrimSpace(f.Fields.Get("sheet")))
 	if err != nil {
 		return err

@@ -70,7 +70,7 @@ func (s *Server) apiSignup(c echo.Context) error {
 	}
 	// The same answer whether or not the address already had an account.
 	return c.JSON(http.StatusAccepted, map[string]any{"next": reg.Next,
-		"message": i18n.T(i18n.Lang(c.Request().Header.Get("Accept-Language")), "signup.next_"+reg.Next, nil)})
+		"message": i18n.T(apiLang(c), "signup.next_"+reg.Next, nil)})
 }
 
 // signup registers and mails the address: the verification link for a

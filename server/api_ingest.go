@@ -76,7 +76,7 @@ func (s *Server) startUpload(c echo.Context) (j jobs.Job, lang string, err error
 	if err := ingest.CanUpload(u.Actor(), r); err != nil { // before the body is read
 		return j, "", err
 	}
-	p := ingest.Upload{Lang: i18n.Lang(c.Request().Header.Get("Accept-Language"))}
+	p := ingest.Upload{Lang: apiLang(c)}
 	limit := int64(s.app.Config.MaxUploadMB) << 20
 	if c.Request().ContentLength > limit+1<<20 {
 		return j, p.Lang, errs.TooLargef("err.upload.too_large_size", "bytes", c.Request().ContentLength, "mb", s.app.Config.MaxUploadMB)
@@ -206,7 +206,7 @@ func (s *Server) getJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, jobView(j, i18n.Lang(c.Request().Header.Get("Accept-Language"))))
+	return c.JSON(http.StatusOK, jobView(j, apiLang(c)))
 }
 
 func (s *Server) cancelJob(c echo.Context) error {
@@ -218,7 +218,7 @@ func (s *Server) cancelJob(c echo.Context) error {
 		return err
 	}
 	j, _ = s.app.Jobs.Get(c.Request().Context(), j.ID)
-	return c.JSON(http.StatusOK, jobView(j, i18n.Lang(c.Request().Header.Get("Accept-Language"))))
+	return c.JSON(http.StatusOK, jobView(j, apiLang(c)))
 }
 
 // ingestDone counts a finished ingest job in the metrics.

@@ -10,7 +10,6 @@ import (
 	"opendata/auth"
 	"opendata/calendar"
 	"opendata/errs"
-	"opendata/i18n"
 	"opendata/sharing"
 )
 
@@ -42,7 +41,7 @@ func (s *Server) notifications(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ns, err := s.app.Notify.Inbox(c.Request().Context(), u.DepartmentID, inboxRole(u), i18n.Lang(c.Request().Header.Get("Accept-Language")))
+	ns, err := s.app.Notify.Inbox(c.Request().Context(), u.DepartmentID, inboxRole(u), apiLang(c))
 	if err != nil {
 		return err
 	}

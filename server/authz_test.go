@@ -175,7 +175,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatalf("records within the grant: %d %s", r.status, r.body)
 	}
 	r = e.do("GET", fmt.Sprintf("/api/v1/resources/%d/records?purpose=%s&filter=%s", ids["C"], url.QueryEscape("核对低保对象住址"), url.QueryEscape("负责人身份证 prefix 110")), principals["other"], nil, nil)
-	if r.status != 400 || !strings.Contains(string(r.body), `no column \"负责人身份证\"`) || strings.Contains(string(r.body), "1101051949") {
+	if r.status != 400 || !strings.Contains(string(r.body), `没有列“负责人身份证”`) || strings.Contains(string(r.body), "1101051949") {
 		t.Fatalf("filter outside the grant: %d %s", r.status, r.body)
 	}
 	if r := e.do("GET", fmt.Sprintf("/api/v1/resources/%d/records", ids["U"]), principals["other"], nil, nil); r.status != 400 || !strings.Contains(string(r.body), "purpose") {

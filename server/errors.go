@@ -86,6 +86,9 @@ func describe(err error, lang string) answer {
 			a.code = pub.Code
 		}
 		a.retryAfter = pub.RetryAfter
+		if pub.Field != "" {
+			a.fields = map[string]string{pub.Field: pub.Text(lang)}
+		}
 		if pub.AsDetail {
 			a.detail = pub.Text(lang) // under the kind's message
 		} else {
@@ -172,6 +175,15 @@ func codeOf(kind error) string {
 	return "internal"
 }
 
+// apiLang is the language an API answer speaks: ?lang= when given (the
+// records API takes it), else the Accept-Language header, else Chinese.
+func apiLang(c echo.Context) string {
+	if l := c.QueryParam("lang"); l != "" {
+		return i18n.Lang(l)
+	}
+	return i18n.Lang(c.Request().Header.Get("Accept-Language"))
+}
+
 // ctxErr holds the error a request ended with, for its log line.
 const ctxErr = "request_error"
 
@@ -186,7 +198,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		s.log.WarnContext(ctx, "request failed after the answer began", "path", c.Request().URL.Path, "err", err)
 		return
 	}
-	l := i18n.Lang(c.Request().Header.Get("Accept-Language"))
+	l := apiLang(c)
 	portal := isPortal(c.Request().URL.Path) && s.pages != nil
 	if portal {
 		l = lang(c) // a page speaks the visitor's chosen language

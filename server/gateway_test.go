@@ -469,7 +469,7 @@ func TestRecordsNewVersion(t *testing.T) {
 		t.Fatalf("after publication: %d %s", r.status, r.body)
 	}
 	r = e.do("GET", path+"?limit=2&cursor="+url.QueryEscape(cursor), "", nil, nil)
-	if r.status != 400 || !strings.Contains(string(r.body), "version 1") {
+	if r.status != 400 || !strings.Contains(string(r.body), "第 1 版") {
 		t.Fatalf("old cursor: %d %s", r.status, r.body)
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 var (
 	// Go's, a driver's or a template's words.
-	goText = regexp.MustCompile(`sql: |UNIQUE constraint|%!|<nil>|map\[|runtime error|pq: |SQLSTATE|dial tcp|context deadline|no rows in result set|invalid argument: |rate limit reached: `)
+	goText = regexp.MustCompile(`sql: |UNIQUE constraint|%!|<nil>|map\[|runtime error|pq: |SQLSTATE|dial tcp|context deadline|no rows in result set|invalid argument: |rate limit reached: |strconv\.|\bEOF\b|json: |cannot unmarshal|parsing time|Conversion Error|Binder Error`)
 	// A message key: a catalog area, a dot, and more of the key.
 	msgKey = regexp.MustCompile(`\b(err|error|entry|share|auth|console|portal|job|role|publish|audit|search|ingest|access|credential|workflow|catalog|review|gateway|signup|notice|dispute|period)\.[a-z_]+(\.[a-z_]+)*\b`)
 	// An English sentence: four words in a row.
@@ -60,7 +60,7 @@ func readable(text, lang string) []string {
 // allowedEnglish are English runs that are names, not sentences: the
 // formats, headers and libraries a developer types.
 func allowedEnglish(s string) bool {
-	for _, ok := range []string{"Authorization", "Bearer", "X-API-Key", "JSON", "CSV", "Parquet", "multipart", "DCAT", "OpenAPI", "UTF-8", "YYYY", "ETag", "If-Match", "equivalent", "holiday", "kind,term", "curl Python JavaScript", "contains prefix"} {
+	for _, ok := range []string{"Authorization", "Bearer", "X-API-Key", "JSON", "CSV", "Parquet", "multipart", "DCAT", "OpenAPI", "UTF-8", "YYYY", "ETag", "If-Match", "equivalent", "holiday", "kind,term", "curl Python JavaScript", "contains prefix", "select, filter, sort", "agg, format, raw"} {
 		if strings.Contains(s, ok) {
 			return true
 		}
@@ -131,6 +131,26 @@ func TestEveryTextInTheReadersLanguage(t *testing.T) {
 			{"GET", "/datasets/999999", "", nil, nil},
 			{"GET", "/datasets/abc", "", nil, nil},
 			{"GET", fmt.Sprintf("/datasets/%d/download/secret.txt", id), "", nil, nil},
+			// The records API's parameters: syntax, columns, values, paging.
+			{"GET", records(id, "filter", "站点编号 eq"), "", nil, nil},
+			{"GET", records(id, "filter", "(站点编号 eq 1"), "", nil, nil},
+			{"GET", records(id, "filter", "站点编号 equals 1"), "", nil, nil},
+			{"GET", records(id, "filter", "nope eq 1"), "", nil, nil},
+			{"GET", records(id, "filter", "站点编号 eq abc"), "", nil, nil},
+			{"GET", records(id, "filter", "站点名称 lt 'x"), "", nil, nil},
+			{"GET", records(id, "filter", "站点编号 contains 1"), "", nil, nil},
+			{"GET", records(id, "limit", "ten"), "", nil, nil},
+			{"GET", records(id, "limit", "0"), "", nil, nil},
+			{"GET", records(id, "sort", "nope"), "", nil, nil},
+			{"GET", records(id, "agg", "median:站点编号"), "", nil, nil},
+			{"GET", records(id, "format", "xml"), "", nil, nil},
+			{"GET", records(id, "fliter", "x"), "", nil, nil},
+			{"GET", records(id, "cursor", "garbage") + "&sort=站点编号", "", nil, nil},
+			{"GET", "/api/v1/resources/99999/records", "", nil, nil},
+			// Refusals and validation.
+			{"POST", fmt.Sprintf("/api/v1/catalog/resources/%d/versions/1/approve", id), staff, nil, nil},
+			{"GET", "/api/v1/jobs/nosuch", staff, nil, nil},
+			{"POST", "/api/v1/share/requests", wj, "[1,", map[string]string{"Content-Type": "application/json"}},
 		} {
 			hdr := map[string]string{"Accept-Language": lang, "Cookie": "opendata_lang=" + lang}
 			for k, v := range c.hdr {
@@ -154,6 +174,45 @@ func TestEveryTextInTheReadersLanguage(t *testing.T) {
 			if lang == "en" && !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") && hasHan.MatchString(errorMessage(r.body)) {
 				t.Errorf("en, %s %s: Chinese message %s", c.method, c.path, r.body)
 			}
+		}
+	}
+}
+
+// records is the records API of dataset id with one parameter.
+func records(id int64, name, value string) string {
+	return fmt.Sprintf("/api/v1/resources/%d/records?%s=%s", id, name, url.QueryEscape(value))
+}
+
+// TestAPIErrorsSpeakTheLangParameter: ?lang= chooses the language of an
+// API error over the Accept-Language header, and a records API error names
+// its parameter in that language.
+func TestAPIErrorsSpeakTheLangParameter(t *testing.T) {
+	e := sqliteEnv(t)
+	admin := e.login("admin", "bureau-secret-1")
+	staff := e.login("jt_staff", "transport-pass-1")
+	id := e.entryWithData(staff, admin, "LANG-2", "conditional", "unconditional")
+	for _, c := range []struct{ lang, header, want string }{
+		{"en", "zh-CN", "at character 8: found the end of the filter; expected a value after eq"},
+		{"zh-CN", "en", "第 8 个字符处：eq 后应为一个值，实为筛选条件的结尾"},
+		{"", "en", "at character 8: found the end of the filter; expected a value after eq"},
+		{"", "", "第 8 个字符处：eq 后应为一个值，实为筛选条件的结尾"},
+	} {
+		path := records(id, "filter", "站点编号 eq")
+		if c.lang != "" {
+			path += "&lang=" + c.lang
+		}
+		r := e.do("GET", path, "", nil, map[string]string{"Accept-Language": c.header})
+		var a struct {
+			Error struct {
+				Detail string            `json:"detail"`
+				Fields map[string]string `json:"fields"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(r.body, &a); err != nil || r.status != 400 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if a.Error.Fields["filter"] != c.want || a.Error.Detail != c.want {
+			t.Errorf("lang=%q, Accept-Language %q: %s, want %q", c.lang, c.header, r.body, c.want)
 		}
 	}
 }
