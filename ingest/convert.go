@@ -7,6 +7,13 @@
 // (validation, masking, writing) on parallel workers (pipeline.go); a CSV
 // file whose columns are all declared is converted in the same read that
 // finds its header, when its rows fit the duplicate check's hash table.
+//
+// The conversion's files, in the order a file meets them: convert.go
+// (options, types, the two-read orchestration), header.go (the header
+// among the first records), scan.go (the scan: scanFile and scanHead),
+// onepass.go (the one-read conversion), columns.go (what each column is and
+// whether it is personal), pipeline.go (the parallel conversion),
+// outputs.go (the output files) and report.go (quality.json's statistics).
 package ingest
 
 import (
@@ -246,7 +253,7 @@ func convertFile(ctx context.Context, path string, opt Options) (*Result, error)
 	if err != nil {
 		return nil, c.fileErr(err)
 	}
-	sr, err := scan(ctx, r, format, opt, false, fileSize(path))
+	sr, err := scanFile(ctx, r, format, opt, fileSize(path))
 	r.Close()
 	if err != nil {
 		return nil, c.fileErr(err)

@@ -140,7 +140,7 @@ func DraftFile(ctx context.Context, path string, opt Options) (*Draft, error) {
 	if err != nil {
 		return nil, fail(draftReadError(err))
 	}
-	sr, err := scan(ctx, r, format, opt, true, st.Size())
+	sr, err := scanHead(ctx, r, format, opt, st.Size())
 	r.Close()
 	if err != nil {
 		return nil, fail(draftReadError(err))

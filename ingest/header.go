@@ -115,14 +115,15 @@ func cleanHeader(rec []string) []string {
 // decideHeader picks the header among the first records (refusing one past
 // max_header_kb before anything is sized by it) and feeds the records
 // after it to the scan as data.
-func (sr *scanResult) decideHeader(buf [][]string, rows []int64, opt Options, addData func([]string, int64)) error {
-	h := pickHeader(buf, opt.Items)
+func (s *scanner) decideHeader() error {
+	buf, rows, sr := s.first, s.firstRows, s.sr
+	h := pickHeader(buf, s.opt.Items)
 	size := 0
 	for _, v := range buf[h] {
 		size += len(v) + 1
 	}
-	if size > opt.MaxHeaderBytes {
-		return overLimit("header_too_large", rows[h], int64(size), int64(opt.MaxHeaderBytes), "max_header_kb")
+	if size > s.opt.MaxHeaderBytes {
+		return overLimit("header_too_large", rows[h], int64(size), int64(s.opt.MaxHeaderBytes), "max_header_kb")
 	}
 	sr.header = cleanHeader(buf[h])
 	sr.skip = h + 1
@@ -130,8 +131,9 @@ func (sr *scanResult) decideHeader(buf [][]string, rows []int64, opt Options, ad
 	for i := 0; i < h; i++ {
 		sr.titleRows = append(sr.titleRows, int64(i+1))
 	}
+	s.headerDone, s.first, s.firstRows = true, nil, nil
 	for i, rec := range buf[h+1:] {
-		addData(rec, rows[h+1+i])
+		s.addData(rec, rows[h+1+i])
 	}
 	return nil
 }

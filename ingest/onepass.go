@@ -24,7 +24,7 @@ func convertOnePass(ctx context.Context, path string, opt Options) (*Result, err
 	}
 	rec := &recorder{inner: cr}
 	defer rec.Close()
-	sr, err := scan(ctx, rec, "csv", opt, true, fileSize(path))
+	sr, err := scanHead(ctx, rec, "csv", opt, fileSize(path))
 	if err != nil {
 		return nil, c.fileErr(err)
 	}

@@ -312,7 +312,7 @@ func TestEstimateRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sr, err := scan(context.Background(), &recorder{inner: cr}, "csv", o, true, fileSize(p))
+		sr, err := scanHead(context.Background(), &recorder{inner: cr}, "csv", o, fileSize(p))
 		if err != nil {
 			t.Fatal(err)
 		}
