@@ -20,7 +20,7 @@ var Actions = []string{
 	"share.overdue_escalated", "share.grant_revoked", "share.stop_filed", "dispute.reported", "dispute.confirmed", "dispute.rejected",
 	"publication.submitted", "publication.published", "publication.rejected", "publication.edit_proposed",
 	"publication.withdrawal_announced", "publication.withdrawal_cancelled", "publication.preview_full", "version.ingested",
-	"credential.created", "application.file", "account.register", "account.verify", "key.create", "key.revoke", "key.tier",
+	"credential.created", "application.file", "account.register", "account.verify", "account.activate", "account.suspend", "key.create", "key.revoke", "key.tier",
 }
 
 // Query is the audit log page's filters as a reader gives them: a
