@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"opendata/db"
@@ -121,7 +122,7 @@ func (n *Notifier) queue(ctx context.Context, q db.Querier, kind string, params 
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	text := i18n.T(i18n.ZH, "notify."+kind, params)
+	text := Text(i18n.ZH, kind, params)
 	return Enqueue(ctx, q, Mail{To: to, Subject: text, Body: text + "\n\n" + link, Kind: kind})
 }
 
@@ -153,7 +154,7 @@ func (n *Notifier) inbox(ctx context.Context, lang, q string, args ...any) ([]No
 		}
 		json.Unmarshal([]byte(p), &x.Params)
 		x.Read = read != nil
-		x.Text = i18n.T(lang, "notify."+x.Kind, x.Params)
+		x.Text = Text(lang, x.Kind, x.Params)
 		out = append(out, x)
 	}
 	return out, rows.Err()
@@ -169,6 +170,20 @@ func (n *Notifier) MarkRead(ctx context.Context, id, dept int64, role string) er
 func (n *Notifier) MarkUserRead(ctx context.Context, id, user int64) error {
 	_, err := n.DB.Exec(ctx, "UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL", db.Now(), id, user)
 	return err
+}
+
+// Text is a notice in lang. A parameter whose value is a message key (a
+// status: "share_status.refused") is said in lang too, so a notice never
+// shows a vocabulary's code.
+func Text(lang, kind string, params map[string]string) string {
+	words := make(map[string]string, len(params))
+	for k, v := range params {
+		if strings.Contains(v, ".") && i18n.Has(v) {
+			v = i18n.T(lang, v, nil)
+		}
+		words[k] = v
+	}
+	return i18n.T(lang, "notify."+kind, words)
 }
 
 // Params is a small helper for building notice parameters.

@@ -10,6 +10,7 @@ import (
 	"opendata/auth"
 	"opendata/catalog"
 	"opendata/db/dbtest"
+	"opendata/i18n"
 	"opendata/notify"
 	"opendata/notify/notifytest"
 )
@@ -47,5 +48,19 @@ func TestInboxAndMail(t *testing.T) {
 	}
 	if other, _ := n.Inbox(ctx, dept.ID+1, "", "zh-CN"); len(other) != 0 {
 		t.Fatal("another department sees the notice")
+	}
+}
+
+// A notice says a status in the reader's words, never its code; other
+// values stay as they are.
+func TestTextSaysStatusesInWords(t *testing.T) {
+	p := notify.Params("id", 7, "name", "公交站点信息", "status", "share_status.refused", "reason", "a.b 不是键")
+	for lang, want := range map[string]string{
+		i18n.ZH: "共享申请 #7（公交站点信息）的处理结果：已拒绝 a.b 不是键",
+		i18n.EN: "refused a.b 不是键",
+	} {
+		if got := notify.Text(lang, "share_request_decided", p); !strings.Contains(got, want) {
+			t.Errorf("%s: %q, want %q", lang, got, want)
+		}
 	}
 }

@@ -415,7 +415,7 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 	if err != nil {
 		return req, err
 	}
-	params := notify.Params("id", id, "code", res.Code, "name", res.Name, "status", to, "reason", reason)
+	params := notify.Params("id", id, "code", res.Code, "name", res.Name, "status", fmt.Sprintf("share_status.%s", to), "reason", reason)
 	link := RequestLink(id)
 	switch to {
 	case EscalatedOffice:
