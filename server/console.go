@@ -152,7 +152,7 @@ func (s *Server) consoleJob(c echo.Context) error {
 	}
 	l := lang(c)
 	running := j.Status == "queued" || j.Status == "running"
-	data := map[string]any{"Job": j, "StatusText": i18n.T(l, "job."+j.Status, nil), "Running": running, "Percent": 0,
+	data := map[string]any{"Job": j, "StatusText": i18n.T(l, "job."+j.Status, nil), "Running": running, "Percent": 0, "Phase": jobPhase(l, j.Phase),
 		"Error": jobError(j, l), "MaxAttempts": s.app.Jobs.MaxAttempts}
 	if j.TotalBytes > 0 {
 		data["Percent"] = min(100, 100*j.ProgressBytes/j.TotalBytes)
@@ -167,6 +167,18 @@ func (s *Server) consoleJob(c echo.Context) error {
 		c.Response().Header().Set("Refresh", "2")
 	}
 	return s.render(c, http.StatusOK, "job", s.newPage(c, i18n.T(l, "job.title", nil), data))
+}
+
+// jobPhase is a job's phase in words: scan, convert, upload:<file>.
+func jobPhase(l, phase string) string {
+	if phase == "" {
+		return ""
+	}
+	name, _, _ := strings.Cut(phase, ":")
+	if !i18n.Has("job.phase." + name) {
+		name = "other"
+	}
+	return i18n.T(l, "job.phase."+name, nil)
 }
 
 func (s *Server) consoleVersionAction(c echo.Context) error {
