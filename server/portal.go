@@ -690,7 +690,10 @@ func (s *Server) datasetPage(c echo.Context) error {
 		}
 		data["MyApplications"] = mine
 	}
-	p := s.newPage(c, r.Name, data)
+	// English readers read the English names where the entry and the
+	// department have them.
+	data["DeptName"] = deptName(lang(c), d)
+	p := s.newPage(c, resourceName(lang(c), r), data)
 	p.Feeds = append([]feedLink{datasetFeedLink(p.Lang, r)}, p.Feeds...)
 	return s.render(c, http.StatusOK, "dataset", p)
 }
