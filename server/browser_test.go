@@ -83,8 +83,8 @@ func TestPortalInBrowser(t *testing.T) {
 type stepFunc func(name string, actions ...chromedp.Action[chromedp.Void])
 
 // newBrowser starts headless Chromium; step runs actions, screenshots the
-// page into the artifact directory and fails on a missing message key or
-// an error page; text reads an element's text.
+// page into the artifact directory and fails on an error page or on what
+// pageProblems finds in its text; text reads an element's text.
 func newBrowser(t *testing.T, exe string) (context.Context, stepFunc, func(string) string) {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -109,14 +109,14 @@ func newBrowser(t *testing.T, exe string) (context.Context, stepFunc, func(strin
 			t.Fatalf("%s: screenshot: %v", name, err)
 		}
 		os.WriteFile(filepath.Join(shots, name+".jpg"), png, 0o644)
-		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		page, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](pageTextJS))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if strings.Contains(text, "‽") {
-			t.Fatalf("%s: a message key is missing: %s", name, text)
+		for _, p := range pageProblems(page["body"], page["chrome"], page["lang"]) {
+			t.Errorf("%s: %s", name, p)
 		}
-		if strings.Contains(text, "出错了") || strings.Contains(text, "服务器内部错误") {
+		if text := page["body"]; strings.Contains(text, "出错了") || strings.Contains(text, "服务器内部错误") {
 			t.Fatalf("%s: the page shows an error: %s", name, text)
 		}
 	}
