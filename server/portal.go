@@ -543,6 +543,48 @@ func (s *Server) examples(r catalog.Resource, v catalog.Version, p *preview) []e
 	return out
 }
 
+// explorerView is the table explorer over the preview: the records API
+// of the open variant, and each preview column with its type.
+type explorerView struct {
+	Endpoint string
+	Filter   string // a filter that returns rows (publish.ExampleFilter), to start from
+	PageSize int
+	Columns  []explorerColumn
+}
+
+type explorerColumn struct {
+	Name string
+	Kind string // "number", "date", "bool" or "text": how its filter input reads
+}
+
+// explorerOf is the explorer of version v's preview p (the caller checks
+// the public may read the records: sharing.PublicRecords).
+func explorerOf(r catalog.Resource, v catalog.Version, p *preview) *explorerView {
+	types := map[string]catalog.ColumnType{}
+	for _, c := range publish.OpenColumns(v) {
+		types[c.Name] = c.Type
+	}
+	e := &explorerView{Endpoint: fmt.Sprintf("/api/v1/resources/%d/records", r.ID), PageSize: previewRows}
+	for _, name := range p.Header {
+		kind := "text"
+		switch t := types[name]; {
+		case t.Numeric():
+			kind = "number"
+		case t == catalog.ColDate || t == catalog.ColTimestamp:
+			kind = "date"
+		case t == catalog.ColBool:
+			kind = "bool"
+		}
+		e.Columns = append(e.Columns, explorerColumn{Name: name, Kind: kind})
+	}
+	if len(p.Rows) > 0 {
+		if col, val, ok := publish.ExampleFilter(v.Columns, p.Header, p.Rows[0]); ok {
+			e.Filter = col + " eq '" + val + "'"
+		}
+	}
+	return e
+}
+
 type downloadView struct {
 	URL, Label string
 	Size       int64
@@ -600,6 +642,9 @@ func (s *Server) datasetPage(c echo.Context) error {
 		data["Downloads"] = dl
 		if p, err := s.preview(ctx, v); err == nil {
 			data["Preview"], data["Examples"] = p, s.examples(r, v, p)
+			if sharing.PublicRecords(r, time.Now()) {
+				data["Explorer"] = explorerOf(r, v, p)
+			}
 		} else {
 			// The page still serves the entry and its downloads; it says
 			// the preview is missing rather than leave it out unsaid.

@@ -2,6 +2,7 @@ package sharing
 
 import (
 	"context"
+	"time"
 
 	"opendata/access"
 	"opendata/catalog"
@@ -62,6 +63,15 @@ type Target struct {
 	Public bool
 }
 
+// PublicRecords reports whether anyone, without an account or a
+// department, reads r's records at t (the open variant of its published
+// version): r is public and open unconditionally. The dataset page offers
+// its table explorer and map only then; ReadTarget answers such a reader
+// with the same rule.
+func PublicRecords(r catalog.Resource, t time.Time) bool {
+	return r.IsPublic(t) && r.OpenType == catalog.OpenUnconditional
+}
+
 // ReadTarget applies the matrix above to a read of r's records: a
 // department the share type lets in reads the full variant; otherwise
 // everyone is judged by the open type, departments included (an open
@@ -83,10 +93,11 @@ func (s *Service) ReadTarget(ctx context.Context, rd Reader, r catalog.Resource)
 		return Target{}, errs.NotFoundf("err.dataset_not_found", "id", r.ID)
 	}
 	t := Target{Version: r.PublishedVersion, Variant: VariantOpen, Key: catalog.VersionPrefix(r.ID, r.PublishedVersion) + "open.parquet"}
-	switch r.OpenType {
-	case catalog.OpenUnconditional:
+	if PublicRecords(r, s.now()) {
 		t.Public = true
 		return t, nil
+	}
+	switch r.OpenType {
 	case catalog.OpenOnApplication:
 		if rd.AccountID == 0 {
 			return Target{}, errs.Unauthenticatedf("err.read.apply_signup", "code", r.Code, "condition", r.OpenCondition, "id", r.ID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"opendata/auth"
 	"opendata/catalog"
@@ -111,5 +112,27 @@ func TestGetForAndWorkflowAgree(t *testing.T) {
 	}
 	if _, err := s.Settle(ctx, x.office, req.ID, true, "同意", nil, 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPublicRecords(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	past, future := now.Add(-time.Hour), now.Add(time.Hour)
+	for _, tc := range []struct {
+		name string
+		r    catalog.Resource
+		want bool
+	}{
+		{"open, published", catalog.Resource{Entry: catalog.Entry{OpenType: catalog.OpenUnconditional}, PublishedVersion: 1}, true},
+		{"open, withdrawal announced", catalog.Resource{Entry: catalog.Entry{OpenType: catalog.OpenUnconditional}, PublishedVersion: 1, WithdrawAt: &future}, true},
+		{"open, withdrawn", catalog.Resource{Entry: catalog.Entry{OpenType: catalog.OpenUnconditional}, PublishedVersion: 1, WithdrawAt: &past}, false},
+		{"open, unpublished", catalog.Resource{Entry: catalog.Entry{OpenType: catalog.OpenUnconditional}}, false},
+		{"open, retired", catalog.Resource{Entry: catalog.Entry{OpenType: catalog.OpenUnconditional}, PublishedVersion: 1, RetiredAt: &past}, false},
+		{"on application", catalog.Resource{Entry: catalog.Entry{OpenType: catalog.OpenOnApplication}, PublishedVersion: 1}, false},
+		{"not open", catalog.Resource{Entry: catalog.Entry{OpenType: catalog.OpenNone}, PublishedVersion: 1}, false},
+	} {
+		if got := sharing.PublicRecords(tc.r, now); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
