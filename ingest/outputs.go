@@ -100,35 +100,59 @@ func arrowType(t catalog.ColumnType, loc *time.Location) arrow.DataType {
 	return arrow.BinaryTypes.String
 }
 
+// openOutputs creates full.parquet, open.parquet and open.csv in dir, with
+// their schemas and open.csv's header.
 func (c *converter) openOutputs(dir string, res *Result) error {
-	var fullF, openF []arrow.Field
-	type meta struct {
-		Name        string             `json:"name"`
-		Type        catalog.ColumnType `json:"type"`
-		Description string             `json:"description,omitempty"`
-		Open        catalog.Treatment  `json:"open,omitempty"`
+	fm, om := c.schemas()
+	fullProps, openProps := c.writerProperties()
+	var err error
+	if c.full, err = createParquet(dir, "full.parquet", c.fullSch, fm, fullProps, res); err != nil {
+		return err
 	}
-	var fullMeta, openMeta []meta
+	if c.open, err = createParquet(dir, "open.parquet", c.openSch, om, openProps, res); err != nil {
+		return err
+	}
+	return c.createOpenCSV(dir, res)
+}
+
+// columnMeta is a column as the opendata.columns metadata describes it.
+type columnMeta struct {
+	Name        string             `json:"name"`
+	Type        catalog.ColumnType `json:"type"`
+	Description string             `json:"description,omitempty"`
+	Open        catalog.Treatment  `json:"open,omitempty"`
+}
+
+// schemas sets the two variants' Arrow schemas and returns their columns'
+// metadata (JSON), which the Parquet footers carry too.
+func (c *converter) schemas() (fm, om []byte) {
+	var fullF, openF []arrow.Field
+	var fullMeta, openMeta []columnMeta
 	for _, col := range c.cols {
 		md := arrow.NewMetadata([]string{"description", "personal", "type"}, []string{col.Description, strconv.FormatBool(col.Personal), string(col.Type)})
 		dt := arrowType(col.Type, c.opt.Location)
 		fullF = append(fullF, arrow.Field{Name: col.Name, Type: dt, Nullable: true, Metadata: md})
-		fullMeta = append(fullMeta, meta{col.Name, col.Type, col.Description, ""})
+		fullMeta = append(fullMeta, columnMeta{col.Name, col.Type, col.Description, ""})
 		switch col.Open {
 		case catalog.TreatKept:
 			openF = append(openF, arrow.Field{Name: col.Name, Type: dt, Nullable: true, Metadata: md})
-			openMeta = append(openMeta, meta{col.Name, col.Type, col.Description, catalog.TreatKept})
+			openMeta = append(openMeta, columnMeta{col.Name, col.Type, col.Description, catalog.TreatKept})
 		case catalog.TreatMasked:
 			openF = append(openF, arrow.Field{Name: col.Name, Type: arrow.BinaryTypes.String, Nullable: true, Metadata: md})
-			openMeta = append(openMeta, meta{col.Name, TString, col.Description, catalog.TreatMasked})
+			openMeta = append(openMeta, columnMeta{col.Name, TString, col.Description, catalog.TreatMasked})
 		}
 	}
-	fm, _ := json.Marshal(fullMeta)
-	om, _ := json.Marshal(openMeta)
+	fm, _ = json.Marshal(fullMeta)
+	om, _ = json.Marshal(openMeta)
 	fmd := arrow.NewMetadata([]string{"opendata.columns", "opendata.variant"}, []string{string(fm), "full"})
 	omd := arrow.NewMetadata([]string{"opendata.columns", "opendata.variant"}, []string{string(om), "open"})
 	c.fullSch = arrow.NewSchema(fullF, &fmd)
 	c.openSch = arrow.NewSchema(openF, &omd)
+	return fm, om
+}
+
+// writerProperties are the Parquet writers' settings for the two variants.
+func (c *converter) writerProperties() (full, open *parquet.WriterProperties) {
 	popts := []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Snappy), parquet.WithDictionaryDefault(true),
 		parquet.WithMaxRowGroupLength(rowGroupRows), parquet.WithCreatedBy("opendata")}
 	for _, col := range c.cols {
@@ -138,35 +162,37 @@ func (c *converter) openOutputs(dir string, res *Result) error {
 			popts = append(popts, parquet.WithDictionaryFor(col.Name, false))
 		}
 	}
-	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
 	// The open variant is what the public downloads: compress it harder.
 	// The full variant stays internal, where the faster encoder pays.
-	fullProps := parquet.NewWriterProperties(append(popts, parquet.WithCompressionLevel(snappyFast))...)
-	openProps := parquet.NewWriterProperties(popts...)
-	mk := func(name string, sch *arrow.Schema, meta []byte, props *parquet.WriterProperties) (*asyncWriter, error) {
-		p := filepath.Join(dir, name)
-		f, err := os.Create(p)
-		if err != nil {
-			return nil, err
-		}
-		res.Files[name] = p
-		fw, err := pqarrow.NewFileWriter(sch, &bufferedFile{bufio.NewWriterSize(f, 1<<20), f}, props, aprops)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		// Also in the footer's key-value metadata, where any Parquet reader sees it.
-		fw.AppendKeyValueMetadata("opendata.columns", string(meta))
-		return startWriter(name, fw), nil
+	full = parquet.NewWriterProperties(append(popts, parquet.WithCompressionLevel(snappyFast))...)
+	open = parquet.NewWriterProperties(popts...)
+	return full, open
+}
+
+// createParquet creates dir/name (listed in res.Files) and starts its
+// writer.
+func createParquet(dir, name string, sch *arrow.Schema, meta []byte, props *parquet.WriterProperties, res *Result) (*asyncWriter, error) {
+	p := filepath.Join(dir, name)
+	f, err := os.Create(p)
+	if err != nil {
+		return nil, err
 	}
-	var err error
-	if c.full, err = mk("full.parquet", c.fullSch, fm, fullProps); err != nil {
-		return err
+	res.Files[name] = p
+	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
+	fw, err := pqarrow.NewFileWriter(sch, &bufferedFile{bufio.NewWriterSize(f, 1<<20), f}, props, aprops)
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
-	if c.open, err = mk("open.parquet", c.openSch, om, openProps); err != nil {
-		return err
-	}
+	// Also in the footer's key-value metadata, where any Parquet reader sees it.
+	fw.AppendKeyValueMetadata("opendata.columns", string(meta))
+	return startWriter(name, fw), nil
+}
+
+// createOpenCSV creates open.csv and writes its BOM and header.
+func (c *converter) createOpenCSV(dir string, res *Result) error {
 	p := filepath.Join(dir, "open.csv")
+	var err error
 	if c.csvFile, err = os.Create(p); err != nil {
 		return err
 	}
