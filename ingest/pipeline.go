@@ -246,10 +246,22 @@ func (w *worker) flag(i int, e RowError) {
 	}
 }
 
+// row converts one data record: refused whole (its field count, a field
+// too large, a value that fails its type, a required value missing, a
+// duplicate) or stored.
 func (w *worker) row(it *item, rec []string) {
-	c := w.c
-	row, width := it.row, c.width
 	w.countDetect(rec)
+	if !w.fieldCountOK(it.row, rec) || !w.parseRow(it.row, rec) || !w.dedupOK(it) {
+		return
+	}
+	w.store(it.row)
+}
+
+// fieldCountOK rejects a record with more filled fields than the header
+// has columns (or, in CSV, fewer fields).
+func (w *worker) fieldCountOK(row int64, rec []string) bool {
+	c := w.c
+	width := c.width
 	if c.format == "csv" && len(rec) != width {
 		extra := false
 		for _, v := range rec[min(width, len(rec)):] {
@@ -259,16 +271,24 @@ func (w *worker) row(it *item, rec []string) {
 		}
 		if len(rec) < width || extra {
 			w.reject(RowError{Row: row, Code: "field_count", Params: map[string]string{"got": strconv.Itoa(len(rec)), "want": strconv.Itoa(width)}})
-			return
+			return false
 		}
 	} else if len(rec) > width {
 		for _, v := range rec[width:] {
 			if v != "" {
 				w.reject(RowError{Row: row, Code: "field_count", Params: map[string]string{"got": strconv.Itoa(len(rec)), "want": strconv.Itoa(width)}})
-				return
+				return false
 			}
 		}
 	}
+	return true
+}
+
+// parseRow parses the record's values into w.cells; it rejects the record
+// at a field too large, a value that fails its type (unless a null marker)
+// or a required value missing.
+func (w *worker) parseRow(row int64, rec []string) bool {
+	c := w.c
 	for i := range c.cols {
 		col := &c.cols[i]
 		v := ""
@@ -277,22 +297,29 @@ func (w *worker) row(it *item, rec []string) {
 		}
 		if len(v) > c.opt.MaxFieldBytes {
 			w.reject(RowError{Row: row, Column: col.Name, Code: "field_too_large", Params: map[string]string{"bytes": strconv.Itoa(len(v)), "limit": strconv.Itoa(c.opt.MaxFieldBytes)}})
-			return
+			return false
 		}
 		if code := w.parse(col, v, &w.cells[i]); code != "" {
 			// Only a value that fails its type can be a null marker (未填报).
 			m := c.opt.markers.match(v)
 			if m < 0 || !nullMarkerTyped(col.Type) {
 				w.reject(RowError{Row: row, Column: col.Name, Code: code, Value: v})
-				return
+				return false
 			}
 			w.cells[i] = cell{null: true, marker: int16(m + 1)}
 		}
 		if col.Required && w.cells[i].null {
 			w.reject(RowError{Row: row, Column: col.Name, Code: "required"})
-			return
+			return false
 		}
 	}
+	return true
+}
+
+// dedupOK counts the dispatcher's verdict on the record: a duplicate is
+// rejected, a key conflict reported (and stored).
+func (w *worker) dedupOK(it *item) bool {
+	row := it.row
 	switch it.dd {
 	case ddDup:
 		w.rep.Duplicates.Count++
@@ -304,18 +331,23 @@ func (w *worker) row(it *item, rec []string) {
 			e.Params = map[string]string{"first": strconv.FormatInt(it.first, 10)}
 		}
 		w.reject(e)
-		return
+		return false
 	case ddConflict:
 		w.rep.KeyConflicts.Count++
 		if len(w.rep.KeyConflicts.Samples) < maxSamples {
 			var keyText []string
-			for _, k := range c.keyIdx {
+			for _, k := range w.c.keyIdx {
 				keyText = append(keyText, w.cells[k].s)
 			}
 			w.rep.KeyConflicts.Samples = append(w.rep.KeyConflicts.Samples, KeyConflict{Key: strings.Join(keyText, " / "), Row: row, FirstRow: it.first})
 		}
 	}
-	// The row is stored: validate (flag, keep), append, count.
+	return true
+}
+
+// store keeps the parsed row: validate (flag, keep), append, count, mask.
+func (w *worker) store(row int64) {
+	c := w.c
 	w.rep.RowsStored++
 	masks := w.scratch[:0]
 	for i := range c.cols {
@@ -335,7 +367,13 @@ func (w *worker) row(it *item, rec []string) {
 		}
 	}
 	w.scratch = masks[:0]
-	masked := string(masks) // one allocation for the row's masked values
+	w.appendOpen(string(masks)) // one allocation for the row's masked values
+}
+
+// appendOpen appends the row's open variant: its masked values (masked,
+// cut at w.maskEnd) to the open builders, and its open.csv record.
+func (w *worker) appendOpen(masked string) {
+	c := w.c
 	w.csvRec = w.csvRec[:0]
 	start := 0
 	for i := range c.cols {
@@ -575,7 +613,6 @@ func (c *converter) mergeReport(o *Report) {
 // parse turns a trimmed value into the column's type; a non-empty code
 // names why it cannot.
 func (w *worker) parse(col *Column, v string, out *cell) (code string) {
-	c := w.c
 	*out = cell{s: v}
 	if v == "" {
 		out.null = true
@@ -606,53 +643,69 @@ func (w *worker) parse(col *Column, v string, out *cell) (code string) {
 		}
 		out.b, out.s = b, strconv.FormatBool(b)
 	case TDate:
-		d, ok := parseDate(v)
-		if !ok && c.isXLSX {
-			if iso, isSerial := excelSerialDate(v); isSerial {
-				d, ok = parseDate(iso[:10])
-			}
-		}
-		if !ok {
-			if ts, isTS := parseTimestamp(v, c.opt.Location); isTS {
-				t := time.UnixMicro(ts).In(c.opt.Location)
-				d, ok = int32(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC).Unix()/86400), true
-			}
-		}
-		if !ok {
-			return "not_a_date"
-		}
-		y, m, dd := civil(int64(d))
-		out.d, out.s = d, w.canonical(v, appendDate(w.scratch, y, m, dd))
+		return w.dateCell(v, out)
 	case TTimestamp:
-		t, ok := parseTimestamp(v, c.opt.Location)
-		if !ok && c.isXLSX {
-			if iso, isSerial := excelSerialDate(v); isSerial {
-				v = iso
-				t, ok = parseTimestamp(iso, c.opt.Location)
-				if !ok {
-					if d, isD := parseDate(iso); isD {
-						u := time.Unix(int64(d)*86400, 0).UTC()
-						t, ok = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, c.opt.Location).UnixMicro(), true
-					}
+		return w.timestampCell(v, out)
+	}
+	return ""
+}
+
+// dateCell parses a date (an Excel serial in a workbook, or a timestamp's
+// day) into out.
+func (w *worker) dateCell(v string, out *cell) (code string) {
+	c := w.c
+	d, ok := parseDate(v)
+	if !ok && c.isXLSX {
+		if iso, isSerial := excelSerialDate(v); isSerial {
+			d, ok = parseDate(iso[:10])
+		}
+	}
+	if !ok {
+		if ts, isTS := parseTimestamp(v, c.opt.Location); isTS {
+			t := time.UnixMicro(ts).In(c.opt.Location)
+			d, ok = int32(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC).Unix()/86400), true
+		}
+	}
+	if !ok {
+		return "not_a_date"
+	}
+	y, m, dd := civil(int64(d))
+	out.d, out.s = d, w.canonical(v, appendDate(w.scratch, y, m, dd))
+	return ""
+}
+
+// timestampCell parses a timestamp (an Excel serial in a workbook, or a
+// date at midnight) into out.
+func (w *worker) timestampCell(v string, out *cell) (code string) {
+	c := w.c
+	t, ok := parseTimestamp(v, c.opt.Location)
+	if !ok && c.isXLSX {
+		if iso, isSerial := excelSerialDate(v); isSerial {
+			v = iso
+			t, ok = parseTimestamp(iso, c.opt.Location)
+			if !ok {
+				if d, isD := parseDate(iso); isD {
+					u := time.Unix(int64(d)*86400, 0).UTC()
+					t, ok = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, c.opt.Location).UnixMicro(), true
 				}
 			}
 		}
-		if !ok {
-			if d, isD := parseDate(v); isD {
-				u := time.Unix(int64(d)*86400, 0).UTC()
-				t, ok = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, c.opt.Location).UnixMicro(), true
-			}
-		}
-		if !ok {
-			return "not_a_timestamp"
-		}
-		lt := time.UnixMicro(t).In(c.opt.Location)
-		y, m, dd := lt.Date()
-		hh, mm, ss := lt.Clock()
-		b := append(appendDate(w.scratch, y, int(m), dd), ' ')
-		b = appendTwo(append(appendTwo(append(appendTwo(b, hh), ':'), mm), ':'), ss)
-		out.t, out.s = t, w.canonical(v, b)
 	}
+	if !ok {
+		if d, isD := parseDate(v); isD {
+			u := time.Unix(int64(d)*86400, 0).UTC()
+			t, ok = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, c.opt.Location).UnixMicro(), true
+		}
+	}
+	if !ok {
+		return "not_a_timestamp"
+	}
+	lt := time.UnixMicro(t).In(c.opt.Location)
+	y, m, dd := lt.Date()
+	hh, mm, ss := lt.Clock()
+	b := append(appendDate(w.scratch, y, int(m), dd), ' ')
+	b = appendTwo(append(appendTwo(append(appendTwo(b, hh), ':'), mm), ':'), ss)
+	out.t, out.s = t, w.canonical(v, b)
 	return ""
 }
 
@@ -867,7 +920,8 @@ func (c *converter) detectedOverAll() []string {
 // dispatch reads records, trims them, numbers data rows and hands batches to
 // the workers in turn. It closes the workers' inputs when done.
 func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, drop []int64, dedup func([]string, uint32, int64) (uint8, int64, error), ins []chan *batch, free chan *batch, stop chan struct{}) (res *dispatchResult) {
-	res = &dispatchResult{}
+	d := &dispatcher{c: c, src: src, drop: drop, dedup: dedup, ins: ins, free: free, stop: stop, res: &dispatchResult{}, rows: c.batchRows()}
+	res = d.res
 	defer func() {
 		for _, in := range ins {
 			close(in)
@@ -878,119 +932,175 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, drop 
 			res.err = panicError(r)
 		}
 	}()
-	newBatch := func() *batch {
-		select {
-		case b := <-free:
-			clear(b.flat)
-			clear(b.items)
-			b.flat, b.items, b.errs, b.bytes = b.flat[:0], b.items[:0], b.errs[:0], 0
-			return b
-		default:
-			// Grown by what is read; reused batches keep their size.
-			return &batch{}
-		}
+	d.cur = d.newBatch()
+	if !d.readAll(ctx, skip) {
+		return res
 	}
-	var cur *batch
-	rows := c.batchRows()
-	full := func() bool { return len(cur.items) >= rows || len(cur.flat) >= batchCells || cur.bytes >= batchBytes }
-	send := func() bool {
-		select {
-		case ins[res.batches%len(ins)] <- cur:
-		case <-stop:
-			return false
-		}
-		res.batches++
-		cur = newBatch()
-		return true
+	d.holdTotal()
+	if len(d.cur.items) > 0 {
+		d.send()
 	}
-	cur = newBatch()
+	return res
+}
+
+// dispatcher is dispatch's state: the batch being filled and the data
+// rows counted so far.
+type dispatcher struct {
+	c        *converter
+	src      rowReader
+	drop     []int64 // rows the scan found to be totals, still ahead
+	dedup    func([]string, uint32, int64) (uint8, int64, error)
+	ins      []chan *batch
+	free     chan *batch
+	stop     chan struct{}
+	res      *dispatchResult
+	cur      *batch
+	rows     int // a batch's most rows
+	dataIdx  uint32
+	labelled bool // one read: the last row is labelled as a total
+}
+
+// newBatch is a free batch, emptied, or a new one.
+func (d *dispatcher) newBatch() *batch {
+	select {
+	case b := <-d.free:
+		clear(b.flat)
+		clear(b.items)
+		b.flat, b.items, b.errs, b.bytes = b.flat[:0], b.items[:0], b.errs[:0], 0
+		return b
+	default:
+		// Grown by what is read; reused batches keep their size.
+		return &batch{}
+	}
+}
+
+func (d *dispatcher) full() bool {
+	return len(d.cur.items) >= d.rows || len(d.cur.flat) >= batchCells || d.cur.bytes >= batchBytes
+}
+
+// send hands the batch to the next worker in turn and starts another;
+// false when the conversion stopped.
+func (d *dispatcher) send() bool {
+	select {
+	case d.ins[d.res.batches%len(d.ins)] <- d.cur:
+	case <-d.stop:
+		return false
+	}
+	d.res.batches++
+	d.cur = d.newBatch()
+	return true
+}
+
+// readAll reads the records into batches; false when it stopped before the
+// end (an error in res.err, or the conversion stopped).
+func (d *dispatcher) readAll(ctx context.Context, skip int) bool {
 	records := 0
-	var dataIdx uint32
-	labelled := false          // one read: the last row is labelled as a total
 	var lastProgress time.Time // report at once that the conversion started
 	for {
 		if records%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				res.err = err
-				return res
+				d.res.err = err
+				return false
 			}
-			if c.opt.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
+			if d.c.opt.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
 				lastProgress = time.Now()
-				c.opt.Progress(Progress{Phase: "convert", Rows: res.data, Bytes: src.Offset(), TotalBytes: c.sourceBytes})
+				d.c.opt.Progress(Progress{Phase: "convert", Rows: d.res.data, Bytes: d.src.Offset(), TotalBytes: d.c.sourceBytes})
 			}
 		}
-		rec, err := src.Next()
+		rec, err := d.src.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return true
 		}
 		records++
-		if err != nil {
-			re, ok := isRowError(err)
-			if !ok {
-				res.err = err
-				return res
-			}
-			if full() && !send() {
-				return res
-			}
-			cur.items = append(cur.items, item{start: len(cur.errs), end: -1, row: re.Row})
-			cur.errs = append(cur.errs, re)
-			continue
+		ok := true
+		switch {
+		case err != nil:
+			ok = d.rowError(err)
+		case records > skip:
+			ok = d.record(rec)
 		}
-		if records <= skip {
-			continue
+		if !ok {
+			return false
 		}
-		start := len(cur.flat)
-		size := 0
-		for _, v := range rec {
-			v = trimCell(v)
-			size += len(v)
-			cur.flat = append(cur.flat, v)
-		}
-		if size == 0 {
-			cur.flat = cur.flat[:start]
-			continue
-		}
-		if len(drop) > 0 && src.Row() == drop[0] { // a total row
-			drop = drop[1:]
-			cur.flat = cur.flat[:start]
-			dataIdx++ // the scan counted it
-			continue
-		}
-		if c.onePass {
-			// A labelled row followed by data is a subtotal: the scan decides those.
-			if labelled {
-				res.err = errTwoPasses
-				return res
-			}
-			labelled = totalLabelOf(cur.flat[start:]) != ""
-		}
-		// A full batch goes only when another row comes, so the last data
-		// row is still at hand at the end.
-		if full() {
-			moved := append([]string(nil), cur.flat[start:]...)
-			cur.flat = cur.flat[:start]
-			if !send() {
-				return res
-			}
-			cur.flat = append(cur.flat, moved...)
-			start = 0
-		}
-		cur.bytes += size
-		it := item{start: start, end: len(cur.flat), row: src.Row()}
-		if dedup != nil {
-			if it.dd, it.first, err = dedup(cur.rec(&it), dataIdx, it.row); err != nil {
-				res.err = err
-				return res
-			}
-		}
-		dataIdx++
-		res.data++
-		cur.items = append(cur.items, it)
 	}
-	// One read: the last data row is a total row candidate when it is
-	// labelled (合计), decided by finishRun.
-	for k := len(cur.items) - 1; k >= 0 && labelled; k-- {
+}
+
+// rowError puts a bad record's error in the batch, in file order; false
+// for an error that is not a record's.
+func (d *dispatcher) rowError(err error) bool {
+	re, ok := isRowError(err)
+	if !ok {
+		d.res.err = err
+		return false
+	}
+	if d.full() && !d.send() {
+		return false
+	}
+	d.cur.items = append(d.cur.items, item{start: len(d.cur.errs), end: -1, row: re.Row})
+	d.cur.errs = append(d.cur.errs, re)
+	return true
+}
+
+// record trims a record into the batch unless it is blank or a total row
+// the scan found, and decides whether it is a duplicate.
+func (d *dispatcher) record(rec []string) bool {
+	start := len(d.cur.flat)
+	size := 0
+	for _, v := range rec {
+		v = trimCell(v)
+		size += len(v)
+		d.cur.flat = append(d.cur.flat, v)
+	}
+	if size == 0 {
+		d.cur.flat = d.cur.flat[:start]
+		return true
+	}
+	if len(d.drop) > 0 && d.src.Row() == d.drop[0] { // a total row
+		d.drop = d.drop[1:]
+		d.cur.flat = d.cur.flat[:start]
+		d.dataIdx++ // the scan counted it
+		return true
+	}
+	if d.c.onePass {
+		// A labelled row followed by data is a subtotal: the scan decides those.
+		if d.labelled {
+			d.res.err = errTwoPasses
+			return false
+		}
+		d.labelled = totalLabelOf(d.cur.flat[start:]) != ""
+	}
+	// A full batch goes only when another row comes, so the last data
+	// row is still at hand at the end.
+	if d.full() {
+		moved := append([]string(nil), d.cur.flat[start:]...)
+		d.cur.flat = d.cur.flat[:start]
+		if !d.send() {
+			return false
+		}
+		d.cur.flat = append(d.cur.flat, moved...)
+		start = 0
+	}
+	d.cur.bytes += size
+	it := item{start: start, end: len(d.cur.flat), row: d.src.Row()}
+	if d.dedup != nil {
+		var err error
+		if it.dd, it.first, err = d.dedup(d.cur.rec(&it), d.dataIdx, it.row); err != nil {
+			d.res.err = err
+			return false
+		}
+	}
+	d.dataIdx++
+	d.res.data++
+	d.cur.items = append(d.cur.items, it)
+	return true
+}
+
+// holdTotal: in one read, the last data row is a total row candidate when
+// it is labelled (合计); it is held back in a batch of its own, decided by
+// finishRun.
+func (d *dispatcher) holdTotal() {
+	cur := d.cur
+	for k := len(cur.items) - 1; k >= 0 && d.labelled; k-- {
 		it := cur.items[k]
 		if it.end < 0 {
 			continue
@@ -999,13 +1109,9 @@ func (c *converter) dispatch(ctx context.Context, src rowReader, skip int, drop 
 			// Its own batch: the batch's cells are reused once it is free.
 			rec := append([]string(nil), cur.rec(&it)...)
 			it.start, it.end = 0, len(rec)
-			res.held, res.label = &batch{flat: rec, items: []item{it}}, label
+			d.res.held, d.res.label = &batch{flat: rec, items: []item{it}}, label
 			cur.items = append(cur.items[:k], cur.items[k+1:]...)
 		}
 		break
 	}
-	if len(cur.items) > 0 {
-		send()
-	}
-	return res
 }
