@@ -164,18 +164,12 @@ const appCols = `a.id, a.resource_id, r.code, r.name, r.department_id, a.user_id
 const appFrom = " FROM open_applications a JOIN resources r ON r.id = a.resource_id JOIN users u ON u.id = a.user_id"
 
 func (s *Service) scanApps(ctx context.Context, where string, args ...any) ([]Application, error) {
-	rows, err := s.DB.Query(ctx, "SELECT "+appCols+appFrom+" WHERE "+where+" ORDER BY a.id DESC LIMIT 500", args...)
-	if err != nil {
-		return nil, err
-	}
-	out := []Application{}
-	for rows.Next() {
+	out, err := db.QueryAll(ctx, s.DB, "SELECT "+appCols+appFrom+" WHERE "+where+" ORDER BY a.id DESC LIMIT 500", func(r db.Scanner) (Application, error) {
 		var a Application
 		var cols string
-		if err := rows.Scan(&a.ID, &a.ResourceID, &a.ResourceCode, &a.ResourceName, &a.DepartmentID, &a.UserID, &a.Applicant, &a.Email, &a.Organisation,
+		if err := r.Scan(&a.ID, &a.ResourceID, &a.ResourceCode, &a.ResourceName, &a.DepartmentID, &a.UserID, &a.Applicant, &a.Email, &a.Organisation,
 			&a.Purpose, &a.IntendedUse, &cols, &a.TermDays, &a.Contact, &a.Status, &a.Deadline, &a.Reason, &a.DecidedBy, &a.CreatedAt, &a.DecidedAt); err != nil {
-			rows.Close()
-			return nil, err
+			return a, err
 		}
 		json.Unmarshal([]byte(cols), &a.Columns)
 		a.Columns = nonNil(a.Columns)
@@ -183,10 +177,9 @@ func (s *Service) scanApps(ctx context.Context, where string, args ...any) ([]Ap
 			l := s.Calendar.TimeLeft(s.now(), a.Deadline)
 			a.Left = &l
 		}
-		out = append(out, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return a, nil
+	}, args...)
+	if err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -328,25 +321,18 @@ func (s *Service) grantOf(ctx context.Context, appID int64) (Grant, error) {
 }
 
 func (s *Service) grants(ctx context.Context, where string, args ...any) ([]Grant, error) {
-	rows, err := s.DB.Query(ctx, "SELECT id, application_id, resource_id, user_id, columns, expires_at, revoked_at, created_at FROM open_grants WHERE "+where+" ORDER BY expires_at DESC", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Grant
-	for rows.Next() {
+	return db.QueryAll(ctx, s.DB, "SELECT id, application_id, resource_id, user_id, columns, expires_at, revoked_at, created_at FROM open_grants WHERE "+where+" ORDER BY expires_at DESC", func(r db.Scanner) (Grant, error) {
 		var g Grant
 		var cols string
-		if err := rows.Scan(&g.ID, &g.ApplicationID, &g.ResourceID, &g.UserID, &cols, &g.ExpiresAt, &g.RevokedAt, &g.CreatedAt); err != nil {
-			return nil, err
+		if err := r.Scan(&g.ID, &g.ApplicationID, &g.ResourceID, &g.UserID, &cols, &g.ExpiresAt, &g.RevokedAt, &g.CreatedAt); err != nil {
+			return g, err
 		}
 		json.Unmarshal([]byte(cols), &g.Columns)
 		if len(g.Columns) == 0 {
 			g.Columns = nil
 		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+		return g, nil
+	}, args...)
 }
 
 // ActiveGrant is the account's grant for a resource in force now, if any:
@@ -416,27 +402,20 @@ type applicationClock struct{ s *Service }
 func (applicationClock) Table() string { return "open_applications" }
 
 func (c applicationClock) Open(ctx context.Context) ([]workflow.Item, error) {
-	rows, err := c.s.DB.Query(ctx, `SELECT a.id, a.deadline, r.code, r.name, r.department_id, a.reminded_at IS NOT NULL, a.overdue_at IS NOT NULL
-		FROM open_applications a JOIN resources r ON r.id = a.resource_id WHERE a.status = ? AND (a.reminded_at IS NULL OR a.overdue_at IS NULL)`, Pending)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []workflow.Item
-	for rows.Next() {
+	return db.QueryAll(ctx, c.s.DB, `SELECT a.id, a.deadline, r.code, r.name, r.department_id, a.reminded_at IS NOT NULL, a.overdue_at IS NOT NULL
+		FROM open_applications a JOIN resources r ON r.id = a.resource_id WHERE a.status = ? AND (a.reminded_at IS NULL OR a.overdue_at IS NULL)`, func(r db.Scanner) (workflow.Item, error) {
 		var it workflow.Item
 		var code, name string
 		var dept int64
-		if err := rows.Scan(&it.ID, &it.Deadline, &code, &name, &dept, &it.Reminded, &it.ToldOverdue); err != nil {
-			return nil, err
+		if err := r.Scan(&it.ID, &it.Deadline, &code, &name, &dept, &it.Reminded, &it.ToldOverdue); err != nil {
+			return it, err
 		}
 		params := notify.Params("id", it.ID, "code", code, "name", name, "deadline", it.Deadline.In(c.s.Calendar.Location()).Format("2006-01-02"))
 		it.Remind = &workflow.Notice{Kind: "application_due", Params: params, Link: "/console/applications", To: []notify.To{{DepartmentID: dept}}}
 		it.Overdue = &workflow.Notice{Kind: "application_overdue", Params: params, Link: "/console/applications",
 			To: []notify.To{{DepartmentID: dept}, {Role: string(auth.RoleBureauAdmin)}}}
-		out = append(out, it)
-	}
-	return out, rows.Err()
+		return it, nil
+	}, Pending)
 }
 
 // Withdraw lets the applicant take back a pending application.

@@ -214,20 +214,7 @@ func (s *Service) ListKeys(ctx context.Context, user int64) ([]Key, error) {
 	if user != 0 {
 		q, args = q+" WHERE k.user_id = ?", append(args, user)
 	}
-	rows, err := s.DB.Query(ctx, q+" ORDER BY k.id DESC", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Key{}
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, s.DB, q+" ORDER BY k.id DESC", func(r db.Scanner) (Key, error) { return scanKey(r) }, args...)
 }
 
 // RevokeKey ends a key at once: its owner or the bureau may.

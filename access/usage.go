@@ -136,41 +136,39 @@ func (s *Service) Report(ctx context.Context, scope UsageScope, days int) (Repor
 		group = "u.user_id"
 	}
 	from2 := " FROM api_usage u LEFT JOIN resources r ON r.id = u.resource_id LEFT JOIN users us ON us.id = u.user_id WHERE " + where
-	rows, err := s.DB.Query(ctx, "SELECT u.day, SUM(u.calls), SUM(u.rows_out), SUM(u.bytes_out)"+from2+" GROUP BY u.day", args...)
+	type dayCount struct {
+		day string
+		c   UsageCount
+	}
+	sums, err := db.QueryAll(ctx, s.DB, "SELECT u.day, SUM(u.calls), SUM(u.rows_out), SUM(u.bytes_out)"+from2+" GROUP BY u.day", func(r db.Scanner) (dayCount, error) {
+		var d dayCount
+		return d, r.Scan(&d.day, &d.c.Calls, &d.c.Rows, &d.c.Bytes)
+	}, args...)
 	if err != nil {
 		return rep, err
 	}
-	for rows.Next() {
-		var d string
-		var c UsageCount
-		if err := rows.Scan(&d, &c.Calls, &c.Rows, &c.Bytes); err != nil {
-			rows.Close()
-			return rep, err
-		}
-		if i, ok := idx[d]; ok {
-			rep.Daily[i] = c
-			rep.Totals.Calls += c.Calls
-			rep.Totals.Rows += c.Rows
-			rep.Totals.Bytes += c.Bytes
+	for _, d := range sums {
+		if i, ok := idx[d.day]; ok {
+			rep.Daily[i] = d.c
+			rep.Totals.Calls += d.c.Calls
+			rep.Totals.Rows += d.c.Rows
+			rep.Totals.Bytes += d.c.Bytes
 		}
 	}
-	rows.Close()
-	rows, err = s.DB.Query(ctx, "SELECT "+group+", MAX("+label+"), SUM(u.calls), SUM(u.rows_out), SUM(u.bytes_out)"+from2+" GROUP BY "+group, args...)
-	if err != nil {
-		return rep, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r UsageRow
+	rep.By, err = db.QueryAll(ctx, s.DB, "SELECT "+group+", MAX("+label+"), SUM(u.calls), SUM(u.rows_out), SUM(u.bytes_out)"+from2+" GROUP BY "+group, func(r db.Scanner) (UsageRow, error) {
+		var u UsageRow
 		var lbl *string
-		if err := rows.Scan(&r.ID, &lbl, &r.Calls, &r.Rows, &r.Bytes); err != nil {
-			return rep, err
+		if err := r.Scan(&u.ID, &lbl, &u.Calls, &u.Rows, &u.Bytes); err != nil {
+			return u, err
 		}
 		if lbl != nil {
-			r.Label = *lbl
+			u.Label = *lbl
 		}
-		rep.By = append(rep.By, r)
+		return u, nil
+	}, args...)
+	if err != nil {
+		return rep, err
 	}
 	sort.Slice(rep.By, func(i, j int) bool { return rep.By[i].Calls > rep.By[j].Calls })
-	return rep, rows.Err()
+	return rep, nil
 }

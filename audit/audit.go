@@ -177,7 +177,7 @@ func (l *Log) RecordRead(ctx context.Context, log *slog.Logger, e Event) error {
 
 const cols = "id, at, actor_id, actor_name, department_id, action, resource_id, version_number, purpose, detail, remote, prev_hash, hash, key_id"
 
-func scan(rows *sql.Rows) (Event, error) {
+func scan(rows db.Scanner) (Event, error) {
 	var e Event
 	var actor, dept, res sql.NullInt64
 	if err := rows.Scan(&e.ID, &e.At, &actor, &e.ActorName, &dept, &e.Action, &res, &e.Version, &e.Purpose, &e.Detail, &e.Remote, &e.PrevHash, &e.Hash, &e.KeyID); err != nil {
@@ -336,20 +336,7 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 	if f.Limit <= 0 || f.Limit > 10000 {
 		f.Limit = 1000
 	}
-	rows, err := l.DB.Query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Event{}
-	for rows.Next() {
-		e, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, l.DB, q+" ORDER BY id DESC LIMIT ?", func(r db.Scanner) (Event, error) { return scan(r) }, append(args, f.Limit)...)
 }
 
 // WriteCSV exports events (UTF-8 with BOM for Excel). Actors, purposes and

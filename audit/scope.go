@@ -46,21 +46,13 @@ func (sc Scope) checkResources(ctx context.Context, d *db.DB, ids []int64) error
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err := d.Query(ctx, "SELECT id FROM resources WHERE department_id = ? AND id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+")", args...)
+	found, err := db.QueryAll(ctx, d, "SELECT id FROM resources WHERE department_id = ? AND id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+")", db.Value[int64], args...)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	mine := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
+	for _, id := range found {
 		mine[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	for _, id := range ids {
 		if !mine[id] {

@@ -412,22 +412,19 @@ func (s *Store) loginAccount(ctx context.Context, name string) (id int64, hash s
 	if !strings.Contains(name, "@") {
 		return 0, "", false, nil
 	}
-	rows, err := s.DB.Query(ctx, "SELECT id, password_hash, active FROM users WHERE lower(username) = ? OR lower(email) = ? LIMIT 2", strings.ToLower(name), strings.ToLower(name))
-	if err != nil {
+	type match struct {
+		id     int64
+		hash   string
+		active int
+	}
+	ms, err := db.QueryAll(ctx, s.DB, "SELECT id, password_hash, active FROM users WHERE lower(username) = ? OR lower(email) = ? LIMIT 2", func(r db.Scanner) (match, error) {
+		var m match
+		return m, r.Scan(&m.id, &m.hash, &m.active)
+	}, strings.ToLower(name), strings.ToLower(name))
+	if err != nil || len(ms) != 1 {
 		return 0, "", false, err
 	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		if err := rows.Scan(&id, &hash, &a); err != nil {
-			return 0, "", false, err
-		}
-		n++
-	}
-	if err := rows.Err(); err != nil || n != 1 {
-		return 0, "", false, err
-	}
-	return id, hash, a == 1, nil
+	return ms[0].id, ms[0].hash, ms[0].active == 1, nil
 }
 
 // dummyHash is checked for names without an account (computed once, on

@@ -39,3 +39,10 @@ func QueryAll[T any](ctx context.Context, q Queryer, query string, scan func(Sca
 	}
 	return Collect(rows, scan)
 }
+
+// Value scans a one-column row: db.QueryAll(ctx, q, "SELECT id …", db.Value[int64]).
+func Value[T any](r Scanner) (T, error) {
+	var v T
+	err := r.Scan(&v)
+	return v, err
+}

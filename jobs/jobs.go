@@ -300,21 +300,11 @@ func (q *Queue) Cancel(ctx context.Context, id string) error {
 func (q *Queue) Requeue(ctx context.Context, staleAfter time.Duration) (requeued int64, failed []Job, err error) {
 	cutoff := db.Now().Add(-staleAfter)
 	max := q.maxAttempts()
-	rows, err := q.DB.Query(ctx, "SELECT id, claim, attempts FROM jobs WHERE status = ? AND heartbeat_at < ? AND attempts >= ?", Running, cutoff, max)
-	if err != nil {
-		return 0, nil, err
-	}
-	var giveUp []Job
-	for rows.Next() {
+	giveUp, err := db.QueryAll(ctx, q.DB, "SELECT id, claim, attempts FROM jobs WHERE status = ? AND heartbeat_at < ? AND attempts >= ?", func(r db.Scanner) (Job, error) {
 		var j Job
-		if err := rows.Scan(&j.ID, &j.Claim, &j.Attempts); err != nil {
-			rows.Close()
-			return 0, nil, err
-		}
-		giveUp = append(giveUp, j)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return j, r.Scan(&j.ID, &j.Claim, &j.Attempts)
+	}, Running, cutoff, max)
+	if err != nil {
 		return 0, nil, err
 	}
 	for _, j := range giveUp {

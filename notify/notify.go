@@ -105,21 +105,8 @@ func (n *Notifier) queue(ctx context.Context, q db.Querier, kind string, params 
 	} else if t.DepartmentID == 0 {
 		query, args = "SELECT email FROM users WHERE active = 1 AND email <> '' AND role = ?", []any{t.Role}
 	}
-	rows, err := q.Query(ctx, query, args...)
+	to, err := db.QueryAll(ctx, q, query, db.Value[string], args...)
 	if err != nil {
-		return err
-	}
-	var to []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			rows.Close()
-			return err
-		}
-		to = append(to, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	text := Text(i18n.ZH, kind, params)
@@ -139,25 +126,18 @@ func (n *Notifier) UserInbox(ctx context.Context, user int64, lang string) ([]No
 }
 
 func (n *Notifier) inbox(ctx context.Context, lang, q string, args ...any) ([]Notice, error) {
-	rows, err := n.DB.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Notice{}
-	for rows.Next() {
+	return db.QueryAll(ctx, n.DB, q, func(r db.Scanner) (Notice, error) {
 		var x Notice
 		var p string
 		var read *time.Time
-		if err := rows.Scan(&x.ID, &x.Kind, &p, &x.Link, &x.CreatedAt, &read); err != nil {
-			return nil, err
+		if err := r.Scan(&x.ID, &x.Kind, &p, &x.Link, &x.CreatedAt, &read); err != nil {
+			return x, err
 		}
 		json.Unmarshal([]byte(p), &x.Params)
 		x.Read = read != nil
 		x.Text = Text(lang, x.Kind, x.Params)
-		out = append(out, x)
-	}
-	return out, rows.Err()
+		return x, nil
+	}, args...)
 }
 
 // MarkRead marks a notice of this inbox as read.

@@ -159,22 +159,9 @@ func (s *Sender) Run(ctx context.Context) {
 // were sent.
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	now := s.now()
-	rows, err := s.DB.Query(ctx, "SELECT id FROM mail_outbox WHERE (status = ? AND next_at <= ?) OR (status = ? AND next_at <= ?) ORDER BY id LIMIT 50",
+	ids, err := db.QueryAll(ctx, s.DB, "SELECT id FROM mail_outbox WHERE (status = ? AND next_at <= ?) OR (status = ? AND next_at <= ?) ORDER BY id LIMIT 50", db.Value[int64],
 		MailPending, now, MailSending, now)
 	if err != nil {
-		return 0, err
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	sent := 0
