@@ -46,3 +46,24 @@ func Value[T any](r Scanner) (T, error) {
 	err := r.Scan(&v)
 	return v, err
 }
+
+// QueryMap runs a two-column query into a map from the first column to the
+// second (a later row with the same key wins).
+func QueryMap[K comparable, V any](ctx context.Context, q Queryer, query string, args ...any) (map[K]V, error) {
+	type kv struct {
+		k K
+		v V
+	}
+	pairs, err := QueryAll(ctx, q, query, func(r Scanner) (kv, error) {
+		var p kv
+		return p, r.Scan(&p.k, &p.v)
+	}, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[K]V, len(pairs))
+	for _, p := range pairs {
+		out[p.k] = p.v
+	}
+	return out, nil
+}

@@ -74,20 +74,10 @@ func oldestChange(ctx context.Context, q querier) (int64, error) {
 }
 
 func changesAfter(ctx context.Context, q querier, seq int64, limit int) ([]Change, error) {
-	rows, err := q.Query(ctx, "SELECT id, kind, resource_id FROM search_changes WHERE id > ? ORDER BY id LIMIT ?", seq, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Change
-	for rows.Next() {
+	return db.QueryAll(ctx, q, "SELECT id, kind, resource_id FROM search_changes WHERE id > ? ORDER BY id LIMIT ?", func(r db.Scanner) (Change, error) {
 		var c Change
-		if err := rows.Scan(&c.Seq, &c.Kind, &c.ResourceID); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, r.Scan(&c.Seq, &c.Kind, &c.ResourceID)
+	}, seq, limit)
 }
 
 // PruneChanges removes log rows older than keep. An instance whose index
@@ -316,22 +306,13 @@ func (f *Follower) Step(ctx context.Context) error {
 // change is logged: every index notices it by the clock.
 func (f *Follower) applyWithdrawals(ctx context.Context) error {
 	now := f.Service.now()
-	rows, err := f.Service.DB.Query(ctx, "SELECT id FROM resources WHERE withdraw_at > ? AND withdraw_at <= ?", f.withdrawnTo, now)
+	ids, err := db.QueryAll(ctx, f.Service.DB, "SELECT id FROM resources WHERE withdraw_at > ? AND withdraw_at <= ?", db.Value[int64], f.withdrawnTo, now)
 	if err != nil {
 		return err
 	}
-	var cs []Change
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		cs = append(cs, Change{Kind: ChangeResource, ResourceID: id})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	cs := make([]Change, len(ids))
+	for i, id := range ids {
+		cs[i] = Change{Kind: ChangeResource, ResourceID: id}
 	}
 	if err := f.apply(ctx, cs); err != nil {
 		return err

@@ -178,23 +178,17 @@ func (s *Service) EditsOf(ctx context.Context, rid int64) ([]PendingEdit, error)
 }
 
 func (s *Service) edits(ctx context.Context, q string, args ...any) ([]PendingEdit, error) {
-	rows, err := s.DB.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []PendingEdit{}
-	for rows.Next() {
+	return db.QueryAll(ctx, s.DB, q, func(r db.Scanner) (PendingEdit, error) {
 		var p PendingEdit
 		var body, wide string
 		var at db.Time
 		var decided db.Time
-		if err := rows.Scan(&p.ID, &p.ResourceID, &p.Code, &p.Name, &p.DepartmentID, &p.BaseRevision, &body, &wide, &p.Status,
+		if err := r.Scan(&p.ID, &p.ResourceID, &p.Code, &p.Name, &p.DepartmentID, &p.BaseRevision, &body, &wide, &p.Status,
 			&p.proposerID, &p.ProposedBy, &at, &p.DecidedBy, &decided, &p.Reason); err != nil {
-			return nil, err
+			return p, err
 		}
 		if err := json.Unmarshal([]byte(body), &p.Entry); err != nil {
-			return nil, fmt.Errorf("pending edit %d: %w", p.ID, err)
+			return p, fmt.Errorf("pending edit %d: %w", p.ID, err)
 		}
 		p.Widens = strings.Split(wide, ",")
 		p.ProposedAt = at.Time
@@ -202,7 +196,6 @@ func (s *Service) edits(ctx context.Context, q string, args ...any) ([]PendingEd
 			t := decided.Time
 			p.DecidedAt = &t
 		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+		return p, nil
+	}, args...)
 }

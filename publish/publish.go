@@ -287,20 +287,10 @@ func (s *Service) CancelWithdrawal(ctx context.Context, actor auth.Actor, rid in
 
 // Events lists a resource's publication history, oldest first.
 func (s *Service) Events(ctx context.Context, rid int64) ([]Event, error) {
-	rows, err := s.DB.Query(ctx, "SELECT version_number, action, actor_name, reason, at FROM publication_events WHERE resource_id = ? ORDER BY at, id", rid)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Event{}
-	for rows.Next() {
+	return db.QueryAll(ctx, s.DB, "SELECT version_number, action, actor_name, reason, at FROM publication_events WHERE resource_id = ? ORDER BY at, id", func(r db.Scanner) (Event, error) {
 		var e Event
-		if err := rows.Scan(&e.Version, &e.Action, &e.Actor, &e.Reason, &e.At); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, r.Scan(&e.Version, &e.Action, &e.Actor, &e.Reason, &e.At)
+	}, rid)
 }
 
 // QueueItem is a version awaiting review.
@@ -328,39 +318,16 @@ func (s *Service) Queue(ctx context.Context, actor auth.Actor) ([]QueueItem, err
 		q += " AND r.department_id = ?"
 		args = append(args, actor.DepartmentID)
 	}
-	rows, err := s.DB.Query(ctx, q+" ORDER BY v.created_at", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []QueueItem{}
-	for rows.Next() {
+	return db.QueryAll(ctx, s.DB, q+" ORDER BY v.created_at", func(r db.Scanner) (QueueItem, error) {
 		var it QueueItem
 		var at db.Time
-		if err := rows.Scan(&it.ResourceID, &it.Code, &it.Name, &it.DepartmentID, &it.Version, &it.Rows, &it.Quality, &it.SubmittedBy, &at); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&it.ResourceID, &it.Code, &it.Name, &it.DepartmentID, &it.Version, &it.Rows, &it.Quality, &it.SubmittedBy, &at)
 		it.SubmittedAt = at.Time
-		out = append(out, it)
-	}
-	return out, rows.Err()
+		return it, err
+	}, args...)
 }
 
 // VersionStates maps a resource's version numbers to their publication state.
 func (s *Service) VersionStates(ctx context.Context, rid int64) (map[int]string, error) {
-	rows, err := s.DB.Query(ctx, "SELECT number, pub_status FROM versions WHERE resource_id = ? AND status = 'ready'", rid)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[int]string{}
-	for rows.Next() {
-		var n int
-		var st string
-		if err := rows.Scan(&n, &st); err != nil {
-			return nil, err
-		}
-		out[n] = st
-	}
-	return out, rows.Err()
+	return db.QueryMap[int, string](ctx, s.DB, "SELECT number, pub_status FROM versions WHERE resource_id = ? AND status = 'ready'", rid)
 }

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -93,18 +94,10 @@ type DayCount struct {
 
 // Daily returns the last days of usage, oldest first.
 func (s *Service) Daily(ctx context.Context, rid int64, days int) ([]DayCount, error) {
-	rows, err := s.DB.Query(ctx, "SELECT day, views, downloads FROM resource_stats WHERE resource_id = ? ORDER BY day DESC LIMIT ?", rid, days)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []DayCount
-	for rows.Next() {
+	out, err := db.QueryAll(ctx, s.DB, "SELECT day, views, downloads FROM resource_stats WHERE resource_id = ? ORDER BY day DESC LIMIT ?", func(r db.Scanner) (DayCount, error) {
 		var d DayCount
-		if err := rows.Scan(&d.Day, &d.Views, &d.Downloads); err != nil {
-			return nil, err
-		}
-		out = append([]DayCount{d}, out...)
-	}
-	return out, rows.Err()
+		return d, r.Scan(&d.Day, &d.Views, &d.Downloads)
+	}, rid, days)
+	slices.Reverse(out) // oldest first
+	return out, err
 }

@@ -42,21 +42,7 @@ func Bump(ctx context.Context, q execer, name string) error {
 
 // Versions reads every version row.
 func Versions(ctx context.Context, d *db.DB) (map[string]int64, error) {
-	rows, err := d.Query(ctx, "SELECT name, version FROM cache_versions")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var n string
-		var v int64
-		if err := rows.Scan(&n, &v); err != nil {
-			return nil, err
-		}
-		out[n] = v
-	}
-	return out, rows.Err()
+	return db.QueryMap[string, int64](ctx, d, "SELECT name, version FROM cache_versions")
 }
 
 // Watcher reloads this instance's copies when their version moves.

@@ -149,20 +149,7 @@ func (s *Service) Access(ctx context.Context, p Principal, r catalog.Resource) (
 
 // ids runs a query that selects one id column.
 func (s *Service) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
-	rows, err := s.DB.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, s.DB, q, db.Value[int64], args...)
 }
 
 // loadAll runs q for ids and loads each row with get, in the query's order;
@@ -333,19 +320,11 @@ func (s *Service) Get(ctx context.Context, id int64) (Request, error) {
 		l := s.Calendar.TimeLeft(s.now(), r.Deadline)
 		r.Left = &l
 	}
-	rows, err := s.DB.Query(ctx, "SELECT action, actor_name, reason, at FROM share_request_events WHERE request_id = ? ORDER BY id", id)
-	if err != nil {
-		return r, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	r.Events, err = db.QueryAll(ctx, s.DB, "SELECT action, actor_name, reason, at FROM share_request_events WHERE request_id = ? ORDER BY id", func(row db.Scanner) (Event, error) {
 		var e Event
-		if err := rows.Scan(&e.Action, &e.Actor, &e.Reason, &e.At); err != nil {
-			return r, err
-		}
-		r.Events = append(r.Events, e)
-	}
-	return r, rows.Err()
+		return e, row.Scan(&e.Action, &e.Actor, &e.Reason, &e.At)
+	}, id)
+	return r, err
 }
 
 // List returns the requests a principal sees: its department's (filed or
@@ -528,26 +507,19 @@ type requestClock struct{ s *Service }
 func (requestClock) Table() string { return "share_requests" }
 
 func (c requestClock) Open(ctx context.Context) ([]workflow.Item, error) {
-	rows, err := c.s.DB.Query(ctx, `SELECT q.id, q.deadline, r.code, r.name, r.department_id FROM share_requests q JOIN resources r ON r.id = q.resource_id
-		WHERE q.status = ? AND q.reminded_at IS NULL`, Pending)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []workflow.Item
-	for rows.Next() {
+	return db.QueryAll(ctx, c.s.DB, `SELECT q.id, q.deadline, r.code, r.name, r.department_id FROM share_requests q JOIN resources r ON r.id = q.resource_id
+		WHERE q.status = ? AND q.reminded_at IS NULL`, func(r db.Scanner) (workflow.Item, error) {
 		var it workflow.Item
 		var code, name string
 		var dept int64
-		if err := rows.Scan(&it.ID, &it.Deadline, &code, &name, &dept); err != nil {
-			return nil, err
+		if err := r.Scan(&it.ID, &it.Deadline, &code, &name, &dept); err != nil {
+			return it, err
 		}
 		it.Remind = &workflow.Notice{Kind: "share_request_due", Params: notify.Params("id", it.ID, "code", code, "name", name,
 			"deadline", it.Deadline.In(c.s.Calendar.Location()).Format("2006-01-02")), Link: RequestLink(it.ID),
 			To: []notify.To{{DepartmentID: dept}}}
-		out = append(out, it)
-	}
-	return out, rows.Err()
+		return it, nil
+	}, Pending)
 }
 
 // RevokeGrant ends a grant at once (provider or bureau).

@@ -80,22 +80,13 @@ type Miss struct {
 
 // ListMisses returns the most frequent queries without results.
 func ListMisses(ctx context.Context, d *db.DB, limit int) ([]Miss, error) {
-	rows, err := d.Query(ctx, "SELECT query, count, first_at, last_at FROM search_misses ORDER BY count DESC, last_at DESC LIMIT ?", limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Miss
-	for rows.Next() {
+	return db.QueryAll(ctx, d, "SELECT query, count, first_at, last_at FROM search_misses ORDER BY count DESC, last_at DESC LIMIT ?", func(r db.Scanner) (Miss, error) {
 		var m Miss
 		var first, last db.Time
-		if err := rows.Scan(&m.Query, &m.Count, &first, &last); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&m.Query, &m.Count, &first, &last)
 		m.First, m.Last = first.Time, last.Time
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	}, limit)
 }
 
 // DismissMiss removes a query from the list (the bureau dealt with it).

@@ -87,23 +87,14 @@ func (s *Store) SeedIfEmpty(ctx context.Context) error {
 
 // List returns every entry, by term.
 func (s *Store) List(ctx context.Context) ([]search.Synonym, error) {
-	rows, err := s.DB.Query(ctx, "SELECT id, kind, term, synonyms, note, updated_by, updated_at FROM synonyms ORDER BY term")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []search.Synonym
-	for rows.Next() {
+	return db.QueryAll(ctx, s.DB, "SELECT id, kind, term, synonyms, note, updated_by, updated_at FROM synonyms ORDER BY term", func(r db.Scanner) (search.Synonym, error) {
 		var e search.Synonym
 		var syn string
 		var at db.Time
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Term, &syn, &e.Note, &e.UpdatedBy, &at); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&e.ID, &e.Kind, &e.Term, &syn, &e.Note, &e.UpdatedBy, &at)
 		e.Synonyms, e.UpdatedAt = splitList(syn), at.Time
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }
 
 // Dictionary builds the search dictionary from the stored entries.
