@@ -14,6 +14,7 @@ import (
 	"opendata/catalog"
 	"opendata/db"
 	"opendata/errs"
+	"opendata/i18n"
 	"opendata/notify"
 	"opendata/workflow"
 )
@@ -98,27 +99,27 @@ func (s *Service) Apply(ctx context.Context, u auth.User, n NewApplication) (App
 		return Application{}, err
 	}
 	if r.OpenType != catalog.OpenOnApplication || r.PublishedVersion == 0 {
-		return Application{}, errs.FieldErrors{"resource_id": "this dataset is not open on application"}
+		return Application{}, errs.FieldErrors{"resource_id": "err.field.not_on_application"}
 	}
 	fe := errs.FieldErrors{}
 	if !between(n.Organisation, 2, 100) {
-		fe["organisation"] = "the applicant organisation, 2–100 characters"
+		fe["organisation"] = "err.field.organisation"
 	}
 	if !between(n.Purpose, 5, 500) {
-		fe["purpose"] = "why you need the data, 5–500 characters"
+		fe["purpose"] = "err.field.application_purpose"
 	}
 	if !between(n.IntendedUse, 5, 1000) {
-		fe["intended_use"] = "how the data will be used, 5–1000 characters"
+		fe["intended_use"] = "err.field.intended_use"
 	}
 	if !between(n.Contact, 3, 100) {
-		fe["contact"] = "a phone number or e-mail, 3–100 characters"
+		fe["contact"] = "err.field.contact"
 	}
 	if n.TermDays < 1 || n.TermDays > MaxTermDays {
-		fe["term_days"] = fmt.Sprintf("1 to %d days", MaxTermDays)
+		fe["term_days"] = i18n.Msg("err.field.days", "min", 1, "max", MaxTermDays)
 	}
 	for _, c := range n.Columns {
 		if _, ok := r.ItemByName(c); !ok {
-			fe["columns"] = "no data item " + c
+			fe["columns"] = i18n.Msg("err.field.no_item", "name", c)
 		}
 	}
 	if err := fe.Err(); err != nil {
@@ -270,17 +271,17 @@ func (s *Service) decide(ctx context.Context, by auth.User, id int64, approve bo
 		}
 		for _, c := range cols {
 			if _, ok := r.ItemByName(c); !ok {
-				return a, errs.FieldErrors{"columns": "no data item " + c}
+				return a, errs.FieldErrors{"columns": i18n.Msg("err.field.no_item", "name", c)}
 			}
 		}
 		if termDays == 0 {
 			termDays = a.TermDays
 		}
 		if termDays < 1 || termDays > MaxTermDays {
-			return a, errs.FieldErrors{"term_days": fmt.Sprintf("1 to %d days", MaxTermDays)}
+			return a, errs.FieldErrors{"term_days": i18n.Msg("err.field.days", "min", 1, "max", MaxTermDays)}
 		}
 	} else if utf8.RuneCountInString(reason) < 2 {
-		return a, errs.FieldErrors{"reason": "tell the applicant why"}
+		return a, errs.FieldErrors{"reason": "err.field.applicant_reason"}
 	}
 	now := s.now()
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
@@ -359,7 +360,7 @@ func (s *Service) RevokeGrant(ctx context.Context, by auth.User, appID int64, re
 		return a, errs.Conflictf("err.app.no_grant", "id", appID)
 	}
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
-		return a, errs.FieldErrors{"reason": "tell the applicant why"}
+		return a, errs.FieldErrors{"reason": "err.field.applicant_reason"}
 	}
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "open_grants", Where: "id = ?", Args: []any{a.Grant.ID}, Column: db.NoStatus, Guard: "revoked_at IS NULL",

@@ -20,6 +20,7 @@ import (
 	"opendata/catalog"
 	"opendata/db"
 	"opendata/errs"
+	"opendata/i18n"
 	"opendata/notify"
 	"opendata/refcache"
 )
@@ -163,10 +164,10 @@ func (s *Service) CreateKey(ctx context.Context, u auth.User, name string, days 
 	name = strings.TrimSpace(name)
 	fe := errs.FieldErrors{}
 	if n := utf8.RuneCountInString(name); n < 1 || n > 60 {
-		fe["name"] = "1–60 characters, e.g. the app that uses the key"
+		fe["name"] = "err.field.key_name"
 	}
 	if days < 0 || (s.KeyMaxDays > 0 && days > s.KeyMaxDays) {
-		fe["expires_in_days"] = fmt.Sprintf("0 to %d days (0: the longest allowed)", s.KeyMaxDays)
+		fe["expires_in_days"] = i18n.Msg("err.field.key_days", "max", s.KeyMaxDays)
 	}
 	if err := fe.Err(); err != nil {
 		return Key{}, "", err
@@ -252,7 +253,7 @@ func (s *Service) SetTier(ctx context.Context, by auth.User, id int64, tier stri
 		return Key{}, errs.Forbiddenf("err.keys.tier")
 	}
 	if tier != TierRegistered && tier != TierPartner {
-		return Key{}, errs.FieldErrors{"tier": "registered or partner"}
+		return Key{}, errs.FieldErrors{"tier": "err.field.tier"}
 	}
 	k, err := s.GetKey(ctx, id)
 	if err != nil {

@@ -119,3 +119,57 @@ func TestErrorKeysAreInTheCatalog(t *testing.T) {
 		t.Fatalf("found only %d calls: is the walk looking at the module?", n)
 	}
 }
+
+// Every field error's text in the source is a message key of both catalogs
+// (or i18n.Msg of one, with its parameters): a field error is shown to
+// people next to the field, in their language.
+func TestFieldErrorsAreKeys(t *testing.T) {
+	literal := regexp.MustCompile(`(?:FieldErrors\{[^{}\n:]+:\s*|fe\[[^\]]+\]\s*=\s*)("[^"]*"|fmt\.Sprintf\(|[^,}\n]+ \+ )`)
+	msg := regexp.MustCompile(`i18n\.Msg\(("[^"]*")`)
+	cli := map[string]bool{"backup": true, "jobs": true, "errs": true, "cmd": true}
+	n := 0
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "..") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		if cli[strings.Split(filepath.ToSlash(strings.TrimPrefix(path, "../")), "/")[0]] {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			for _, m := range literal.FindAllStringSubmatch(line, -1) {
+				n++
+				key, err := strconv.Unquote(m[1])
+				if err != nil {
+					t.Errorf("%s:%d: a field error built from text (%s…); use a key or i18n.Msg", path, i+1, m[1])
+					continue
+				}
+				if !i18n.Has(key) {
+					t.Errorf("%s:%d: field error %q is not a message key", path, i+1, key)
+				}
+			}
+			for _, m := range msg.FindAllStringSubmatch(line, -1) {
+				n++
+				if key, _ := strconv.Unquote(m[1]); !i18n.Has(key) || strings.HasPrefix(i18n.T(i18n.EN, key, nil), i18n.Missing) {
+					t.Errorf("%s:%d: i18n.Msg(%q): not a key of both catalogs", path, i+1, key)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 20 {
+		t.Fatalf("found only %d field errors: is the walk looking at the module?", n)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -90,13 +91,38 @@ func Has(key string) bool {
 	return ok
 }
 
-// Text renders s in lang when it is a message key, and returns it as it is
-// otherwise (field errors hold either).
+// Text renders s in lang when it is a message key or a Msg (a key with its
+// parameters), and returns it as it is otherwise (field errors hold either).
 func Text(lang, s string) string {
 	if Has(s) {
 		return T(lang, s, nil)
 	}
+	if key, query, ok := strings.Cut(s, "?"); ok && Has(key) {
+		if v, err := url.ParseQuery(query); err == nil {
+			params := make(map[string]string, len(v))
+			for k := range v {
+				params[k] = v.Get(k)
+			}
+			return T(lang, key, params)
+		}
+	}
 	return s
+}
+
+// Msg is a message key with its parameters (pairs of name and value) in
+// one string, for a place that holds text before the reader's language is
+// known (a field error): Text renders it.
+//
+//	errs.FieldErrors{"term_days": i18n.Msg("err.field.days", "min", 1, "max", 1095)}
+func Msg(key string, kv ...any) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(fmt.Sprint(kv[i]), fmt.Sprint(kv[i+1]))
+	}
+	if len(v) == 0 {
+		return key
+	}
+	return key + "?" + v.Encode()
 }
 
 // Lang normalises a language tag or Accept-Language header to ZH or EN.

@@ -68,7 +68,7 @@ func (s *Uploads) Start(ctx context.Context, by auth.User, r catalog.Resource, p
 		u.Format = DetectFormat(u.Name)
 	}
 	if u.Format == "" {
-		return jobs.Job{}, errs.FieldErrors{"format": "cannot tell the format from the file name; send format=csv, xlsx, json or ndjson"}
+		return jobs.Job{}, errs.FieldErrors{"format": "err.field.format_unknown"}
 	}
 	u.UploadKey = "uploads/" + uuid.NewString() + "/source"
 	f, err := os.Open(path)

@@ -20,6 +20,7 @@ import (
 	"opendata/catalog"
 	"opendata/db"
 	"opendata/errs"
+	"opendata/i18n"
 	"opendata/search"
 	"opendata/workflow"
 )
@@ -229,11 +230,11 @@ func (s *Service) Withdraw(ctx context.Context, actor auth.Actor, rid int64, rea
 	}
 	fe := errs.FieldErrors{}
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
-		fe["reason"] = "state why publication stops (A-19)"
+		fe["reason"] = "err.field.withdraw_reason"
 	}
 	notice := time.Duration(noticeDays) * 24 * time.Hour
 	if notice < s.MinNotice {
-		fe["notice_days"] = fmt.Sprintf("at least %d days of notice", int(s.MinNotice.Hours()/24))
+		fe["notice_days"] = i18n.Msg("err.field.notice_days", "days", int(s.MinNotice.Hours()/24))
 	}
 	if err := fe.Err(); err != nil {
 		return err

@@ -218,7 +218,7 @@ func (s *Server) fileApplication(c echo.Context) error {
 		return err
 	}
 	if _, err := s.publicResource(c.Request().Context(), strconv.FormatInt(in.ResourceID, 10)); err != nil {
-		return errs.FieldErrors{"resource_id": "no such published dataset"}
+		return errs.FieldErrors{"resource_id": "err.field.not_published"}
 	}
 	a, err := s.app.Access.Apply(c.Request().Context(), u, in)
 	if err != nil {
@@ -307,7 +307,7 @@ func usageDays(c echo.Context) (int, error) {
 	if v := c.QueryParam("days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 366 {
-			return 0, errs.FieldErrors{"days": "1 to 366"}
+			return 0, errs.FieldErrors{"days": i18n.Msg("err.field.days", "min", 1, "max", 366)}
 		}
 		days = n
 	}

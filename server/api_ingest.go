@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -39,11 +38,11 @@ func CheckUploadName(name string) (string, error) {
 	}
 	for _, s := range []string{name, decoded} {
 		if s == "" || len(s) > 255 || strings.ContainsAny(s, `/\`) || strings.Contains(s, "..") || s == "." {
-			return "", errs.FieldErrors{"file": fmt.Sprintf("file name %q must be a plain name without folders or '..'", name)}
+			return "", errs.FieldErrors{"file": i18n.Msg("err.field.file_name", "name", name)}
 		}
 		for _, r := range s {
 			if r < 0x20 || r == 0x7f {
-				return "", errs.FieldErrors{"file": "file name contains control characters"}
+				return "", errs.FieldErrors{"file": "err.field.file_control"}
 			}
 		}
 	}
@@ -152,7 +151,7 @@ func (s *Server) startUpload(c echo.Context) (j jobs.Job, lang string, err error
 		}
 	}
 	if tmp == "" {
-		return j, p.Lang, errs.FieldErrors{"file": "required"}
+		return j, p.Lang, errs.FieldErrors{"file": "entry.invalid.required"}
 	}
 	j, err = s.uploads.Start(ctx, u, r, tmp, p)
 	return j, p.Lang, err

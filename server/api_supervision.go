@@ -211,7 +211,7 @@ func (s *Server) calendarPut(c echo.Context) error {
 	}
 	for i, d := range in.Days {
 		if d.Kind != calendar.Holiday && d.Kind != calendar.Workday {
-			return errs.FieldErrors{"days[" + strconv.Itoa(i) + "].kind": "holiday or workday"}
+			return errs.FieldErrors{"days[" + strconv.Itoa(i) + "].kind": "err.field.calendar_kind"}
 		}
 	}
 	if err := s.app.CalStore.ReplaceYear(c.Request().Context(), y, in.Days, "edited by "+u.Username); err != nil {

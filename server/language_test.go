@@ -150,6 +150,7 @@ func TestEveryTextInTheReadersLanguage(t *testing.T) {
 			// Refusals and validation.
 			{"POST", fmt.Sprintf("/api/v1/catalog/resources/%d/versions/1/approve", id), staff, nil, nil},
 			{"GET", "/api/v1/jobs/nosuch", staff, nil, nil},
+			{"POST", "/api/v1/share/requests", wj, map[string]any{"resource_id": id, "columns": []string{"无此列"}, "term_days": 5000}, nil},
 			{"POST", "/api/v1/share/requests", wj, "[1,", map[string]string{"Content-Type": "application/json"}},
 		} {
 			hdr := map[string]string{"Accept-Language": lang, "Cookie": "opendata_lang=" + lang}

@@ -36,7 +36,7 @@ func (s *Service) CreateCredential(ctx context.Context, p Principal, dept int64,
 	}
 	system = strings.TrimSpace(system)
 	if n := utf8.RuneCountInString(system); n < 2 || n > 100 {
-		return Credential{}, errs.FieldErrors{"system_name": "2–100 characters naming the system"}
+		return Credential{}, errs.FieldErrors{"system_name": "err.field.system_name"}
 	}
 	var id int64
 	var token string

@@ -12,6 +12,7 @@ import (
 	"opendata/catalog"
 	"opendata/db"
 	"opendata/errs"
+	"opendata/i18n"
 	"opendata/notify"
 	"opendata/workflow"
 )
@@ -373,13 +374,13 @@ func (s *Service) StopSharing(ctx context.Context, p Principal, rid int64, reaso
 	}
 	fe := errs.FieldErrors{}
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
-		fe["reason"] = "state why sharing stops (A-19)"
+		fe["reason"] = "err.field.stop_reason"
 	}
 	if noticeDays < minNotice {
-		fe["notice_days"] = fmt.Sprintf("at least %d days of notice", minNotice)
+		fe["notice_days"] = i18n.Msg("err.field.notice_days", "days", minNotice)
 	}
 	if r.ShareType == catalog.ShareNone {
-		fe["share_type"] = "the resource is not shared"
+		fe["share_type"] = "err.field.not_shared"
 	}
 	if err := fe.Err(); err != nil {
 		return time.Time{}, err

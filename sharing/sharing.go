@@ -22,6 +22,7 @@ import (
 	"opendata/catalog"
 	"opendata/db"
 	"opendata/errs"
+	"opendata/i18n"
 	"opendata/notify"
 	"opendata/workflow"
 )
@@ -177,7 +178,7 @@ func CheckPurpose(purpose string) (string, error) {
 		return "", errs.FieldErrors{"purpose": "err.share.purpose"}
 	}
 	if utf8.RuneCountInString(purpose) > 500 {
-		return "", errs.FieldErrors{"purpose": "at most 500 characters"}
+		return "", errs.FieldErrors{"purpose": i18n.Msg("err.field.at_most", "max", 500)}
 	}
 	return purpose, nil
 }
@@ -261,14 +262,14 @@ func (s *Service) File(ctx context.Context, p Principal, n NewRequest) (Request,
 		fe["purpose"] = err.(errs.FieldErrors)["purpose"]
 	}
 	if utf8.RuneCountInString(strings.TrimSpace(n.LegalDuty)) < 4 {
-		fe["legal_duty"] = "name the legal duty the data serves (A-17)"
+		fe["legal_duty"] = "err.field.legal_duty"
 	}
 	if n.TermDays < 1 || n.TermDays > 3*365 {
-		fe["term_days"] = "from 1 to 1095 days"
+		fe["term_days"] = i18n.Msg("err.field.days", "min", 1, "max", 1095)
 	}
 	for _, c := range n.Columns {
 		if _, ok := r.ItemByName(c); !ok {
-			fe["columns"] = "no data item " + c
+			fe["columns"] = i18n.Msg("err.field.no_item", "name", c)
 		}
 	}
 	if err := fe.Err(); err != nil {
@@ -359,7 +360,7 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 		return req, requestMoved(id)(req.Status)
 	}
 	if (to == Refused || to == OfficeRefused || to == GroupRefused || to == EscalatedOffice || to == EscalatedGroup) && utf8.RuneCountInString(strings.TrimSpace(reason)) < 2 {
-		return req, errs.FieldErrors{"reason": "give the reasons (A-16)"}
+		return req, errs.FieldErrors{"reason": "err.field.refusal_reason"}
 	}
 	if grant {
 		if cols == nil {
@@ -367,7 +368,7 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 		}
 		for _, c := range cols {
 			if _, ok := res.ItemByName(c); !ok {
-				return req, errs.FieldErrors{"columns": "no data item " + c}
+				return req, errs.FieldErrors{"columns": i18n.Msg("err.field.no_item", "name", c)}
 			}
 		}
 		if termDays <= 0 {
