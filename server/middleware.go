@@ -386,8 +386,10 @@ var streamedUploads = map[string]bool{
 }
 
 // authRoutes take the small max_auth_body_kb: they are open to anyone
-// and their bodies are a name and a password.
+// and their bodies are a name and a password (or, for a dispute, a name,
+// a contact and a short description: sharing.MaxProblemRunes).
 var authRoutes = map[string]bool{
+	"/datasets/:id/disputes": true,
 	"/api/v1/auth/login":     true,
 	"/api/v1/auth/logout":    true,
 	"/api/v1/account/signup": true,

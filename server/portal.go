@@ -128,6 +128,7 @@ func (s *Server) bindPortal(e *echo.Echo) {
 	e.GET("/datasets/:id", s.datasetPage)
 	e.GET("/datasets/:id/feed.atom", s.datasetFeed)
 	e.GET(catalogFeedPath, s.catalogFeed)
+	e.POST("/datasets/:id/disputes", s.datasetDispute)
 	e.GET("/datasets/:id/download/:file", s.download)
 	e.GET("/departments", s.departmentsPage)
 	e.GET("/departments/:code", s.departmentPage)
@@ -606,12 +607,72 @@ func versionDownloads(r catalog.Resource, published []catalog.Version) map[int][
 }
 
 func (s *Server) datasetPage(c echo.Context) error {
+	r, err := s.publicResource(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	s.app.Counter.View(r.ID)
+	return s.renderDataset(c, r, http.StatusOK, disputeInput{})
+}
+
+// disputeInput is what the dataset page's "report an error" form holds:
+// empty, prefilled for a developer, or sent back with its errors.
+type disputeInput struct {
+	Name, Contact, Column, RowKey, Problem string
+	Errors                                 errs.FieldErrors
+}
+
+// datasetDispute files the "report an error" form: a signed-in staff
+// member reports for their department with their account, anyone else as
+// a citizen with a name and a contact (sharing.ReportCitizenDispute). A
+// form with errors comes back filled in, the errors beside their fields.
+func (s *Server) datasetDispute(c echo.Context) error {
 	ctx := c.Request().Context()
 	r, err := s.publicResource(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	s.app.Counter.View(r.ID)
+	v, err := s.app.Publish.PublicVersion(ctx, r, 0)
+	if err != nil {
+		return err
+	}
+	in := disputeInput{Name: c.FormValue("name"), Contact: c.FormValue("contact"), Column: c.FormValue("column"),
+		RowKey: c.FormValue("row_key"), Problem: c.FormValue("problem")}
+	n := sharing.NewDispute{Version: v.Number, RowKey: in.RowKey, Column: in.Column, Problem: in.Problem}
+	if u, ok := c.Get(ctxUser).(auth.User); ok {
+		in.Name, in.Contact = "", ""
+		_, err = s.app.Sharing.ReportDispute(ctx, sharing.FromActor(u.Actor()), r, n)
+	} else {
+		_, err = s.app.Sharing.ReportCitizenDispute(ctx, sharing.Citizen{Name: in.Name, Contact: in.Contact}, r, n)
+	}
+	if errors.As(err, &in.Errors) {
+		return s.renderDataset(c, r, http.StatusBadRequest, in)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/datasets/%d?done=dispute_sent#report", r.ID))
+}
+
+// disputeMode is how the dataset page offers the "report an error" form:
+// to staff who may (they report with their account), to staff who may not
+// (it says why), or to everyone else (a citizen's form).
+func (s *Server) disputeMode(c echo.Context, r catalog.Resource) (string, error) {
+	u, ok := c.Get(ctxUser).(auth.User)
+	if !ok {
+		return "citizen", nil
+	}
+	may, err := s.app.Sharing.CanReportDispute(c.Request().Context(), sharing.FromActor(u.Actor()), r)
+	if err != nil || !may {
+		return "cannot", err
+	}
+	return "staff", nil
+}
+
+// renderDataset renders a public dataset's page, its "report an error"
+// form holding in.
+func (s *Server) renderDataset(c echo.Context, r catalog.Resource, status int, in disputeInput) error {
+	ctx := c.Request().Context()
 	v, err := s.app.Publish.PublicVersion(ctx, r, 0)
 	if err != nil {
 		return err
@@ -713,6 +774,13 @@ func (s *Server) datasetPage(c echo.Context) error {
 	if len(ds) > 0 {
 		data["Disputes"] = ds
 	}
+	if data["DisputeMode"], err = s.disputeMode(c, r); err != nil {
+		return err
+	}
+	if u, ok := developer(c); ok && in.Errors == nil {
+		in.Name, in.Contact = u.DisplayName, u.Email
+	}
+	data["DisputeForm"] = in
 	if u, ok := c.Get(ctxUser).(auth.User); ok && (u.Actor().CanEditDepartment(r.DepartmentID) || u.Role == auth.RoleOffice) {
 		if data["Events"], err = s.app.Publish.Events(ctx, r.ID); err != nil {
 			return err
@@ -740,5 +808,5 @@ func (s *Server) datasetPage(c echo.Context) error {
 	data["DeptName"] = deptName(lang(c), d)
 	p := s.newPage(c, resourceName(lang(c), r), data)
 	p.Feeds = append([]feedLink{datasetFeedLink(p.Lang, r)}, p.Feeds...)
-	return s.render(c, http.StatusOK, "dataset", p)
+	return s.render(c, status, "dataset", p)
 }
