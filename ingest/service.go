@@ -156,20 +156,10 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 	if !actor.CanEditDepartment(r.DepartmentID) {
 		return out, errs.Forbiddenf("err.upload.own_dept", "code", r.Code)
 	}
-	if st, err := os.Stat(req.Path); err != nil {
+	if err := s.checkSize(req); err != nil {
 		return out, err
-	} else if s.Limits.MaxFileBytes > 0 && st.Size() > s.Limits.MaxFileBytes {
-		return out, &FileError{File: req.Name, Err: fmt.Errorf("%w: %d bytes, over the %d MiB limit", ErrTooLarge, st.Size(), s.Limits.MaxFileBytes>>20)}
 	}
-	ratio := s.Limits.MaxRejectRatio
-	if req.MaxRejectRatio != nil {
-		ratio = *req.MaxRejectRatio
-	}
-	res, err := Convert(ctx, req.Path, Options{MaxRejectRatio: &ratio, NullMarkers: s.Limits.NullMarkers,
-		Format: req.Format, Encoding: req.Encoding, Sheet: req.Sheet, Name: req.Name,
-		MaxFieldBytes: s.Limits.MaxFieldBytes, MaxColumns: s.Limits.MaxColumns, MaxHeaderBytes: s.Limits.MaxHeaderBytes, MaxUnzipBytes: s.Limits.MaxUnzipBytes, DedupMemoryBytes: s.Limits.DedupMemoryBytes,
-		TempDir: s.Limits.TempDir, Location: s.Limits.Location, Items: r.Items, KeyColumns: r.KeyColumns, Progress: req.Progress,
-	})
+	res, err := s.convert(ctx, r, req)
 	if res != nil {
 		defer res.Cleanup()
 		out = outcome(res, req.Lang)
@@ -182,26 +172,59 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 	if err != nil {
 		return out, err
 	}
-	prefix := v.Prefix()
 	committed := false
 	defer func() {
-		if committed {
-			return
-		}
-		// Undo with a fresh context: the request's may be the one cancelled.
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if derr := blob.DeletePrefix(cctx, s.Blobs, prefix); derr != nil {
-			s.log().Error("ingest cleanup: objects left behind", "prefix", prefix, "err", derr)
-			return // keep the pending row so the janitor retries
-		}
-		if derr := s.Catalog.AbortVersion(cctx, v.ID); derr != nil {
-			s.log().Error("ingest cleanup: pending version row left", "version", v.ID, "err", derr)
+		if !committed {
+			s.abandon(v)
 		}
 	}()
+	if err := s.storeObjects(ctx, &v, res, req); err != nil {
+		return out, err
+	}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	out.Version, out.Prefix, out.Objects = v.Number, v.Prefix(), v.Objects
+	if err := s.commit(ctx, actor, r, v, req, out); err != nil {
+		out.Version, out.Prefix, out.Objects = 0, "", nil
+		return out, err
+	}
+	committed = true
+	s.log().Info("version ingested", "resource", r.Code, "version", v.Number, "rows", v.RowsStored, "rejected", v.RowsRejected)
+	return out, nil
+}
+
+// checkSize refuses a file over max_file_mb before it is read.
+func (s *Service) checkSize(req Request) error {
+	if st, err := os.Stat(req.Path); err != nil {
+		return err
+	} else if s.Limits.MaxFileBytes > 0 && st.Size() > s.Limits.MaxFileBytes {
+		return &FileError{File: req.Name, Err: fmt.Errorf("%w: %d bytes, over the %d MiB limit", ErrTooLarge, st.Size(), s.Limits.MaxFileBytes>>20)}
+	}
+	return nil
+}
+
+// convert converts the file with the configuration's limits and the
+// resource's data items and key.
+func (s *Service) convert(ctx context.Context, r catalog.Resource, req Request) (*Result, error) {
+	ratio := s.Limits.MaxRejectRatio
+	if req.MaxRejectRatio != nil {
+		ratio = *req.MaxRejectRatio
+	}
+	return Convert(ctx, req.Path, Options{MaxRejectRatio: &ratio, NullMarkers: s.Limits.NullMarkers,
+		Format: req.Format, Encoding: req.Encoding, Sheet: req.Sheet, Name: req.Name,
+		MaxFieldBytes: s.Limits.MaxFieldBytes, MaxColumns: s.Limits.MaxColumns, MaxHeaderBytes: s.Limits.MaxHeaderBytes, MaxUnzipBytes: s.Limits.MaxUnzipBytes, DedupMemoryBytes: s.Limits.DedupMemoryBytes,
+		TempDir: s.Limits.TempDir, Location: s.Limits.Location, Items: r.Items, KeyColumns: r.KeyColumns, Progress: req.Progress,
+	})
+}
+
+// storeObjects writes the conversion's files under the version's prefix
+// (in objectOrder) and fills in the version's objects, counts and columns.
+func (s *Service) storeObjects(ctx context.Context, v *catalog.Version, res *Result, req Request) error {
+	prefix := v.Prefix()
 	for _, name := range objectOrder {
 		if err := ctx.Err(); err != nil {
-			return out, err
+			return err
 		}
 		if req.Progress != nil {
 			req.Progress(Progress{Phase: "upload:" + name, Rows: res.Report.RowsRead})
@@ -209,7 +232,7 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 		key := prefix + name
 		size, err := putFile(ctx, s.Blobs, key, res.Files[name])
 		if err != nil {
-			return out, fmt.Errorf("store %s: %w", key, err)
+			return fmt.Errorf("store %s: %w", key, err)
 		}
 		v.Objects = append(v.Objects, catalog.Object{Name: name, Key: key, Size: size})
 	}
@@ -217,12 +240,13 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 	for _, c := range res.Columns {
 		v.Columns = append(v.Columns, catalog.VersionColumn{Name: c.Name, Type: c.Type, Description: c.Description, Personal: c.Personal, Open: c.Open})
 	}
-	if err := ctx.Err(); err != nil {
-		return out, err
-	}
-	out.Version, out.Prefix, out.Objects = v.Number, prefix, v.Objects
-	// The audit is part of the act: the version becomes ready in the same
-	// transaction that records it, or not at all.
+	return nil
+}
+
+// commit makes the version ready. The audit is part of the act: the
+// version becomes ready in the same transaction that records it (and runs
+// req.Commit), or not at all.
+func (s *Service) commit(ctx context.Context, actor auth.Actor, r catalog.Resource, v catalog.Version, req Request, out Outcome) error {
 	also := func(q db.Querier) error {
 		if s.Audit != nil {
 			if _, err := s.Audit.AppendTx(ctx, q, audit.Event{ActorID: actor.ID, ActorName: actor.Name, DepartmentID: actor.DepartmentID,
@@ -235,13 +259,23 @@ func (s *Service) Ingest(ctx context.Context, actor auth.Actor, req Request) (ou
 		}
 		return nil
 	}
-	if err := s.Catalog.CommitVersionWith(ctx, v, also); err != nil {
-		out.Version, out.Prefix, out.Objects = 0, "", nil
-		return out, err
+	return s.Catalog.CommitVersionWith(ctx, v, also)
+}
+
+// abandon removes an uncommitted version's objects and its pending row,
+// with a fresh context: the request's may be the one cancelled. When the
+// objects cannot all go, the row stays so that the janitor retries.
+func (s *Service) abandon(v catalog.Version) {
+	prefix := v.Prefix()
+	cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if derr := blob.DeletePrefix(cctx, s.Blobs, prefix); derr != nil {
+		s.log().Error("ingest cleanup: objects left behind", "prefix", prefix, "err", derr)
+		return // keep the pending row so the janitor retries
 	}
-	committed = true
-	s.log().Info("version ingested", "resource", r.Code, "version", v.Number, "rows", v.RowsStored, "rejected", v.RowsRejected)
-	return out, nil
+	if derr := s.Catalog.AbortVersion(cctx, v.ID); derr != nil {
+		s.log().Error("ingest cleanup: pending version row left", "version", v.ID, "err", derr)
+	}
 }
 
 func putFile(ctx context.Context, b blob.Store, key, path string) (int64, error) {

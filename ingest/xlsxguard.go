@@ -403,43 +403,23 @@ func scanWorksheet(zf *zip.File, sheet string, budget *inflateBudget, limit int6
 		return err
 	}
 	defer rc.Close()
-	var (
-		row, rowStart, cellStart int64
-		rowExtra, cellExtra      int64 // shared strings shown in the row and in the cell
-		inRow, inCell, inV, isS  bool
-		cells                    int
-		ref                      = make([]byte, 0, 16)
-		value                    = make([]byte, 0, 16)
-	)
-	tooLarge := func(code string) error {
-		return &Problem{Code: code, Kind: errs.TooLarge, Params: map[string]string{
-			"sheet": sheet, "cell": string(ref), "row": strconv.FormatInt(row, 10),
-			"limit": strconv.FormatInt(limit, 10), "option": "max_field_kb"}}
-	}
-	check := func() error {
-		if inCell && s.count-cellStart+cellExtra > limit {
-			return tooLarge("xlsx_cell_too_large")
-		}
-		if inRow && s.count-rowStart+rowExtra > limit {
-			return tooLarge("xlsx_row_too_large")
-		}
-		return nil
-	}
+	w := &sheetScan{s: s, sheet: sheet, limit: limit, lengths: lengths, big: big, opt: opt,
+		ref: make([]byte, 0, 16), value: make([]byte, 0, 16)}
 	for {
 		var keep *[]byte
-		if inV && isS {
-			keep = &value
+		if w.inV && w.isS {
+			keep = &w.value
 		}
 		_, err := s.text(keep)
 		if errors.Is(err, errRunTooLong) {
-			if !inCell {
-				ref = ref[:0]
+			if !w.inCell {
+				w.ref = w.ref[:0]
 			}
 			switch {
-			case inCell:
-				return tooLarge("xlsx_cell_too_large")
-			case inRow:
-				return tooLarge("xlsx_row_too_large")
+			case w.inCell:
+				return w.tooLarge("xlsx_cell_too_large")
+			case w.inRow:
+				return w.tooLarge("xlsx_row_too_large")
 			}
 			return partTooLarge(zf.Name, uint64(s.count), limit)
 		}
@@ -449,61 +429,107 @@ func scanWorksheet(zf *zip.File, sheet string, budget *inflateBudget, limit int6
 			}
 			return scanErr(err, opt)
 		}
-		if err := check(); err != nil {
+		if err := w.check(); err != nil {
 			return err
 		}
 		name, closing, self, raw, err := s.tag()
 		if errors.Is(err, errRunTooLong) {
-			if inRow || inCell {
-				return tooLarge("xlsx_cell_too_large")
+			if w.inRow || w.inCell {
+				return w.tooLarge("xlsx_cell_too_large")
 			}
 			return partTooLarge(zf.Name, uint64(s.count), limit)
 		}
 		if err != nil {
 			return scanErr(err, opt)
 		}
-		switch string(name) {
-		case "row":
-			if closing || self {
-				inRow = false
-				continue
-			}
-			inRow, rowStart, rowExtra, cells = true, s.count-int64(len(raw))-2, 0, 0
-			if r, err := strconv.ParseInt(string(attr(raw, "r")), 10, 64); err == nil {
-				row = r
-			} else {
-				row++
-			}
-		case "c":
-			if closing {
-				inCell = false
-				continue
-			}
-			cells++
-			if cells > opt.MaxColumns {
-				return overLimit("too_many_columns", row, int64(cells), int64(opt.MaxColumns), "max_columns")
-			}
-			ref = append(ref[:0], attr(raw, "r")...)
-			if len(ref) > 12 {
-				ref = ref[:12]
-			}
-			isS = string(attr(raw, "t")) == "s"
-			inCell, cellStart, cellExtra = !self, s.count-int64(len(raw))-2, 0
-		case "v":
-			inV = !closing && !self
-			if closing && inCell && isS {
-				i, err := strconv.Atoi(strings.TrimSpace(string(value)))
-				if err == nil && i == big {
-					return tooLarge("xlsx_cell_too_large")
-				}
-				if err == nil && i >= 0 && i < len(lengths) {
-					cellExtra += int64(lengths[i])
-					rowExtra += int64(lengths[i])
-				}
-			}
+		ended, err := w.element(string(name), closing, self, raw)
+		if err != nil {
+			return err
 		}
-		if err := check(); err != nil {
+		if ended {
+			continue // a row or a cell closed: checked again after the next text
+		}
+		if err := w.check(); err != nil {
 			return err
 		}
 	}
+}
+
+// sheetScan is scanWorksheet's position in a worksheet: the row and cell
+// it is in, where they started and the shared strings they show.
+type sheetScan struct {
+	s                        *xmlScanner
+	sheet                    string
+	limit                    int64
+	lengths                  []uint32 // shared strings' lengths
+	big                      int      // the shared string past the limit, or -1
+	opt                      Options
+	row, rowStart, cellStart int64
+	rowExtra, cellExtra      int64 // shared strings shown in the row and in the cell
+	inRow, inCell, inV, isS  bool
+	cells                    int
+	ref, value               []byte
+}
+
+func (w *sheetScan) tooLarge(code string) error {
+	return &Problem{Code: code, Kind: errs.TooLarge, Params: map[string]string{
+		"sheet": w.sheet, "cell": string(w.ref), "row": strconv.FormatInt(w.row, 10),
+		"limit": strconv.FormatInt(w.limit, 10), "option": "max_field_kb"}}
+}
+
+// check refuses the open cell or row once past the limit.
+func (w *sheetScan) check() error {
+	if w.inCell && w.s.count-w.cellStart+w.cellExtra > w.limit {
+		return w.tooLarge("xlsx_cell_too_large")
+	}
+	if w.inRow && w.s.count-w.rowStart+w.rowExtra > w.limit {
+		return w.tooLarge("xlsx_row_too_large")
+	}
+	return nil
+}
+
+// element follows a row, cell or value tag; ended is true when a row or a
+// cell closes.
+func (w *sheetScan) element(name string, closing, self bool, raw []byte) (ended bool, err error) {
+	switch name {
+	case "row":
+		if closing || self {
+			w.inRow = false
+			return true, nil
+		}
+		w.inRow, w.rowStart, w.rowExtra, w.cells = true, w.s.count-int64(len(raw))-2, 0, 0
+		if r, err := strconv.ParseInt(string(attr(raw, "r")), 10, 64); err == nil {
+			w.row = r
+		} else {
+			w.row++
+		}
+	case "c":
+		if closing {
+			w.inCell = false
+			return true, nil
+		}
+		w.cells++
+		if w.cells > w.opt.MaxColumns {
+			return false, overLimit("too_many_columns", w.row, int64(w.cells), int64(w.opt.MaxColumns), "max_columns")
+		}
+		w.ref = append(w.ref[:0], attr(raw, "r")...)
+		if len(w.ref) > 12 {
+			w.ref = w.ref[:12]
+		}
+		w.isS = string(attr(raw, "t")) == "s"
+		w.inCell, w.cellStart, w.cellExtra = !self, w.s.count-int64(len(raw))-2, 0
+	case "v":
+		w.inV = !closing && !self
+		if closing && w.inCell && w.isS {
+			i, err := strconv.Atoi(strings.TrimSpace(string(w.value)))
+			if err == nil && i == w.big {
+				return false, w.tooLarge("xlsx_cell_too_large")
+			}
+			if err == nil && i >= 0 && i < len(w.lengths) {
+				w.cellExtra += int64(w.lengths[i])
+				w.rowExtra += int64(w.lengths[i])
+			}
+		}
+	}
+	return false, nil
 }
