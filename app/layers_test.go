@@ -35,7 +35,6 @@ var layers = []layer{ // top first
 // Imports against the order that are known and named, each with the reason
 // it is still there. Removing the reason removes the exception.
 var layerExceptions = map[string]string{
-	"frontend -> search":  "templates call search.Highlight for result snippets",
 	"config -> ratelimit": "config parses rate-limit tiers into ratelimit.Rate, the type the limiter takes",
 }
 

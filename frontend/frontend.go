@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"opendata/i18n"
-	"opendata/search"
 )
 
 //go:embed templates/*.html static/*
@@ -103,7 +102,6 @@ var Funcs = template.FuncMap{
 	"size":     Size,
 	"date":     Date,
 	"datetime": DateTime,
-	"hl":       search.Highlight,
 	"pct":      func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 	"hist":     Histogram,
 	"bars":     TopBars,
