@@ -1,29 +1,23 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 
 	"opendata/app"
 	"opendata/backup"
-	"opendata/config"
 	"opendata/db"
 )
 
-// cmdBackup writes a consistent snapshot beside a running server: it
+// backupTo writes a consistent snapshot beside a running server: it
 // reads the database in one snapshot transaction and never opens the
 // search index (restore rebuilds it).
-func cmdBackup(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+func backupTo(cl *call) error {
+	ctx, cfg, a, args, stdout, stderr := cl.ctx, cl.cfg, cl.a, cl.args[1:], cl.stdout, cl.stderr
 	if len(args) != 1 {
 		return usageError{"usage: opendata backup DIR | s3://bucket/prefix"}
 	}
-	a, err := openApp(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
 	dst, err := backup.Target(ctx, cfg, args[0])
 	if err != nil {
 		return err
@@ -41,10 +35,11 @@ func cmdBackup(ctx context.Context, cfg config.Config, args []string, stdout, st
 	return nil
 }
 
-// cmdRestore rebuilds a wiped installation from a backup: the database
+// restoreFrom rebuilds a wiped installation from a backup: the database
 // (which must be new and empty), the objects, then the search index from
 // the database, and checks the audit chain.
-func cmdRestore(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+func restoreFrom(cl *call) error {
+	ctx, cfg, args, stdout, stderr := cl.ctx, cl.cfg, cl.args[1:], cl.stdout, cl.stderr
 	if len(args) != 1 {
 		return usageError{"usage: opendata restore DIR | s3://bucket/prefix   (into an empty database and object store)"}
 	}
@@ -71,10 +66,19 @@ func cmdRestore(ctx context.Context, cfg config.Config, args []string, stdout, s
 	}
 	fmt.Fprintf(stdout, "restored from %s (taken %s on %s): %d tables, %d objects\n",
 		args[0], m.CreatedAt.Format("2006-01-02 15:04:05 MST"), m.Dialect, len(m.Tables), len(m.Objects))
-	if err := cmdReindex(ctx, cfg, nil, stdout, stderr); err != nil {
+	// Then, with the restored installation open: the search index from the
+	// database, and the audit chain checked.
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	then := *cl
+	then.a = a
+	if err := reindex(&then); err != nil {
 		return fmt.Errorf("rebuild the search index (run `opendata reindex`): %w", err)
 	}
-	return cmdAudit(ctx, cfg, []string{"verify"}, stdout, stderr)
+	return auditVerify(&then)
 }
 
 func say(w io.Writer) backup.Progress {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,15 +11,15 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"opendata/config"
 	"opendata/i18n"
 	"opendata/ingest"
 )
 
-// cmdCatalogDraft proposes a catalog entry's data items from a sample
+// catalogDraft proposes a catalog entry's data items from a sample
 // file (no database needed): a table for people, or the JSON the API
 // answers (its "items" and "key_columns" go straight into an entry file).
-func cmdCatalogDraft(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+func catalogDraft(cl *call) error {
+	ctx, cfg, args, stdout, stderr := cl.ctx, cl.cfg, cl.args[1:], cl.stdout, cl.stderr
 	const u = "usage: opendata catalog draft FILE [--format F] [--encoding E] [--sheet S] [--json] [--lang zh-CN|en]"
 	fs := flag.NewFlagSet("catalog draft", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -105,41 +105,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var fn func(context.Context, config.Config, []string, io.Writer, io.Writer) error
-	switch cmd {
-	case "serve":
-		fn = cmdServe
-	case "migrate":
-		fn = cmdMigrate
-	case "demo":
-		fn = cmdDemo
-	case "user":
-		fn = cmdUser.run
-	case "department":
-		fn = cmdDepartment.run
-	case "catalog":
-		fn = cmdCatalog
-	case "ingest":
-		fn = cmdIngest
-	case "reindex":
-		fn = cmdReindex
-	case "audit":
-		fn = cmdAudit
-	case "calendar":
-		fn = cmdCalendar.run
-	case "key":
-		fn = cmdKey.run
-	case "synonyms":
-		fn = cmdSynonyms.run
-	case "backup":
-		fn = cmdBackup
-	case "restore":
-		fn = cmdRestore
-	default:
+	c, ok := commands[cmd]
+	if !ok {
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	if err := fn(ctx, cfg, rest, stdout, stderr); err != nil {
+	if err := c.exec(ctx, cfg, append([]string{cmd}, rest...), stdout, stderr); err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintln(stderr, err)
@@ -150,63 +121,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
-
-// group is a command with subcommands ("opendata key create …"): the
-// usage said when none or an unknown one is given, and what each runs.
-// Every subcommand runs with the app open and closed after it.
-type group struct {
-	usage string
-	subs  map[string]func(*call) error
-}
-
-// call is what a subcommand runs with: args[0] is the subcommand's name,
-// its flags and operands follow.
-type call struct {
-	ctx            context.Context
-	cfg            config.Config
-	a              *app.App
-	args           []string
-	stdout, stderr io.Writer
-}
-
-func (g group) run(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{g.usage}
-	}
-	sub, ok := g.subs[args[0]]
-	if !ok {
-		return usageError{g.usage}
-	}
-	a, err := openApp(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	return sub(&call{ctx: ctx, cfg: cfg, a: a, args: args, stdout: stdout, stderr: stderr})
-}
-
-// parseFile parses a subcommand's flags around its one FILE operand, which
-// may come before or after them.
-func parseFile(fs *flag.FlagSet, args []string, usage string) (string, error) {
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		return "", usageError{err.Error()}
-	}
-	if file == "" && fs.NArg() > 0 {
-		file = fs.Arg(0)
-	}
-	if file == "" {
-		return "", usageError{usage}
-	}
-	return file, nil
-}
-
-type usageError struct{ msg string }
-
-func (u usageError) Error() string { return u.msg }
 
 // describe is an error for the operator, message keys rendered in
 // Chinese when $LANG says so, in English otherwise.
@@ -236,70 +150,48 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// openApp opens what a command-line tool needs: everything but the search
-// index, which a running server holds. What a command changes reaches the
-// index (the server's, or the next one to start) through the search change
-// log, so no command waits on the server's lock.
-func openApp(ctx context.Context, cfg config.Config) (*app.App, error) {
-	return app.OpenHeadless(ctx, cfg, app.NewLogger(cfg))
-}
-
-func cmdServe(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+// serve runs the server (the whole app, search index included).
+func serve(cl *call) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	withDemo := fs.Bool("demo", cfg.Demo, "load demo data when the database has no departments")
-	if err := fs.Parse(args); err != nil {
+	withDemo := fs.Bool("demo", cl.cfg.Demo, "load demo data when the database has no departments")
+	if err := fs.Parse(cl.args[1:]); err != nil {
 		return usageError{err.Error()}
 	}
-	a, err := app.Open(ctx, cfg, app.NewLogger(cfg))
-	if err != nil {
-		return err
-	}
-	defer a.Close()
 	if *withDemo {
-		loaded, err := demo.LoadIfEmpty(ctx, a, stderr)
+		loaded, err := demo.LoadIfEmpty(cl.ctx, cl.a, cl.stderr)
 		if err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
 		if loaded {
-			fmt.Fprintf(stderr, "demo data loaded; staff login: %s / %s (bureau admin)\n", demo.AdminUser, demo.AdminPassword)
+			fmt.Fprintf(cl.stderr, "demo data loaded; staff login: %s / %s (bureau admin)\n", demo.AdminUser, demo.AdminPassword)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := net.Listen("tcp", cl.cfg.Listen)
 	if err != nil {
 		return err
 	}
-	return server.New(a).Run(ctx, ln)
+	return server.New(cl.a).Run(cl.ctx, ln)
 }
 
-func cmdMigrate(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	a, err := openApp(ctx, cfg)
+func migrate(cl *call) error {
+	v, err := cl.a.DB.SchemaVersion(cl.ctx)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	v, err := a.DB.SchemaVersion(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "database schema is at version %d (%s)\n", v, a.DB.Dialect)
+	fmt.Fprintf(cl.stdout, "database schema is at version %d (%s)\n", v, cl.a.DB.Dialect)
 	return nil
 }
 
-func cmdDemo(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	a, err := openApp(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	loaded, err := demo.LoadIfEmpty(ctx, a, stderr)
+func loadDemo(cl *call) error {
+	loaded, err := demo.LoadIfEmpty(cl.ctx, cl.a, cl.stderr)
 	if err != nil {
 		return err
 	}
 	if !loaded {
-		fmt.Fprintln(stdout, "the database already has departments; demo data not loaded")
+		fmt.Fprintln(cl.stdout, "the database already has departments; demo data not loaded")
 		return nil
 	}
-	fmt.Fprintf(stdout, "demo city loaded; staff login: %s / %s (bureau admin)\n", demo.AdminUser, demo.AdminPassword)
+	fmt.Fprintf(cl.stdout, "demo city loaded; staff login: %s / %s (bureau admin)\n", demo.AdminUser, demo.AdminPassword)
 	return nil
 }
 
@@ -470,101 +362,131 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func cmdCatalog(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	const u = "usage: opendata catalog create --file ENTRY.json | update REF --file ENTRY.json | list | show REF | history REF  [--as USERNAME] | draft FILE [--json]"
-	if len(args) == 0 {
-		return usageError{u}
-	}
-	if args[0] == "draft" {
-		return cmdCatalogDraft(ctx, cfg, args[1:], stdout, stderr)
-	}
-	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
-	file := fs.String("file", "", "catalog entry as JSON")
+// cmdCatalog is "opendata catalog …".
+const catalogUsage = "usage: opendata catalog create --file ENTRY.json | update REF --file ENTRY.json | list | show REF | history REF  [--as USERNAME] | draft FILE [--json]"
+
+var cmdCatalog = group{usage: catalogUsage, subs: map[string]func(*call) error{
+	"create":  catalogCreate,
+	"update":  catalogUpdate,
+	"list":    catalogList,
+	"show":    catalogShow,
+	"history": catalogHistory,
+}, offline: map[string]func(*call) error{
+	"draft": catalogDraft,
+}}
+
+// catalogArgs parses a catalog subcommand's REF operand (before the flags)
+// and its --file and --as flags, and finds the acting user.
+func catalogArgs(cl *call) (ref, file string, actor auth.Actor, err error) {
+	fs := flag.NewFlagSet("catalog "+cl.args[0], flag.ContinueOnError)
+	f := fs.String("file", "", "catalog entry as JSON")
 	as := fs.String("as", "", "act as this staff user (history records them)")
-	sub, rest := args[0], args[1:]
-	var ref string
+	rest := cl.args[1:]
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		ref, rest = rest[0], rest[1:]
 	}
 	if err := fs.Parse(rest); err != nil {
-		return usageError{err.Error()}
+		return "", "", auth.Actor{}, usageError{err.Error()}
 	}
-	a, err := openApp(ctx, cfg)
+	actor, err = actorFor(cl.ctx, cl.a, *as)
+	return ref, *f, actor, err
+}
+
+func catalogCreate(cl *call) error {
+	_, file, actor, err := catalogArgs(cl)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	actor, err := actorFor(ctx, a, *as)
+	e, err := readEntry(file)
 	if err != nil {
 		return err
 	}
-	switch sub {
-	case "create":
-		e, err := readEntry(*file)
-		if err != nil {
-			return err
-		}
-		r, err := a.Catalog.CreateResource(ctx, actor, e)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "created resource %s (id %d)\n", r.Code, r.ID)
-	case "update":
-		r, err := resolveResource(ctx, a, ref)
-		if err != nil {
-			return err
-		}
-		e, err := readEntry(*file)
-		if err != nil {
-			return err
-		}
-		// A change that widens who reads the data waits for review; a
-		// running server's search follows through the change log.
-		r, pending, err := a.Publish.Edit(ctx, actor, r.ID, 0, e)
-		if err != nil {
-			return err
-		}
-		if pending != nil {
-			fmt.Fprintf(stdout, "resource %s: the change widens who reads its data (%s); filed for review as pending edit %d, nothing changed yet\n",
-				r.Code, strings.Join(pending.Widens, ", "), pending.ID)
-			return nil
-		}
-		fmt.Fprintf(stdout, "updated resource %s, now revision %d\n", r.Code, r.Revision)
-	case "list":
-		rs, total, err := a.Catalog.ListResources(ctx, catalog.Filter{Limit: 1000})
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tCODE\tSHARE\tOPEN\tVERSION\tNAME")
-		for _, r := range rs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", r.ID, r.Code, r.ShareType, r.OpenType, r.LatestVersion, r.Name)
-		}
-		tw.Flush()
-		fmt.Fprintf(stdout, "%d resources\n", total)
-	case "show":
-		r, err := resolveResource(ctx, a, ref)
-		if err != nil {
-			return err
-		}
-		return printJSON(stdout, r)
-	case "history":
-		r, err := resolveResource(ctx, a, ref)
-		if err != nil {
-			return err
-		}
-		h, err := a.Catalog.History(ctx, r.ID)
-		if err != nil {
-			return err
-		}
-		return printJSON(stdout, h)
-	default:
-		return usageError{u}
+	r, err := cl.a.Catalog.CreateResource(cl.ctx, actor, e)
+	if err != nil {
+		return err
 	}
+	fmt.Fprintf(cl.stdout, "created resource %s (id %d)\n", r.Code, r.ID)
 	return nil
 }
 
-func cmdIngest(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+func catalogUpdate(cl *call) error {
+	ref, file, actor, err := catalogArgs(cl)
+	if err != nil {
+		return err
+	}
+	r, err := resolveResource(cl.ctx, cl.a, ref)
+	if err != nil {
+		return err
+	}
+	e, err := readEntry(file)
+	if err != nil {
+		return err
+	}
+	// A change that widens who reads the data waits for review; a running
+	// server's search follows through the change log.
+	r, pending, err := cl.a.Publish.Edit(cl.ctx, actor, r.ID, 0, e)
+	if err != nil {
+		return err
+	}
+	if pending != nil {
+		fmt.Fprintf(cl.stdout, "resource %s: the change widens who reads its data (%s); filed for review as pending edit %d, nothing changed yet\n",
+			r.Code, strings.Join(pending.Widens, ", "), pending.ID)
+		return nil
+	}
+	fmt.Fprintf(cl.stdout, "updated resource %s, now revision %d\n", r.Code, r.Revision)
+	return nil
+}
+
+func catalogList(cl *call) error {
+	if _, _, _, err := catalogArgs(cl); err != nil {
+		return err
+	}
+	rs, total, err := cl.a.Catalog.ListResources(cl.ctx, catalog.Filter{Limit: 1000})
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(cl.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCODE\tSHARE\tOPEN\tVERSION\tNAME")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", r.ID, r.Code, r.ShareType, r.OpenType, r.LatestVersion, r.Name)
+	}
+	tw.Flush()
+	fmt.Fprintf(cl.stdout, "%d resources\n", total)
+	return nil
+}
+
+func catalogShow(cl *call) error {
+	ref, _, _, err := catalogArgs(cl)
+	if err != nil {
+		return err
+	}
+	r, err := resolveResource(cl.ctx, cl.a, ref)
+	if err != nil {
+		return err
+	}
+	return printJSON(cl.stdout, r)
+}
+
+func catalogHistory(cl *call) error {
+	ref, _, _, err := catalogArgs(cl)
+	if err != nil {
+		return err
+	}
+	r, err := resolveResource(cl.ctx, cl.a, ref)
+	if err != nil {
+		return err
+	}
+	h, err := cl.a.Catalog.History(cl.ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	return printJSON(cl.stdout, h)
+}
+
+const ingestUsage = "usage: opendata ingest --resource CODE [--format F] [--encoding E] [--sheet S] [--max-reject-ratio R] [--json] FILE"
+
+func ingestFile(cl *call) error {
+	ctx, a, args, stdout, stderr := cl.ctx, cl.a, cl.args[1:], cl.stdout, cl.stderr
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	res := fs.String("resource", "", "resource code or id")
 	format := fs.String("format", "", "csv, xlsx, json or ndjson (default: from the file name)")
@@ -582,25 +504,13 @@ func cmdIngest(ctx context.Context, cfg config.Config, args []string, stdout, st
 	asJSON := fs.Bool("json", false, "print the result as one JSON document")
 	as := fs.String("as", "", "act as this staff user")
 	lang := fs.String("lang", "zh-CN", "language of messages: zh-CN or en")
-	// Accept the file before or after the flags.
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if file == "" && fs.NArg() > 0 {
-		file = fs.Arg(0)
-	}
-	if *res == "" || file == "" {
-		return usageError{"usage: opendata ingest --resource CODE [--format F] [--encoding E] [--sheet S] [--max-reject-ratio R] [--json] FILE"}
-	}
-	a, err := openApp(ctx, cfg)
+	file, err := parseFile(fs, args, ingestUsage)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	if *res == "" {
+		return usageError{ingestUsage}
+	}
 	r, err := resolveResource(ctx, a, *res)
 	if err != nil {
 		return err
@@ -664,16 +574,13 @@ func cmdIngest(ctx context.Context, cfg config.Config, args []string, stdout, st
 	return nil
 }
 
-// cmdReindex rebuilds the search index. Beside a running server that
+// reindex rebuilds the search index. Beside a running server that
 // holds the embedded index it does not wait: it asks the server (and every
 // other instance) to rebuild through the change log.
-func cmdReindex(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	a, err := openApp(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+func reindex(cl *call) error {
+	ctx, cfg, a, stdout, stderr := cl.ctx, cl.cfg, cl.a, cl.stdout, cl.stderr
 	var idx search.Index
+	var err error
 	if cfg.SearchBackend == "meilisearch" {
 		idx, err = search.OpenMeili(ctx, cfg.MeiliURL, cfg.MeiliKey, cfg.MeiliIndex)
 	} else {
@@ -725,48 +632,48 @@ func cmdReindex(ctx context.Context, cfg config.Config, args []string, stdout, s
 	return nil
 }
 
-func cmdAudit(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	const u = "usage: opendata audit verify | checkpoint | rotate-key | export > audit.csv"
-	if len(args) == 0 {
-		return usageError{u}
+// cmdAudit is "opendata audit …".
+var cmdAudit = group{usage: "usage: opendata audit verify | checkpoint | rotate-key | export > audit.csv", subs: map[string]func(*call) error{
+	"verify":     auditVerify,
+	"export":     auditExport,
+	"checkpoint": auditCheckpoint,
+}, offline: map[string]func(*call) error{
+	"rotate-key": auditRotateKey,
+}}
+
+// auditRotateKey adds a key to the key file; the old keys stay in it: they
+// verify the events they signed.
+func auditRotateKey(cl *call) error {
+	if err := audit.AddKey(cl.cfg.AuditKeyFile); err != nil {
+		return err
 	}
-	switch args[0] {
-	case "verify", "export", "checkpoint":
-	case "rotate-key":
-		// The old keys stay in the file: they verify the events they signed.
-		if err := audit.AddKey(cfg.AuditKeyFile); err != nil {
-			return err
-		}
-		k, err := audit.LoadKeyFile(cfg.AuditKeyFile, false)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "new audit key %s added to %s (%d keys); copy the file to every instance and restart them\n", k.Current(), cfg.AuditKeyFile, len(k.IDs()))
-		return nil
-	default:
-		return usageError{u}
-	}
-	a, err := openApp(ctx, cfg)
+	k, err := audit.LoadKeyFile(cl.cfg.AuditKeyFile, false)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	switch args[0] {
-	case "export":
-		evs, err := a.Audit.List(ctx, audit.Filter{Limit: 10000})
-		if err != nil {
-			return err
-		}
-		return audit.WriteCSV(stdout, evs)
-	case "checkpoint":
-		c, err := a.Audit.Checkpoint(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "audit checkpoint written: %d events, head %s, signed with key %s\n", c.Count, c.Hash, c.KeyID)
-		return nil
+	fmt.Fprintf(cl.stdout, "new audit key %s added to %s (%d keys); copy the file to every instance and restart them\n", k.Current(), cl.cfg.AuditKeyFile, len(k.IDs()))
+	return nil
+}
+
+func auditExport(cl *call) error {
+	evs, err := cl.a.Audit.List(cl.ctx, audit.Filter{Limit: 10000})
+	if err != nil {
+		return err
 	}
-	p, n, err := a.Audit.Verify(ctx)
+	return audit.WriteCSV(cl.stdout, evs)
+}
+
+func auditCheckpoint(cl *call) error {
+	c, err := cl.a.Audit.Checkpoint(cl.ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cl.stdout, "audit checkpoint written: %d events, head %s, signed with key %s\n", c.Count, c.Hash, c.KeyID)
+	return nil
+}
+
+func auditVerify(cl *call) error {
+	p, n, err := cl.a.Audit.Verify(cl.ctx)
 	if err != nil {
 		return err
 	}
@@ -774,10 +681,10 @@ func cmdAudit(ctx context.Context, cfg config.Config, args []string, stdout, std
 		return fmt.Errorf("audit log NOT intact after checking %d events: %w", n, p)
 	}
 	cp := "no checkpoint yet (opendata audit checkpoint)"
-	if c, _ := a.Audit.LatestCheckpoint(ctx); c != nil {
+	if c, _ := cl.a.Audit.LatestCheckpoint(cl.ctx); c != nil {
 		cp = fmt.Sprintf("matches the signed checkpoint of %s (%d events)", c.At.Format(time.RFC3339), c.Count)
 	}
-	fmt.Fprintf(stdout, "audit log intact: %d events, hash chain verified; %s\n", n, cp)
+	fmt.Fprintf(cl.stdout, "audit log intact: %d events, hash chain verified; %s\n", n, cp)
 	return nil
 }
 
