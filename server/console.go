@@ -29,6 +29,7 @@ func (s *Server) bindConsole(e *echo.Echo) {
 	s.bindConsoleCatalog(g)
 	s.bindConsoleReview(g)
 	s.bindConsoleShare(g)
+	s.bindConsoleDisputes(g)
 	s.bindConsoleGateway(g)
 	s.bindConsoleSearch(g)
 }

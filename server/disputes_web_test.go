@@ -102,3 +102,83 @@ func TestDisputeFormOnTheDatasetPage(t *testing.T) {
 		}
 	}
 }
+
+// TestDisputeQueueAndAnswerOnTheWeb (issue 13 item 3): the provider's
+// console lists the disputes on its data with the reporter's contact and
+// the working days left; another department neither sees them nor answers;
+// the provider answers on the card, and the answer is published on the
+// dataset page without the contact.
+func TestDisputeQueueAndAnswerOnTheWeb(t *testing.T) {
+	e := sqliteEnv(t)
+	staff, admin := e.login("jt_staff", "transport-pass-1"), e.login("admin", "bureau-secret-1")
+	health := e.login("wj_staff", "health-pass-123")
+	id := e.entryWithData(staff, admin, "JTJ-Q1", "unconditional", "unconditional")
+	if r := e.postForm("", fmt.Sprintf("/datasets/%d/disputes", id), reportForm("赵六", "zhangsan@example.cn"), ""); r.status != 200 {
+		t.Fatalf("report: %d", r.status)
+	}
+	var did int64
+	e.app.DB.QueryRow(t.Context(), "SELECT id FROM disputes").Scan(&did)
+	// The provider's queue: the reporter, the contact, the clock.
+	for lang, want := range map[string][]string{"": {"数据疑义", "赵六（公众）", "zhangsan@example.cn", "剩余 5 个工作日", "客流数字与人工计数不符", "提交答复"},
+		"en": {"Data disputes", "Reported by 赵六 (the public)", "zhangsan@example.cn", "5 working days left", "Send the answer"}} {
+		r := e.page(staff, "/console/disputes", lang)
+		body := visible(string(r.body))
+		for _, w := range want {
+			if r.status != 200 || !strings.Contains(body, w) {
+				t.Fatalf("%q: provider's queue (%d) lacks %q:\n%s", lang, r.status, w, body)
+			}
+		}
+		if !strings.Contains(string(r.body), `href="/console/disputes"`) {
+			t.Fatal("the console navigation does not link the queue")
+		}
+	}
+	// Another department: not listed, and may not answer.
+	if body := string(e.page(health, "/console/disputes", "").body); strings.Contains(body, "zhangsan@example.cn") || strings.Contains(body, "客流数字与人工计数不符") {
+		t.Fatalf("another department sees the dispute: %s", visible(body))
+	}
+	answer := url.Values{"confirmed": {"yes"}, "answer": {"已核实，第 2 版更正"}, "fixed_in_version": {"2"}}
+	if r := e.postForm(health, fmt.Sprintf("/console/disputes/%d/answer", did), answer, ""); r.status != 403 {
+		t.Fatalf("another department answered: %d", r.status)
+	}
+	// The bureau supervises: sees the dispute, not the contact, no answer form.
+	if body := string(e.page(admin, "/console/disputes", "").body); !strings.Contains(body, "客流数字与人工计数不符") || strings.Contains(body, "zhangsan@example.cn") || strings.Contains(body, "提交答复") {
+		t.Fatalf("bureau's view: %s", visible(body))
+	}
+	// CSRF is required.
+	if r := e.do("POST", fmt.Sprintf("/console/disputes/%d/answer", did), staff, answer.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); r.status != 403 {
+		t.Fatalf("answer without CSRF: %d", r.status)
+	}
+	// Errors come back on the card, in the reader's language.
+	for lang, want := range map[string]string{"": "更正版本须晚于有疑义的版本", "en": "The fixing version must come after the disputed one"} {
+		bad := url.Values{"confirmed": {"yes"}, "answer": {"已更正"}, "fixed_in_version": {"1"}}
+		r := e.postForm(staff, fmt.Sprintf("/console/disputes/%d/answer", did), bad, lang)
+		if body := string(r.body); r.status != 400 || !strings.Contains(body, want) || !strings.Contains(body, "已更正</textarea>") {
+			t.Fatalf("%q: bad answer: %d %s", lang, r.status, visible(body))
+		}
+	}
+	if r := e.postForm(staff, fmt.Sprintf("/console/disputes/%d/answer", did), url.Values{"answer": {"已核实"}}, "en"); r.status != 400 || !strings.Contains(string(r.body), "Choose the finding") {
+		t.Fatalf("no finding: %d", r.status)
+	}
+	r := e.postForm(staff, fmt.Sprintf("/console/disputes/%d/answer", did), answer, "")
+	if body := visible(string(r.body)); r.status != 200 || !strings.Contains(body, "答复已保存") || strings.Contains(body, "提交答复") {
+		t.Fatalf("answer: %d %s", r.status, body)
+	}
+	// Published on the dataset page: question, answer, fixing version, no contact.
+	for lang, want := range map[string][]string{"": {"客流数字与人工计数不符", "已核实，第 2 版更正", "已在第 2 版更正", "答复于"}, "en": {"fixed in version 2", "answered"}} {
+		body := string(e.page("", fmt.Sprintf("/datasets/%d", id), lang).body)
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Fatalf("%q: public page lacks %q", lang, w)
+			}
+		}
+		if strings.Contains(body, "zhangsan@example.cn") || strings.Contains(body, "赵六") {
+			t.Fatalf("%q: the reporter on the public page", lang)
+		}
+	}
+	if r := e.do("GET", fmt.Sprintf("/api/v1/resources/%d/disputes", id), "", nil, nil); r.status != 200 || strings.Contains(string(r.body), "zhangsan") || !strings.Contains(string(r.body), "第 2 版更正") {
+		t.Fatalf("public API: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", fmt.Sprintf("/api/v1/share/resources/%d/disputes", id), admin, nil, nil); strings.Contains(string(r.body), "zhangsan") {
+		t.Fatalf("the bureau reads the contact in the API: %s", r.body)
+	}
+}
