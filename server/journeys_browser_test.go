@@ -220,8 +220,10 @@ func (w *walker) step(name string, actions ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := context.WithTimeout(w.ctx, 45*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		loc, _ := chromedp.Run(w.ctx, chromedp.Location())
-		body, _ := chromedp.Run(w.ctx, chromedp.Text(chromedp.CSS("main")))
+		ctx, cancel := context.WithTimeout(w.ctx, 5*time.Second)
+		defer cancel()
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ''`))
 		w.shoot(name + "-failed")
 		w.t.Fatalf("%s: %v (at %s)\n%s", name, err, loc, body)
 	}
@@ -254,7 +256,9 @@ func (w *walker) check(name string) {
 // text is an element's text; has reports whether an element is there.
 func (w *walker) text(sel string) string {
 	w.t.Helper()
-	v, err := chromedp.Run(w.ctx, chromedp.Text(chromedp.CSS(sel)))
+	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		w.t.Fatalf("text of %s: %v", sel, err)
 	}
@@ -375,7 +379,14 @@ func TestJourneysInBrowser(t *testing.T) {
 			}
 			t.Run("citizen", func(t *testing.T) { walkCitizen(w.in(t), routes) })
 			t.Run("developer", func(t *testing.T) { walkDeveloper(w.in(t), onApp) })
-			t.Run("sharing", func(t *testing.T) { walkSharing(w.in(t), onApp) })
+			// More events than the audit log shows on a page (audit.PageSize
+			// is 50): the bureau sets the developer's key's tier back and forth.
+			for i := range 52 {
+				if r := e.do("POST", "/api/v1/keys/1/tier", admin, map[string]string{"tier": []string{"partner", "registered"}[i%2]}, nil); r.status != 200 {
+					t.Fatalf("tier: %d %s", r.status, r.body)
+				}
+			}
+			t.Run("sharing", func(t *testing.T) { walkSharing(w.in(t), onApp, e.hlth) })
 			t.Run("edit", func(t *testing.T) { walkEdit(w.in(t), routes) })
 		})
 	}
@@ -460,6 +471,9 @@ func walkNewcomer(w *walker, e *env) int64 {
 		t.Errorf("rows removed %q", got)
 	}
 	w.wants("#quality", "站数")
+	if !w.has("#rejected") {
+		t.Errorf("the rejected row is not on the version page: %s", w.text("#quality"))
+	}
 	return id
 }
 
@@ -481,6 +495,10 @@ func walkCitizen(w *walker, id int64) {
 	}
 	w.wants("#api", "curl")
 	w.wants("#licence", w.zhen("许可", "Licence"))
+	// A dataset that is not there is said so, in words.
+	w.step("not-found", chromedp.Navigate(w.base+"/datasets/99999"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	w.wants("main", w.zhen("没有编号为 99999 的数据集", "there is no dataset 99999"))
+	w.step("dataset-again", chromedp.Navigate(fmt.Sprintf("%s/datasets/%d", w.base, id)), chromedp.WaitVisible(chromedp.CSS("article.dataset")))
 	// The other language is a click away, and back.
 	mine := w.lang
 	w.lang = map[string]string{i18n.ZH: i18n.EN, i18n.EN: i18n.ZH}[mine]
@@ -506,10 +524,20 @@ func walkDeveloper(w *walker, onApp int64) {
 		click("form[action='/signup'] button"), chromedp.WaitVisible(chromedp.CSS("main .warn")))
 	w.step("signed-up", chromedp.SendKeys(chromedp.CSS("#password"), "developer-pass-1"), click("form[action='/signup'] button"),
 		chromedp.WaitVisible(chromedp.CSS("p[role=status]")))
+	// Signing up again with the address says the same as the first time:
+	// the page does not tell whether an address has an account.
+	first := w.text("p[role=status]")
+	w.step("signup-again", chromedp.Navigate(w.base+"/signup"), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email), chromedp.SendKeys(chromedp.CSS("#display_name"), "李开发"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "another-pass-2"), click("form[action='/signup'] button"), chromedp.WaitVisible(chromedp.CSS("p[role=status]")))
+	if again := w.text("p[role=status]"); again != first {
+		t.Errorf("a second sign-up says %q, the first %q", again, first)
+	}
 	// Awaiting activation is said as such.
 	w.step("login-inactive", chromedp.Navigate(w.base+"/login?next=/account"), chromedp.WaitVisible(chromedp.CSS("#username")),
 		chromedp.SendKeys(chromedp.CSS("#username"), email), chromedp.SendKeys(chromedp.CSS("#password"), "developer-pass-1"),
 		click("form[action='/login'] button"), chromedp.WaitVisible(chromedp.CSS("main .warn")))
+	w.wants("main .warn", w.zhen("尚未启用", "not active yet"))
 	w.login("admin", "bureau-secret-1", "/console/developers", "main h1")
 	w.step("activate", click(`form[action$="/activate"] button`), chromedp.WaitVisible(chromedp.CSS("p.flash")))
 	w.login(email, "developer-pass-1", "/account", "#key-name")
@@ -533,7 +561,7 @@ func walkDeveloper(w *walker, onApp int64) {
 // request with department, purpose, columns and term, answers it; both
 // read their notices (links to the item) and the audit log is filtered
 // and paged.
-func walkSharing(w *walker, id int64) {
+func walkSharing(w *walker, id, asker int64) {
 	t := w.t
 	w.login("wj_staff", "health-pass-123", "/console/share", "main table")
 	w.step("ask", click(fmt.Sprintf(`a[href="/console/share/%d/request"]`, id)), chromedp.WaitVisible(chromedp.CSS("#purpose")),
@@ -553,9 +581,23 @@ func walkSharing(w *walker, id int64) {
 	w.login("admin", "bureau-secret-1", "/console/audit", "#a-action")
 	w.step("audit-filter", choose("#a-action", "share.request_filed"), click("form.filters button"), chromedp.WaitVisible(chromedp.CSS("main table")))
 	w.wants("main table", w.zhen("市卫生健康委员会", "市卫生健康委员会"))
-	w.step("audit-all", chromedp.Navigate(w.base+"/console/audit"), chromedp.WaitVisible(chromedp.CSS("main table")))
-	if w.has(`a[rel=next]`) {
-		w.step("audit-older", click(`a[rel=next]`), chromedp.WaitVisible(chromedp.CSS("main table")))
+	w.step("audit-department", chromedp.Navigate(w.base+"/console/audit"), chromedp.WaitVisible(chromedp.CSS("#a-dept")),
+		choose("#a-dept", fmt.Sprint(asker)), click("form.filters button"), chromedp.WaitVisible(chromedp.CSS("main table")))
+	rows, err := chromedp.Run(w.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('main table tbody tr')].map(r => r.innerText)`))
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("audit rows of a department: %v %v", rows, err)
+	}
+	for _, r := range rows {
+		if !strings.Contains(r, "市卫生健康委员会") {
+			t.Errorf("another department's event under the filter: %s", r)
+		}
+	}
+	// The whole log is longer than a page: older events are a link away.
+	w.step("audit-all", chromedp.Navigate(w.base+"/console/audit"), chromedp.WaitVisible(chromedp.CSS(`a[rel=next]`)))
+	first := w.text("main table tbody tr td")
+	w.step("audit-older", click(`a[rel=next]`), chromedp.WaitVisible(chromedp.CSS("main table")))
+	if older := w.text("main table tbody tr td"); older == first {
+		t.Errorf("the older page starts with the same event #%s", older)
 	}
 }
 
