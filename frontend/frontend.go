@@ -107,6 +107,7 @@ var Funcs = template.FuncMap{
 	"bars":     TopBars,
 	"spark":    Spark,
 	"usage":    UsageChart,
+	"pointmap": PointMap,
 	"add":      func(a, b int) int { return a + b },
 	"join":     strings.Join,
 	"list":     func(v ...string) []string { return v },

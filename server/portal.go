@@ -586,6 +586,33 @@ func explorerOf(r catalog.Resource, v catalog.Version, p *preview) *explorerView
 	return e
 }
 
+// mapView is the map of a dataset with longitude and latitude columns:
+// the points of the preview's rows.
+type mapView struct {
+	Lon, Lat    string
+	Points      []frontend.MapPoint
+	Rows, Shown int
+}
+
+// mapOf is the map of version v's preview p, or nil when v has no
+// coordinate columns (publish.GeoColumns) or p no valid point (the caller
+// checks the public may read the records).
+func mapOf(v catalog.Version, p *preview) *mapView {
+	lon, lat, ok := publish.GeoColumns(v.Columns)
+	if !ok {
+		return nil
+	}
+	pts := publish.GeoPoints(p.Header, p.Rows, lon, lat, previewRows)
+	if len(pts) == 0 {
+		return nil
+	}
+	m := &mapView{Lon: lon, Lat: lat, Rows: len(p.Rows), Shown: len(pts)}
+	for _, pt := range pts {
+		m.Points = append(m.Points, frontend.MapPoint{Lon: pt.Lon, Lat: pt.Lat})
+	}
+	return m
+}
+
 type downloadView struct {
 	URL, Label string
 	Size       int64
@@ -705,6 +732,7 @@ func (s *Server) renderDataset(c echo.Context, r catalog.Resource, status int, i
 			data["Preview"], data["Examples"] = p, s.examples(r, v, p)
 			if sharing.PublicRecords(r, time.Now()) {
 				data["Explorer"] = explorerOf(r, v, p)
+				data["Map"] = mapOf(v, p)
 			}
 		} else {
 			// The page still serves the entry and its downloads; it says
