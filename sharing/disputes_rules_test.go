@@ -86,16 +86,19 @@ func TestDirectionOf(t *testing.T) {
 
 func TestPageLink(t *testing.T) {
 	for in, want := range map[string]string{
-		"/api/v1/share/requests/12": "/console/share/requests#request-12",
-		"/console/applications":     "/console/applications",
-		"/api/v1/share/requests/x":  "/api/v1/share/requests/x",
-		"":                          "",
+		"/api/v1/share/requests/12":          "/console/share/requests#request-12",
+		"/console/applications":              "/console/applications",
+		"/api/v1/share/requests/x":           "/api/v1/share/requests/x",
+		"/api/v1/share/resources/7/disputes": "/console/disputes#dispute-7",
+		"/api/v1/share/resources/x/disputes": "/api/v1/share/resources/x/disputes",
+		"/api/v1/share/resources/7/data":     "/api/v1/share/resources/7/data",
+		"":                                   "",
 	} {
 		if got := sharing.PageLink(in); got != want {
 			t.Errorf("PageLink(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if sharing.PageLink(sharing.RequestLink(3)) != sharing.RequestLink(3) {
+	if sharing.PageLink(sharing.RequestLink(3)) != sharing.RequestLink(3) || sharing.PageLink(sharing.DisputeLink(3)) != sharing.DisputeLink(3) {
 		t.Error("a new link changes")
 	}
 }

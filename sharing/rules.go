@@ -176,10 +176,19 @@ func RequestLink(id int64) string {
 
 // PageLink is a notice's link for a page: notices written before the
 // console had the cards linked to the JSON API.
+// Dispute reminders linked to the API with the dispute's id in the place
+// of the resource's; they open the dispute's card.
 func PageLink(link string) string {
 	if rest, ok := strings.CutPrefix(link, "/api/v1/share/requests/"); ok {
 		if id, err := strconv.ParseInt(rest, 10, 64); err == nil {
 			return RequestLink(id)
+		}
+	}
+	if rest, ok := strings.CutPrefix(link, "/api/v1/share/resources/"); ok {
+		if rest, ok := strings.CutSuffix(rest, "/disputes"); ok {
+			if id, err := strconv.ParseInt(rest, 10, 64); err == nil {
+				return DisputeLink(id)
+			}
 		}
 	}
 	return link
