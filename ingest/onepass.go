@@ -48,34 +48,39 @@ func convertOnePass(ctx context.Context, path string, opt Options) (*Result, err
 	}
 	rec.replay()
 	c.verifyDetection, c.onePass = true, true
-	res, err := c.output(sr, func() error {
-		var buf []byte
-		res, err := c.run(ctx, rec, sr.skip, nil, func(r []string, _ uint32, row int64) (uint8, int64, error) {
-			rowHash, keyHash := hashRow(r, keyIdx, &buf)
-			verdict, first, fits := table.check(keyHash, rowHash, uint32(row))
-			if !fits {
-				return 0, 0, errTwoPasses
-			}
-			return verdict, first, nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := c.finishRun(res); err != nil {
-			return err
-		}
-		overall := c.detectedOverAll()
-		for _, col := range c.cols {
-			if overall[col.src] != col.valueKind {
-				return errTwoPasses
-			}
-		}
-		return nil
-	})
+	res, err := c.output(sr, func() error { return c.convertInOneRead(ctx, rec, sr.skip, table, keyIdx) })
 	if res != nil {
 		res.passes = 1
 	}
 	return res, err
+}
+
+// convertInOneRead converts the replayed file, deciding duplicates and key
+// conflicts with table; errTwoPasses when the table overflows or the
+// personal data detection over every row disagrees with the first rows.
+func (c *converter) convertInOneRead(ctx context.Context, rec *recorder, skip int, table *dedupTable, keyIdx []int) error {
+	var buf []byte
+	res, err := c.run(ctx, rec, skip, nil, func(r []string, _ uint32, row int64) (uint8, int64, error) {
+		rowHash, keyHash := hashRow(r, keyIdx, &buf)
+		verdict, first, fits := table.check(keyHash, rowHash, uint32(row))
+		if !fits {
+			return 0, 0, errTwoPasses
+		}
+		return verdict, first, nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.finishRun(res); err != nil {
+		return err
+	}
+	overall := c.detectedOverAll()
+	for _, col := range c.cols {
+		if overall[col.src] != col.valueKind {
+			return errTwoPasses
+		}
+	}
+	return nil
 }
 
 // estimateRows guesses a file's data rows from those the head scan read
