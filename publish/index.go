@@ -42,7 +42,7 @@ func (s *Service) Document(ctx context.Context, r catalog.Resource) (search.Doc,
 	}
 	return search.Doc{
 		ID: strconv.FormatInt(r.ID, 10), Code: r.Code, Title: r.Name, TitleEn: r.NameEn, Summary: r.Summary, Keywords: r.Keywords,
-		Items: items, DepartmentName: d.Name, Department: d.Code, Domain: r.Domain, Format: formats, OpenType: string(r.OpenType),
+		Items: items, DepartmentName: d.Name, DepartmentEn: d.NameEn, Department: d.Code, Domain: r.Domain, Format: formats, OpenType: string(r.OpenType),
 		UpdatePeriod: r.UpdatePeriod, Published: published, Updated: v.CreatedAt, Downloads: downloads, Views: views, Rows: v.RowsStored,
 	}, nil
 }

@@ -112,7 +112,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		doc.AddFieldMappingsAt(name, text(analyzer))
 	}
 	doc.AddFieldMappingsAt("codex", kw(false))
-	for _, f := range []string{"title", "title_en", "summary", "keywords", "department_name"} {
+	for _, f := range []string{"title", "title_en", "summary", "keywords", "department_name", "department_name_en"} {
 		m := bleve.NewTextFieldMapping()
 		m.Index, m.Store, m.IncludeInAll, m.IncludeTermVectors = false, true, false, false
 		doc.AddFieldMappingsAt(f, m)
@@ -144,7 +144,7 @@ const lockWait = 1500 * time.Millisecond
 
 // mappingVersion changes whenever the analysis changes: an index built by
 // an older binary is rebuilt from the database at start.
-const mappingVersion = "2-words-bm25"
+const mappingVersion = "3-words-bm25-dept-en" // 3: the department's English name stored
 
 var mappingKey = []byte("opendata.mapping")
 
@@ -246,7 +246,7 @@ func bleveDoc(d Doc) map[string]any {
 		"en_t": d.TitleEn, "en_s": latinWords(d.Title, d.Summary, kwText, meta), "en_w": d.TitleEn,
 		"codex": NormalizeTerm(d.Code),
 		"facet": facets, "code": d.Code, "title": d.Title, "title_en": d.TitleEn, "summary": d.Summary, "keywords": d.Keywords, "keyword": kws,
-		"department_name": d.DepartmentName, "department": d.Department, "domain": d.Domain, "format": d.Format,
+		"department_name": d.DepartmentName, "department_name_en": d.DepartmentEn, "department": d.Department, "domain": d.Domain, "format": d.Format,
 		"open_type": d.OpenType, "update_period": d.UpdatePeriod, "published": float64(d.Published.Unix()), "updated": float64(updated.Unix()),
 		"downloads": float64(d.Downloads), "views": float64(d.Views), "rows": float64(d.Rows),
 	}
@@ -835,7 +835,7 @@ func docFromFields(id string, f map[string]any) Doc {
 		return nil
 	}
 	return Doc{ID: id, Code: s("code"), Title: s("title"), TitleEn: s("title_en"), Summary: s("summary"), Keywords: list("keywords"),
-		DepartmentName: s("department_name"), Department: s("department"), Domain: s("domain"), Format: list("format"),
+		DepartmentName: s("department_name"), DepartmentEn: s("department_name_en"), Department: s("department"), Domain: s("domain"), Format: list("format"),
 		OpenType: s("open_type"), UpdatePeriod: s("update_period"), Published: time.Unix(int64(n("published")), 0).UTC(),
 		Updated: time.Unix(int64(n("updated")), 0).UTC(), Downloads: int64(n("downloads")), Views: int64(n("views")), Rows: int64(n("rows"))}
 }

@@ -34,6 +34,7 @@ type meiliDoc struct {
 	Keyword        []string `json:"keyword"` // normalised keywords (facet)
 	Items          []string `json:"items"`
 	DepartmentName string   `json:"department_name"`
+	DepartmentEn   string   `json:"department_name_en"`
 	Department     string   `json:"department"`
 	Domain         string   `json:"domain"`
 	Format         []string `json:"format"`
@@ -57,13 +58,13 @@ func toMeili(d Doc) meiliDoc {
 	if updated.IsZero() {
 		updated = d.Published
 	}
-	return meiliDoc{d.ID, d.Code, d.Title, d.TitleEn, d.Summary, d.Keywords, kws, d.Items, d.DepartmentName, d.Department, d.Domain,
+	return meiliDoc{d.ID, d.Code, d.Title, d.TitleEn, d.Summary, d.Keywords, kws, d.Items, d.DepartmentName, d.DepartmentEn, d.Department, d.Domain,
 		d.Format, d.OpenType, d.UpdatePeriod, d.Published.Unix(), updated.Unix(), d.Downloads, d.Views, d.Rows}
 }
 
 func (m meiliDoc) doc() Doc {
 	return Doc{ID: m.ID, Code: m.Code, Title: m.Title, TitleEn: m.TitleEn, Summary: m.Summary, Keywords: m.Keywords, Items: m.Items,
-		DepartmentName: m.DepartmentName, Department: m.Department, Domain: m.Domain, Format: m.Format, OpenType: m.OpenType,
+		DepartmentName: m.DepartmentName, DepartmentEn: m.DepartmentEn, Department: m.Department, Domain: m.Domain, Format: m.Format, OpenType: m.OpenType,
 		UpdatePeriod: m.UpdatePeriod, Published: time.Unix(m.Published, 0).UTC(), Updated: time.Unix(m.Updated, 0).UTC(), Downloads: m.Downloads, Views: m.Views, Rows: m.Rows}
 }
 

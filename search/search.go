@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"opendata/errs"
+	"opendata/i18n"
 )
 
 // Doc is what the index holds for one published resource.
@@ -26,7 +27,8 @@ type Doc struct {
 	Keywords       []string  `json:"keywords"`
 	Items          []string  `json:"items"` // data item names and descriptions
 	DepartmentName string    `json:"department_name"`
-	Department     string    `json:"department"` // code (facet)
+	DepartmentEn   string    `json:"department_name_en"` // the English name, if any
+	Department     string    `json:"department"`         // code (facet)
 	Domain         string    `json:"domain"`
 	Format         []string  `json:"format"` // csv, parquet …
 	OpenType       string    `json:"open_type"`
@@ -255,4 +257,21 @@ func foldString(s string) []rune {
 		out = append(out, foldRune(r))
 	}
 	return out
+}
+
+// TitleIn is the title in language lang: English in English where there is
+// one, Chinese otherwise.
+func (d Doc) TitleIn(lang string) string {
+	if i18n.Lang(lang) == i18n.EN && d.TitleEn != "" {
+		return d.TitleEn
+	}
+	return d.Title
+}
+
+// DepartmentIn is the department's name in language lang (see TitleIn).
+func (d Doc) DepartmentIn(lang string) string {
+	if i18n.Lang(lang) == i18n.EN && d.DepartmentEn != "" {
+		return d.DepartmentEn
+	}
+	return d.DepartmentName
 }

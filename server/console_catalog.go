@@ -173,14 +173,6 @@ func choices[T ~string](l, group string, values []T, selected T) []option {
 	return out
 }
 
-// deptName is a department's name in the reader's language.
-func deptName(l string, d catalog.Department) string {
-	if l == i18n.EN && d.NameEn != "" {
-		return d.NameEn
-	}
-	return d.Name
-}
-
 // entryFormView builds the form for e; fe are the validation failures.
 func (s *Server) entryFormView(c echo.Context, u auth.User, e catalog.Entry, fe errs.FieldErrors) (*entryForm, error) {
 	l := lang(c)
@@ -232,10 +224,10 @@ func (s *Server) entryFormView(c echo.Context, u auth.User, e catalog.Entry, fe 
 	f.ChooseDept = a.IsBureau()
 	for _, d := range ds {
 		if d.ID == e.DepartmentID {
-			f.DeptName = deptName(l, d)
+			f.DeptName = d.NameIn(l)
 		}
 		if a.CanEditDepartment(d.ID) {
-			f.Departments = append(f.Departments, option{Value: strconv.FormatInt(d.ID, 10), Label: deptName(l, d), Selected: d.ID == e.DepartmentID})
+			f.Departments = append(f.Departments, option{Value: strconv.FormatInt(d.ID, 10), Label: d.NameIn(l), Selected: d.ID == e.DepartmentID})
 		}
 	}
 	return f, nil
@@ -441,7 +433,7 @@ func (s *Server) deptNamesIn(ctx context.Context, l string) (map[int64]string, e
 	}
 	m := map[int64]string{}
 	for _, d := range ds {
-		m[d.ID] = deptName(l, d)
+		m[d.ID] = d.NameIn(l)
 	}
 	return m, nil
 }

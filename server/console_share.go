@@ -57,7 +57,7 @@ func (s *Server) consoleShare(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		rows = append(rows, shareRow{r.ID, r.Code, r.Name, r.ShareType, r.ShareBasis, access, r.LatestVersion})
+		rows = append(rows, shareRow{r.ID, r.Code, r.NameIn(lang(c)), r.ShareType, r.ShareBasis, access, r.LatestVersion})
 	}
 	return s.render(c, http.StatusOK, "share", s.newPage(c, i18n.T(lang(c), "share.title", nil), map[string]any{"Rows": rows}))
 }
@@ -123,7 +123,7 @@ func (s *Server) consoleShareRequests(c echo.Context) error {
 			return err
 		}
 		dir := sharing.DirectionOf(p, r, res)
-		lists[dir] = append(lists[dir], requestRow{Req: r, ResourceName: resourceName(l, res), Requester: depts[r.DepartmentID],
+		lists[dir] = append(lists[dir], requestRow{Req: r, ResourceName: res.NameIn(l), Requester: depts[r.DepartmentID],
 			Provider: depts[res.DepartmentID], Actions: sharing.ActionsFor(p, r, res)})
 	}
 	return s.render(c, http.StatusOK, "share_requests", s.newPage(c, i18n.T(l, "share.requests", nil), map[string]any{
@@ -245,7 +245,7 @@ func (s *Server) consoleAudit(c echo.Context) error {
 	}
 	depts := map[int64]string{}
 	for _, d := range ds {
-		depts[d.ID] = deptName(l, d)
+		depts[d.ID] = d.NameIn(l)
 	}
 	rf := catalog.Filter{Limit: 1000}
 	if scope.DepartmentID != 0 {
@@ -257,7 +257,7 @@ func (s *Server) consoleAudit(c echo.Context) error {
 	}
 	names := map[int64]string{}
 	for _, r := range rs {
-		names[r.ID] = resourceName(l, r)
+		names[r.ID] = r.NameIn(l)
 	}
 	rows := make([]auditRow, 0, len(evs))
 	for _, e := range evs {
@@ -268,7 +268,7 @@ func (s *Server) consoleAudit(c echo.Context) error {
 		row := auditRow{Event: e, DepartmentName: depts[e.DepartmentID], ActionText: i18n.T(l, key, nil), ResourceName: names[e.ResourceID]}
 		if row.ResourceName == "" && e.ResourceID != 0 {
 			if r, err := s.app.Catalog.GetResource(ctx, e.ResourceID); err == nil {
-				row.ResourceName = resourceName(l, r)
+				row.ResourceName = r.NameIn(l)
 			}
 		}
 		rows = append(rows, row)
@@ -296,14 +296,6 @@ func (s *Server) consoleAudit(c echo.Context) error {
 	return s.render(c, http.StatusOK, "auditlog", s.newPage(c, i18n.T(l, "nav.audit", nil), map[string]any{
 		"Rows": rows, "Older": older, "Paged": q.Before != "", "Q": q,
 		"Actions": actions, "Resources": resources, "Departments": departments}))
-}
-
-// resourceName is a resource's name in the reader's language.
-func resourceName(l string, r catalog.Resource) string {
-	if l == i18n.EN && r.NameEn != "" {
-		return r.NameEn
-	}
-	return r.Name
 }
 
 func (s *Server) consoleCalendar(c echo.Context) error {

@@ -140,16 +140,16 @@ func (s *Server) bindPortal(e *echo.Echo) {
 	s.bindAccount(e)
 }
 
-// deptNames are the departments' names by code; a page that labels
-// departments fails with the lookup rather than show empty labels.
-func (s *Server) deptNames(ctx context.Context) (map[string]string, error) {
+// deptNames are the departments' names by code in language l; a page that
+// labels departments fails with the lookup rather than show empty labels.
+func (s *Server) deptNames(ctx context.Context, l string) (map[string]string, error) {
 	ds, err := s.app.Catalog.ListDepartments(ctx)
 	if err != nil {
 		return nil, err
 	}
 	m := map[string]string{}
 	for _, d := range ds {
-		m[d.Code] = d.Name
+		m[d.Code] = d.NameIn(l)
 	}
 	return m, nil
 }
@@ -169,7 +169,7 @@ func (s *Server) home(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	names, err := s.deptNames(ctx)
+	names, err := s.deptNames(ctx, lang(c))
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func (s *Server) searchPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	names, err := s.deptNames(ctx)
+	names, err := s.deptNames(ctx, lang(c))
 	if err != nil {
 		return err
 	}
@@ -323,8 +323,8 @@ func (s *Server) searchPage(c echo.Context) error {
 	words := highlightWords(res, q.Text)
 	var hits []hitView
 	for _, h := range res.Hits {
-		hv := hitView{ID: h.ID, Title: search.HighlightTerms(h.Title, words), Summary: search.HighlightTerms(h.Summary, words),
-			Department: h.DepartmentName, Domain: h.Domain, OpenType: h.OpenType, UpdatePeriod: h.UpdatePeriod,
+		hv := hitView{ID: h.ID, Title: search.HighlightTerms(h.TitleIn(l), words), Summary: search.HighlightTerms(h.Summary, words),
+			Department: h.DepartmentIn(l), Domain: h.Domain, OpenType: h.OpenType, UpdatePeriod: h.UpdatePeriod,
 			Formats: strings.ToUpper(strings.Join(h.Format, " · ")), Updated: h.Updated, Rows: h.Rows, Downloads: h.Downloads}
 		if hv.Updated.Unix() <= 0 {
 			hv.Updated = h.Published
@@ -833,8 +833,8 @@ func (s *Server) renderDataset(c echo.Context, r catalog.Resource, status int, i
 	}
 	// English readers read the English names where the entry and the
 	// department have them.
-	data["DeptName"] = deptName(lang(c), d)
-	p := s.newPage(c, resourceName(lang(c), r), data)
+	data["DeptName"] = d.NameIn(lang(c))
+	p := s.newPage(c, r.NameIn(lang(c)), data)
 	p.Feeds = append([]feedLink{datasetFeedLink(p.Lang, r)}, p.Feeds...)
 	return s.render(c, status, "dataset", p)
 }

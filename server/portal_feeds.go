@@ -68,7 +68,7 @@ func (s *Server) feedOf(c echo.Context, l string, self, alternate, title string,
 	for _, it := range items {
 		r := it.Resource
 		page := fmt.Sprintf("/datasets/%d", r.ID)
-		e := frontend.FeedEntry{ID: s.absURL(page), Title: resourceName(l, r), Summary: r.Summary, Link: s.absURL(page + langQuery(l)),
+		e := frontend.FeedEntry{ID: s.absURL(page), Title: r.NameIn(l), Summary: r.Summary, Link: s.absURL(page + langQuery(l)),
 			Author: names[r.DepartmentID], Updated: it.Updated}
 		if e.Author == "" {
 			e.Author = site
@@ -114,7 +114,7 @@ func (s *Server) departmentFeed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.feedOf(c, l, departmentFeedPath(d.Code), "/departments/"+url.PathEscape(d.Code), i18n.T(l, "feed.department_title", map[string]string{"name": deptName(l, d)}), items)
+	f, err := s.feedOf(c, l, departmentFeedPath(d.Code), "/departments/"+url.PathEscape(d.Code), i18n.T(l, "feed.department_title", map[string]string{"name": d.NameIn(l)}), items)
 	if err != nil {
 		return err
 	}
@@ -136,10 +136,10 @@ func (s *Server) datasetFeed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	name := resourceName(l, r)
+	name := r.NameIn(l)
 	page := fmt.Sprintf("/datasets/%d", r.ID)
 	f := frontend.Feed{ID: s.absURL(datasetFeedPath(r.ID)), Title: i18n.T(l, "feed.dataset_title", map[string]string{"name": name}), Lang: l,
-		Self: s.absURL(datasetFeedPath(r.ID) + langQuery(l)), Alternate: s.absURL(page + langQuery(l)), Author: deptName(l, d), Updated: publish.FeedUpdated(r)}
+		Self: s.absURL(datasetFeedPath(r.ID) + langQuery(l)), Alternate: s.absURL(page + langQuery(l)), Author: d.NameIn(l), Updated: publish.FeedUpdated(r)}
 	for _, v := range vs {
 		e := frontend.FeedEntry{ID: s.absURL(fmt.Sprintf("%s#v%d", page, v.Version.Number)),
 			Title:   i18n.T(l, "feed.version_title", map[string]string{"name": name, "n": fmt.Sprint(v.Version.Number)}),
@@ -159,9 +159,9 @@ func catalogFeedLink(l string) feedLink {
 }
 
 func departmentFeedLink(l string, d catalog.Department) feedLink {
-	return feedLink{URL: departmentFeedPath(d.Code) + langQuery(l), Title: i18n.T(l, "feed.department_title", map[string]string{"name": deptName(l, d)})}
+	return feedLink{URL: departmentFeedPath(d.Code) + langQuery(l), Title: i18n.T(l, "feed.department_title", map[string]string{"name": d.NameIn(l)})}
 }
 
 func datasetFeedLink(l string, r catalog.Resource) feedLink {
-	return feedLink{URL: datasetFeedPath(r.ID) + langQuery(l), Title: i18n.T(l, "feed.dataset_title", map[string]string{"name": resourceName(l, r)})}
+	return feedLink{URL: datasetFeedPath(r.ID) + langQuery(l), Title: i18n.T(l, "feed.dataset_title", map[string]string{"name": r.NameIn(l)})}
 }

@@ -39,7 +39,7 @@ func (s *Server) departmentsPage(c echo.Context) error {
 	var out []labeled
 	for _, d := range ds {
 		if d.Kind == "department" || d.Kind == "town" || counts[d.Code] > 0 {
-			out = append(out, labeled{d.Code, d.Name, counts[d.Code]})
+			out = append(out, labeled{d.Code, d.NameIn(lang(c)), counts[d.Code]})
 		}
 	}
 	return s.render(c, http.StatusOK, "departments", s.newPage(c, "", out))
@@ -55,7 +55,7 @@ func (s *Server) departmentPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := s.newPage(c, d.Name, map[string]any{"Department": d, "Resources": rs})
+	p := s.newPage(c, d.NameIn(lang(c)), map[string]any{"Department": d, "Resources": rs})
 	p.Feeds = append([]feedLink{departmentFeedLink(p.Lang, d)}, p.Feeds...)
 	return s.render(c, http.StatusOK, "department", p)
 }
