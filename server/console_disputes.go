@@ -57,7 +57,7 @@ func (s *Server) renderDisputes(c echo.Context, status int, id int64, in answerI
 	}
 	cards := make([]disputeCard, 0, len(q))
 	for _, qd := range q {
-		card := disputeCard{QueuedDispute: qd, ResourceName: resourceName(l, qd.Resource), ReporterDept: depts[qd.Dispute.ReporterDepartment]}
+		card := disputeCard{QueuedDispute: qd, ResourceName: qd.Resource.NameIn(l), ReporterDept: depts[qd.Dispute.ReporterDepartment]}
 		if qd.Dispute.ID == id {
 			card.Answer = in
 		}
