@@ -24,17 +24,21 @@ type Statistics struct {
 
 // ColumnStatistics is one column as the viewer may see it.
 type ColumnStatistics struct {
-	Name     string             `json:"name"`
-	Type     catalog.ColumnType `json:"type"`
-	Nulls    int64              `json:"nulls"`
-	Invalid  int64              `json:"invalid"`
-	Distinct int64              `json:"distinct_estimate"`
-	Min      string             `json:"min,omitempty"` // exact extremes: full view only
-	Max      string             `json:"max,omitempty"`
-	Range    [2]string          `json:"range,omitempty"` // public: the histogram's rounded outer bounds
-	Hist     *ingest.Histogram  `json:"histogram,omitempty"`
-	Top      []ingest.TopValue  `json:"top_values,omitempty"`
-	Withheld int                `json:"withheld,omitempty"` // top values held back for being rarer than k
+	Name  string             `json:"name"`
+	Type  catalog.ColumnType `json:"type"`
+	Nulls int64              `json:"nulls"`
+	// NullMarkers are how many of the nulls were read from each null
+	// marker ("-", "NULL", "无"): the markers are the operator's list, not
+	// record values.
+	NullMarkers []ingest.MarkerCount `json:"null_markers,omitempty"`
+	Invalid     int64                `json:"invalid"`
+	Distinct    int64                `json:"distinct_estimate"`
+	Min         string               `json:"min,omitempty"` // exact extremes: full view only
+	Max         string               `json:"max,omitempty"`
+	Range       [2]string            `json:"range,omitempty"` // public: the histogram's rounded outer bounds
+	Hist        *ingest.Histogram    `json:"histogram,omitempty"`
+	Top         []ingest.TopValue    `json:"top_values,omitempty"`
+	Withheld    int                  `json:"withheld,omitempty"` // top values held back for being rarer than k
 }
 
 // PublicStatistics is the statistics rule every derived view calls (dataset
@@ -52,7 +56,7 @@ func PublicStatistics(rep ingest.Report, r catalog.Resource, v catalog.Version, 
 	if catalog.QualityVisibleTo(viewer, r) {
 		out.Full = true
 		for _, c := range rep.Columns {
-			out.Columns = append(out.Columns, ColumnStatistics{Name: c.Name, Type: c.Type, Nulls: c.Nulls, Invalid: c.Invalid,
+			out.Columns = append(out.Columns, ColumnStatistics{Name: c.Name, Type: c.Type, Nulls: c.Nulls, NullMarkers: c.NullMarkers, Invalid: c.Invalid,
 				Distinct: int64(c.DistinctEstimate), Min: c.Min, Max: c.Max, Hist: c.Histogram, Top: c.TopValues})
 		}
 		return out
@@ -70,7 +74,7 @@ func PublicStatistics(rep ingest.Report, r catalog.Resource, v catalog.Version, 
 		if !readable[c.Name] {
 			continue
 		}
-		cs := ColumnStatistics{Name: c.Name, Type: c.Type, Nulls: c.Nulls, Invalid: c.Invalid, Distinct: int64(c.DistinctEstimate)}
+		cs := ColumnStatistics{Name: c.Name, Type: c.Type, Nulls: c.Nulls, NullMarkers: c.NullMarkers, Invalid: c.Invalid, Distinct: int64(c.DistinctEstimate)}
 		for _, tv := range c.TopValues {
 			if tv.Count >= int64(k) {
 				cs.Top = append(cs.Top, tv)

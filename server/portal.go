@@ -751,6 +751,13 @@ func (s *Server) renderDataset(c echo.Context, r catalog.Resource, status int, i
 	} else {
 		st := publish.PublicStatistics(*q, r, v, viewer(c), s.app.Config.StatsMinCount)
 		data["Quality"] = st
+		if len(st.Columns) > 0 { // the columns the viewer may see statistics of
+			nulls := map[string]publish.ColumnStatistics{}
+			for _, cs := range st.Columns {
+				nulls[cs.Name] = cs
+			}
+			data["ColumnNulls"] = nulls
+		}
 		var charts []chartView
 		for _, cs := range st.Columns {
 			ch := chartView{Name: cs.Name, Nulls: cs.Nulls, Invalid: cs.Invalid, Distinct: cs.Distinct, Histogram: buckets(cs.Hist), Top: bars(cs.Top)}
