@@ -131,15 +131,21 @@ const (
 	NudgeOverdue       // past the deadline: tell them and whoever oversees them
 )
 
-// NudgeFor decides the nudge of a deadline, each sent once: reminded and
-// toldOverdue say which were sent already. Every clock in the platform
-// (share requests, disputes, applications for open data) follows it.
-func (c *Calendar) NudgeFor(now, deadline time.Time, reminded, toldOverdue bool) Nudge {
+// Sent says which nudges of a deadline went out already.
+type Sent struct {
+	Reminder bool // the reminder before the deadline
+	Overdue  bool // the notice that it passed (or none is due: nobody is told)
+}
+
+// NudgeFor decides the nudge of a deadline, each sent once. Every clock in
+// the platform (share requests, disputes, applications for open data)
+// follows it, through workflow.Nudge.
+func (c *Calendar) NudgeFor(now, deadline time.Time, sent Sent) Nudge {
 	left := c.TimeLeft(now, deadline)
 	switch {
-	case left.Overdue && !toldOverdue:
+	case left.Overdue && !sent.Overdue:
 		return NudgeOverdue
-	case !left.Overdue && left.WorkingDays <= 1 && !reminded:
+	case !left.Overdue && left.WorkingDays <= 1 && !sent.Reminder:
 		return NudgeRemind
 	}
 	return NudgeNone

@@ -179,7 +179,7 @@ func TestNudgeFor(t *testing.T) {
 		{"overdue after the reminder", time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), true, false, NudgeOverdue},
 		{"told already", time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), true, true, NudgeNone},
 	} {
-		if got := c.NudgeFor(tc.now, deadline, tc.reminded, tc.overdue); got != tc.want {
+		if got := c.NudgeFor(tc.now, deadline, Sent{Reminder: tc.reminded, Overdue: tc.overdue}); got != tc.want {
 			t.Errorf("%s: got %d, want %d", tc.name, got, tc.want)
 		}
 	}

@@ -339,8 +339,34 @@ func (s *Service) List(ctx context.Context, p Principal) ([]Request, error) {
 	return loadAll(ctx, s, s.Get, q+" ORDER BY r.id DESC LIMIT 500", args...)
 }
 
+// move is one decision on a request: the states it leaves and the one it
+// enters, the event it records with its reason, who may take it, and, for
+// an approval, the grant it makes.
+type move struct {
+	from   []string
+	to     string
+	action string
+	reason string
+	may    func(req Request, res catalog.Resource) bool
+	grant  *grantTerms // nil: the decision grants nothing
+}
+
+// grantTerms are an approval's columns and term; empty ones take the
+// request's.
+type grantTerms struct {
+	cols     []string
+	termDays int
+}
+
 // transition moves a request between states after checking who may.
-func (s *Service) transition(ctx context.Context, p Principal, id int64, from []string, to, action, reason string, may func(req Request, res catalog.Resource) bool, grant bool, cols []string, termDays int) (Request, error) {
+func (s *Service) transition(ctx context.Context, p Principal, id int64, m move) (Request, error) {
+	from, to, action, reason := m.from, m.to, m.action, m.reason
+	grant := m.grant != nil
+	var cols []string
+	var termDays int
+	if grant {
+		cols, termDays = m.grant.cols, m.grant.termDays
+	}
 	req, err := s.Get(ctx, id)
 	if err != nil {
 		return req, err
@@ -349,7 +375,7 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, from []
 	if err != nil {
 		return req, err
 	}
-	if !may(req, res) {
+	if !m.may(req, res) {
 		return req, errs.Forbiddenf("err.share.may_not", "id", id)
 	}
 	ok := false
@@ -424,12 +450,12 @@ func provider(p Principal) func(Request, catalog.Resource) bool {
 // Approve grants the request (provider), optionally narrowing the columns
 // and the term.
 func (s *Service) Approve(ctx context.Context, p Principal, id int64, cols []string, termDays int) (Request, error) {
-	return s.transition(ctx, p, id, []string{Pending}, Approved, "approved", "", provider(p), true, cols, termDays)
+	return s.transition(ctx, p, id, move{from: []string{Pending}, to: Approved, action: "approved", may: provider(p), grant: &grantTerms{cols, termDays}})
 }
 
 // Refuse declines the request with reasons (provider).
 func (s *Service) Refuse(ctx context.Context, p Principal, id int64, reason string) (Request, error) {
-	return s.transition(ctx, p, id, []string{Pending}, Refused, "refused", reason, provider(p), false, nil, 0)
+	return s.transition(ctx, p, id, move{from: []string{Pending}, to: Refused, action: "refused", reason: reason, may: provider(p)})
 }
 
 // Escalate takes a disagreement up the chain: a refused request to
@@ -442,9 +468,9 @@ func (s *Service) Escalate(ctx context.Context, p Principal, id int64, reason st
 	}
 	requester := func(r Request, _ catalog.Resource) bool { return CanEscalate(p, r) }
 	if req.Status == OfficeRefused {
-		return s.transition(ctx, p, id, []string{OfficeRefused}, EscalatedGroup, "escalated_to_group", reason, requester, false, nil, 0)
+		return s.transition(ctx, p, id, move{from: []string{OfficeRefused}, to: EscalatedGroup, action: "escalated_to_group", reason: reason, may: requester})
 	}
-	return s.transition(ctx, p, id, []string{Refused}, EscalatedOffice, "escalated_to_office", reason, requester, false, nil, 0)
+	return s.transition(ctx, p, id, move{from: []string{Refused}, to: EscalatedOffice, action: "escalated_to_office", reason: reason, may: requester})
 }
 
 // Decide settles an escalated request: the office for escalated_office;
@@ -459,15 +485,15 @@ func (s *Service) Settle(ctx context.Context, p Principal, id int64, approve boo
 	case EscalatedOffice:
 		office := func(r Request, _ catalog.Resource) bool { return CanSettle(p, r) }
 		if approve {
-			return s.transition(ctx, p, id, []string{EscalatedOffice}, Approved, "office_approved", reason, office, true, cols, termDays)
+			return s.transition(ctx, p, id, move{from: []string{EscalatedOffice}, to: Approved, action: "office_approved", reason: reason, may: office, grant: &grantTerms{cols, termDays}})
 		}
-		return s.transition(ctx, p, id, []string{EscalatedOffice}, OfficeRefused, "office_refused", reason, office, false, nil, 0)
+		return s.transition(ctx, p, id, move{from: []string{EscalatedOffice}, to: OfficeRefused, action: "office_refused", reason: reason, may: office})
 	case EscalatedGroup:
 		group := func(r Request, _ catalog.Resource) bool { return CanSettle(p, r) }
 		if approve {
-			return s.transition(ctx, p, id, []string{EscalatedGroup}, Approved, "group_approved", reason, group, true, cols, termDays)
+			return s.transition(ctx, p, id, move{from: []string{EscalatedGroup}, to: Approved, action: "group_approved", reason: reason, may: group, grant: &grantTerms{cols, termDays}})
 		}
-		return s.transition(ctx, p, id, []string{EscalatedGroup}, GroupRefused, "group_refused", reason, group, false, nil, 0)
+		return s.transition(ctx, p, id, move{from: []string{EscalatedGroup}, to: GroupRefused, action: "group_refused", reason: reason, may: group})
 	}
 	return req, requestMoved(id)(req.Status)
 }
@@ -482,8 +508,8 @@ func (s *Service) EscalateOverdue(ctx context.Context) (int, error) {
 	system := Principal{Name: "system"}
 	n := 0
 	for _, id := range ids {
-		_, err := s.transition(ctx, system, id, []string{Pending}, EscalatedOffice, "overdue_escalated", "provider did not answer within 5 working days",
-			func(Request, catalog.Resource) bool { return true }, false, nil, 0)
+		_, err := s.transition(ctx, system, id, move{from: []string{Pending}, to: EscalatedOffice, action: "overdue_escalated",
+			reason: "provider did not answer within 5 working days", may: func(Request, catalog.Resource) bool { return true }})
 		switch {
 		case errors.Is(err, errs.Conflict):
 			continue // answered meanwhile, or another instance escalated it

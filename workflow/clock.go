@@ -52,10 +52,9 @@ func Nudge(ctx context.Context, d *db.DB, cal *calendar.Calendar, n *notify.Noti
 			return sent, err
 		}
 		for _, it := range items {
-			told := it.ToldOverdue || it.Overdue == nil
 			var t db.Transition
 			var notice *Notice
-			switch cal.NudgeFor(now, it.Deadline, it.Reminded, told) {
+			switch cal.NudgeFor(now, it.Deadline, calendar.Sent{Reminder: it.Reminded, Overdue: it.ToldOverdue || it.Overdue == nil}) {
 			case calendar.NudgeRemind:
 				if it.Remind == nil {
 					continue
