@@ -59,7 +59,7 @@ func catalogTokens() (keys, codes map[string]bool) {
 // department names that have no English. They may stand on any page.
 var walkNames = []string{"admin", "jt_staff", "wj_staff", "dev_walk", "市交通运输局", "市卫生健康委员会", "中文",
 	"公交站点信息", "公交线路", "线路编号", "线路名称", "站数", "站点编号", "站点名称", "日均客流", "负责人身份证",
-	"舞阳坝", "土桥坝", "人民广场", "张三", "李开发", "某大学交通研究所", "核对就医站点的公交可达性", "卫生应急", "研究公交站点布局"}
+	"舞阳坝", "土桥坝", "人民广场", "张三", "王市民", "1路", "李开发", "某大学交通研究所", "核对就医站点的公交可达性", "卫生应急", "研究公交站点布局"}
 
 // allowedWords are lowercase words a page may show as they are: programs
 // and libraries named in the API examples' tabs, the records filter's
@@ -388,6 +388,7 @@ func TestJourneysInBrowser(t *testing.T) {
 			}
 			t.Run("sharing", func(t *testing.T) { walkSharing(w.in(t), onApp, e.hlth) })
 			t.Run("edit", func(t *testing.T) { walkEdit(w.in(t), routes) })
+			t.Run("dispute", func(t *testing.T) { walkDispute(w.in(t), routes) })
 		})
 	}
 }
@@ -618,4 +619,29 @@ func walkEdit(w *walker, id int64) {
 		chromedp.SendKeys(chromedp.CSS("#f-summary"), "（含夜班线路）"), click("#save"), chromedp.WaitVisible(chromedp.CSS("#history")))
 	w.step("conflict", chromedp.SendKeys(chromedp.CSS("#f-responsible_person"), "、李四"), click("#save"), chromedp.WaitVisible(chromedp.CSS("#conflict")))
 	w.wants("#conflict", "含夜班线路")
+}
+
+// walkDispute: a citizen reports an error on the dataset page with a
+// contact; the providing department finds it in its queue with the
+// deadline, answers it; the answer stands on the dataset page.
+func walkDispute(w *walker, id int64) {
+	t := w.t
+	if w.has("header form[action='/logout'] button") {
+		w.step("logout", click("header form[action='/logout'] button"), chromedp.WaitVisible(chromedp.CSS("main")))
+	}
+	w.step("report", chromedp.Navigate(fmt.Sprintf("%s/datasets/%d", w.base, id)), chromedp.WaitVisible(chromedp.CSS("#dsp-name")),
+		chromedp.SendKeys(chromedp.CSS("#dsp-name"), "王市民"), chromedp.SendKeys(chromedp.CSS("#dsp-contact"), "13800000000"),
+		choose("#dsp-column", "站数"), chromedp.SendKeys(chromedp.CSS("#dsp-row"), "1路"),
+		chromedp.SendKeys(chromedp.CSS("#dsp-problem"), "1路实际停靠20个站"), click(`form[action*="/disputes"] button`),
+		chromedp.WaitVisible(chromedp.CSS("p.flash")))
+	w.login("jt_staff", "transport-pass-1", "/console/disputes", "main h1")
+	w.wants("main section.card", "1路实际停靠20个站", "王市民", "13800000000")
+	w.step("answer-dispute", chromedp.Click(chromedp.CSS(`main section.card input[name=confirmed][value=yes]`)),
+		chromedp.SendKeys(chromedp.CSS("main section.card textarea[name=answer]"), "已核实，下一版更正为20个站"),
+		click("main section.card form button"), chromedp.WaitVisible(chromedp.CSS("p.flash")))
+	w.step("answered", chromedp.Navigate(fmt.Sprintf("%s/datasets/%d", w.base, id)), chromedp.WaitVisible(chromedp.CSS("#disputes")))
+	w.wants("#disputes", "1路实际停靠20个站", "已核实，下一版更正为20个站")
+	if strings.Contains(w.text("main"), "13800000000") {
+		t.Error("the reporter's contact is on the public page")
+	}
 }
