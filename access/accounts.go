@@ -71,7 +71,7 @@ func (s *Service) Register(ctx context.Context, in SignUp) (Registered, error) {
 		if s.VerifyByEmail {
 			var hash string
 			token, hash = auth.NewToken("")
-			if _, err := q.Exec(ctx, "INSERT INTO email_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", hash, id, s.now().Add(48*time.Hour)); err != nil {
+			if _, err := q.Exec(ctx, "INSERT INTO email_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)", hash, id, s.Now.Now().Add(48*time.Hour)); err != nil {
 				return err
 			}
 		}
@@ -103,7 +103,7 @@ func (s *Service) Verify(ctx context.Context, token string) (auth.User, error) {
 	if err := s.DB.QueryRow(ctx, "SELECT user_id, expires_at FROM email_tokens WHERE token_hash = ?", auth.HashToken(token)).Scan(&uid, &exp); err != nil {
 		return auth.User{}, bad
 	}
-	if !s.now().Before(exp) {
+	if !s.Now.Now().Before(exp) {
 		return auth.User{}, bad
 	}
 	u, err := s.Users.GetUser(ctx, uid)
@@ -111,7 +111,7 @@ func (s *Service) Verify(ctx context.Context, token string) (auth.User, error) {
 		return u, err
 	}
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
-		if _, err := q.Exec(ctx, "UPDATE users SET active = 1, email_verified = 1, updated_at = ? WHERE id = ?", s.now(), uid); err != nil {
+		if _, err := q.Exec(ctx, "UPDATE users SET active = 1, email_verified = 1, updated_at = ? WHERE id = ?", s.Now.Now(), uid); err != nil {
 			return err
 		}
 		res, err := q.Exec(ctx, "DELETE FROM email_tokens WHERE user_id = ?", uid)

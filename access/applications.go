@@ -131,7 +131,7 @@ func (s *Service) Apply(ctx context.Context, u auth.User, n NewApplication) (App
 		return Application{}, errs.Conflictf("err.app.pending", "code", r.Code)
 	}
 	cols, _ := json.Marshal(nonNil(n.Columns))
-	now := s.now()
+	now := s.Now.Now()
 	deadline := s.Calendar.AddWorkingDays(now, s.ApplicationDays)
 	var id int64
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
@@ -175,7 +175,7 @@ func (s *Service) scanApps(ctx context.Context, where string, args ...any) ([]Ap
 		json.Unmarshal([]byte(cols), &a.Columns)
 		a.Columns = nonNil(a.Columns)
 		if a.Status == Pending {
-			l := s.Calendar.TimeLeft(s.now(), a.Deadline)
+			l := s.Calendar.TimeLeft(s.Now.Now(), a.Deadline)
 			a.Left = &l
 		}
 		return a, nil
@@ -283,7 +283,7 @@ func (s *Service) decide(ctx context.Context, by auth.User, id int64, approve bo
 	} else if utf8.RuneCountInString(reason) < 2 {
 		return a, errs.FieldErrors{"reason": "err.field.applicant_reason"}
 	}
-	now := s.now()
+	now := s.Now.Now()
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "open_applications", Where: "id = ?", Args: []any{id}, From: []string{Pending}, To: status,
 			Set: "reason = ?, decided_by = ?, decided_at = ?", SetArgs: []any{reason, by.Username, now}, Refuse: applicationMoved(id)},
@@ -339,7 +339,7 @@ func (s *Service) grants(ctx context.Context, where string, args ...any) ([]Gran
 // ActiveGrant is the account's grant for a resource in force now, if any:
 // the gateway asks on every call, so expiry and revocation act at once.
 func (s *Service) ActiveGrant(ctx context.Context, resource, user int64) (Grant, bool, error) {
-	gs, err := s.grants(ctx, "resource_id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?", resource, user, s.now())
+	gs, err := s.grants(ctx, "resource_id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?", resource, user, s.Now.Now())
 	if err != nil || len(gs) == 0 {
 		return Grant{}, false, err
 	}
@@ -364,7 +364,7 @@ func (s *Service) RevokeGrant(ctx context.Context, by auth.User, appID int64, re
 	}
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "open_grants", Where: "id = ?", Args: []any{a.Grant.ID}, Column: db.NoStatus, Guard: "revoked_at IS NULL",
-			Set: "revoked_at = ?", SetArgs: []any{s.now()}},
+			Set: "revoked_at = ?", SetArgs: []any{s.Now.Now()}},
 		Audit: actorEvent(by.Actor(), "application.revoke", a.ResourceID, a.Purpose, fmt.Sprintf("grant %d of %s: %s", a.Grant.ID, a.Email, reason)),
 	})
 	if err != nil {
@@ -394,7 +394,7 @@ func (s *Service) RecordGrantedRead(ctx context.Context, user int64, name string
 // overdue; each once, claimed across instances. It returns how many
 // notices went out.
 func (s *Service) RemindApplications(ctx context.Context) (int, error) {
-	return workflow.Nudge(ctx, s.DB, s.Calendar, s.Notify, s.now(), applicationClock{s})
+	return workflow.Nudge(ctx, s.DB, s.Calendar, s.Notify, s.Now.Now(), applicationClock{s})
 }
 
 // applicationClock is the applications' deadline (workflow.Clock).
@@ -430,7 +430,7 @@ func (s *Service) Withdraw(ctx context.Context, u auth.User, id int64) (Applicat
 	}
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "open_applications", Where: "id = ?", Args: []any{id}, From: []string{Pending}, To: Withdrawn,
-			Set: "decided_by = ?, decided_at = ?", SetArgs: []any{u.Username, s.now()}, Refuse: applicationMoved(id)},
+			Set: "decided_by = ?, decided_at = ?", SetArgs: []any{u.Username, s.Now.Now()}, Refuse: applicationMoved(id)},
 		Audit: actorEvent(u.Actor(), "application.withdrawn", a.ResourceID, a.Purpose, fmt.Sprintf("application %d", id)),
 	})
 	if err != nil {

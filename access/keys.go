@@ -49,7 +49,7 @@ type Service struct {
 	ApplicationDays int
 	// VerifyByEmail: sign-ups verify their address; otherwise the bureau activates.
 	VerifyByEmail bool
-	Now           func() time.Time
+	Now           db.Clock
 
 	Usage *Usage
 
@@ -87,13 +87,6 @@ func (s *Service) forgetKeys(ctx context.Context) {
 	if err := refcache.Bump(ctx, s.DB, refcache.Keys); err != nil && s.Log != nil {
 		s.Log.Warn("key cache version not bumped; other instances refresh within the key cache TTL", "err", err)
 	}
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return db.Now()
 }
 
 // Key is an API key as its owner sees it (never the secret).
@@ -176,7 +169,7 @@ func (s *Service) CreateKey(ctx context.Context, u auth.User, name string, days 
 		days = s.KeyMaxDays
 	}
 	var n int
-	if err := s.DB.QueryRow(ctx, "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", u.ID, s.now()).Scan(&n); err != nil {
+	if err := s.DB.QueryRow(ctx, "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", u.ID, s.Now.Now()).Scan(&n); err != nil {
 		return Key{}, "", err
 	}
 	if n >= MaxKeys {
@@ -185,13 +178,13 @@ func (s *Service) CreateKey(ctx context.Context, u auth.User, name string, days 
 	token, hash := auth.NewToken(KeyPrefix)
 	var exp any
 	if days > 0 {
-		exp = s.now().Add(time.Duration(days) * 24 * time.Hour)
+		exp = s.Now.Now().Add(time.Duration(days) * 24 * time.Hour)
 	}
 	var id int64
 	err := s.DB.Tx(ctx, func(q db.Querier) error {
 		var err error
 		id, err = q.InsertID(ctx, "INSERT INTO api_keys (user_id, name, prefix, token_hash, tier, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			u.ID, name, token[:len(KeyPrefix)+6], hash, TierRegistered, exp, s.now())
+			u.ID, name, token[:len(KeyPrefix)+6], hash, TierRegistered, exp, s.Now.Now())
 		if err != nil {
 			return err
 		}
@@ -231,7 +224,7 @@ func (s *Service) RevokeKey(ctx context.Context, by auth.User, id int64) error {
 		return nil
 	}
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
-		res, err := q.Exec(ctx, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id)
+		res, err := q.Exec(ctx, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.Now.Now(), id)
 		if err != nil {
 			return err
 		}
@@ -295,7 +288,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Caller, error
 		return Caller{}, ErrBadKey
 	}
 	hash := auth.HashToken(token)
-	now := s.now()
+	now := s.Now.Now()
 	if s.KeyCacheTTL > 0 {
 		s.cacheMu.RLock()
 		hit, ok := s.cache[hash]

@@ -113,7 +113,7 @@ type UsageScope struct {
 // bureau) or by caller (department).
 func (s *Service) Report(ctx context.Context, scope UsageScope, days int) (Report, error) {
 	loc := s.Calendar.Location()
-	today := s.now().In(loc)
+	today := s.Now.Now().In(loc)
 	from := today.AddDate(0, 0, -(days - 1)).Format("2006-01-02")
 	rep := Report{}
 	idx := map[string]int{}

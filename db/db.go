@@ -360,6 +360,18 @@ func splitColumns(s string) []string {
 // it survives a round trip through either engine unchanged.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
+// Clock is a service's source of time: nil reads the wall clock (Now);
+// tests set a fixed one.
+type Clock func() time.Time
+
+// Now is the clock's time, in UTC.
+func (c Clock) Now() time.Time {
+	if c == nil {
+		return Now()
+	}
+	return c().UTC()
+}
+
 // Time scans a timestamp that SQLite may hand back as text (the result of
 // an aggregate or expression loses the column's declared type).
 type Time struct{ time.Time }

@@ -305,7 +305,7 @@ func (f *Follower) Step(ctx context.Context) error {
 // effect since the last look. No one edits anything at that moment, so no
 // change is logged: every index notices it by the clock.
 func (f *Follower) applyWithdrawals(ctx context.Context) error {
-	now := f.Service.now()
+	now := f.Service.Now.Now()
 	ids, err := db.QueryAll(ctx, f.Service.DB, "SELECT id FROM resources WHERE withdraw_at > ? AND withdraw_at <= ?", db.Value[int64], f.withdrawnTo, now)
 	if err != nil {
 		return err

@@ -77,7 +77,7 @@ func (s *Service) Edit(ctx context.Context, actor auth.Actor, id int64, revision
 		return catalog.Resource{}, nil, &catalog.StaleError{Current: r.Revision, Edited: revision}
 	}
 	body, _ := json.Marshal(e)
-	now := s.now()
+	now := s.Now.Now()
 	p := &PendingEdit{ResourceID: id, Code: r.Code, Name: r.Name, DepartmentID: r.DepartmentID, BaseRevision: r.Revision, Entry: e,
 		Widens: wide, Status: EditPending, ProposedBy: actor.Name, ProposedAt: now}
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
@@ -130,7 +130,7 @@ func (s *Service) DecideEdit(ctx context.Context, actor auth.Actor, pid int64, a
 	}
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "pending_edits", Where: "id = ?", Args: []any{pid}, From: []string{EditPending}, To: to,
-			Set: "decided_by = ?, decided_name = ?, decided_at = ?, reason = ?", SetArgs: []any{actor.ID, actor.Name, s.now(), strings.TrimSpace(reason)}},
+			Set: "decided_by = ?, decided_name = ?, decided_at = ?, reason = ?", SetArgs: []any{actor.ID, actor.Name, s.Now.Now(), strings.TrimSpace(reason)}},
 		Then: func(ctx context.Context, q db.Querier) error {
 			if !approve {
 				return nil

@@ -34,7 +34,7 @@ func FeedUpdated(r catalog.Resource) time.Time {
 // CatalogFeed lists the datasets the open catalog shows (of department
 // dept; 0 for all), most recently changed first, at most FeedLimit.
 func (s *Service) CatalogFeed(ctx context.Context, dept int64) ([]FeedItem, error) {
-	now := s.now()
+	now := s.Now.Now()
 	rs, _, err := s.Catalog.ListResources(ctx, catalog.Filter{Public: true, Now: now, DepartmentID: dept, Limit: 1000})
 	if err != nil {
 		return nil, err

@@ -83,7 +83,7 @@ func (s *Service) applyResource(ctx context.Context, rid int64) error {
 	if err != nil {
 		return err
 	}
-	if !r.IsPublic(s.now()) {
+	if !r.IsPublic(s.Now.Now()) {
 		return s.Index.Delete(ctx, idString(rid))
 	}
 	d, err := s.Document(ctx, r)
@@ -108,7 +108,7 @@ func (s *Service) ReindexAll(ctx context.Context, progress func(done, total int)
 	}
 	var docs []search.Doc
 	var gone []string
-	now := s.now()
+	now := s.Now.Now()
 	for i, r := range all {
 		if r.IsPublic(now) {
 			d, err := s.Document(ctx, r)
@@ -158,7 +158,7 @@ func (s *Service) RefreshCounts(ctx context.Context, rid int64) error {
 
 func (s *Service) applyCounts(ctx context.Context, rid int64) error {
 	r, err := s.Catalog.GetResource(ctx, rid)
-	if err != nil || !r.IsPublic(s.now()) {
+	if err != nil || !r.IsPublic(s.Now.Now()) {
 		return s.applyResource(ctx, rid)
 	}
 	d, err := s.Document(ctx, r)

@@ -44,7 +44,7 @@ type Service struct {
 	Approver string
 	// MinNotice is the shortest withdrawal notice.
 	MinNotice time.Duration
-	Now       func() time.Time
+	Now       db.Clock
 	// Audit, when set, receives every publication step.
 	Audit *audit.Log
 	// Missed, when set, is told the words of each search that found
@@ -67,13 +67,6 @@ func stepEvent(actor auth.Actor, rid int64, n int, action, reason string) *audit
 func (s *Service) versionMove(rid int64, n int, to string, from ...string) db.Transition {
 	return db.Transition{Table: "versions", Where: "resource_id = ? AND number = ? AND status = 'ready'", Args: []any{rid, n},
 		Column: "pub_status", From: from, To: to, Refuse: stateError}
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return db.Now()
 }
 
 // Event is one recorded step.
@@ -121,7 +114,7 @@ func (s *Service) Submit(ctx context.Context, actor auth.Actor, rid int64, n int
 	return workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: s.versionMove(rid, n, Submitted, Draft, Rejected),
 		Then: func(ctx context.Context, q db.Querier) error {
-			return record(ctx, q, rid, n, "submitted", actor, "", s.now())
+			return record(ctx, q, rid, n, "submitted", actor, "", s.Now.Now())
 		},
 		Audit: stepEvent(actor, rid, n, "submitted", ""),
 	})
@@ -136,7 +129,7 @@ func (s *Service) Approve(ctx context.Context, actor auth.Actor, rid int64, n in
 	if !s.CanApprove(actor, r) {
 		return &errs.Public{Kind: errs.Forbidden, Key: "publish.err.approver_" + s.approver()}
 	}
-	now := s.now()
+	now := s.Now.Now()
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: s.versionMove(rid, n, Published, Submitted),
 		Then: func(ctx context.Context, q db.Querier) error {
@@ -209,7 +202,7 @@ func (s *Service) Reject(ctx context.Context, actor auth.Actor, rid int64, n int
 	return workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: s.versionMove(rid, n, Rejected, Submitted),
 		Then: func(ctx context.Context, q db.Querier) error {
-			return record(ctx, q, rid, n, "rejected", actor, reason, s.now())
+			return record(ctx, q, rid, n, "rejected", actor, reason, s.Now.Now())
 		},
 		Audit: stepEvent(actor, rid, n, "rejected", reason),
 	})
@@ -239,13 +232,13 @@ func (s *Service) Withdraw(ctx context.Context, actor auth.Actor, rid int64, rea
 	if err := fe.Err(); err != nil {
 		return err
 	}
-	at := s.now().Add(notice)
+	at := s.Now.Now().Add(notice)
 	reason = strings.TrimSpace(reason)
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "resources", Where: "id = ?", Args: []any{rid}, Column: db.NoStatus, Guard: "published_version > 0 AND withdraw_at IS NULL",
 			Set: "withdraw_reason = ?, withdraw_at = ?", SetArgs: []any{reason, at}, Refuse: withdrawalRefused},
 		Then: func(ctx context.Context, q db.Querier) error {
-			return record(ctx, q, rid, r.PublishedVersion, "withdrawal_announced", actor, fmt.Sprintf("%s (effective %s)", reason, at.Format("2006-01-02")), s.now())
+			return record(ctx, q, rid, r.PublishedVersion, "withdrawal_announced", actor, fmt.Sprintf("%s (effective %s)", reason, at.Format("2006-01-02")), s.Now.Now())
 		},
 		Audit: stepEvent(actor, rid, r.PublishedVersion, "withdrawal_announced", reason),
 	})
@@ -276,7 +269,7 @@ func (s *Service) CancelWithdrawal(ctx context.Context, actor auth.Actor, rid in
 		Move: db.Transition{Table: "resources", Where: "id = ?", Args: []any{rid}, Column: db.NoStatus, Guard: "withdraw_at IS NOT NULL",
 			Set: "withdraw_reason = '', withdraw_at = NULL", Refuse: withdrawalRefused},
 		Then: func(ctx context.Context, q db.Querier) error {
-			return record(ctx, q, rid, r.PublishedVersion, "withdrawal_cancelled", actor, "", s.now())
+			return record(ctx, q, rid, r.PublishedVersion, "withdrawal_cancelled", actor, "", s.Now.Now())
 		},
 		Audit: stepEvent(actor, rid, r.PublishedVersion, "withdrawal_cancelled", ""),
 	})

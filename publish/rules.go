@@ -28,7 +28,7 @@ func (s *Service) Reviews(actor auth.Actor) bool {
 // PublicVersions lists the versions of r the open catalog shows (the
 // published ones), newest first; none when r is not public at all.
 func (s *Service) PublicVersions(ctx context.Context, r catalog.Resource) ([]catalog.Version, error) {
-	if !r.IsPublic(s.now()) {
+	if !r.IsPublic(s.Now.Now()) {
 		return []catalog.Version{}, nil
 	}
 	states, err := s.VersionStates(ctx, r.ID)
@@ -48,7 +48,7 @@ func (s *Service) PublicVersion(ctx context.Context, r catalog.Resource, n int) 
 	if n == 0 {
 		n = r.PublishedVersion
 	}
-	if !r.IsPublic(s.now()) || n <= 0 {
+	if !r.IsPublic(s.Now.Now()) || n <= 0 {
 		return catalog.Version{}, errs.NotFoundf("err.dataset_not_found", "id", r.ID)
 	}
 	states, err := s.VersionStates(ctx, r.ID)

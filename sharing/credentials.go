@@ -56,7 +56,7 @@ func (s *Service) CreateCredential(ctx context.Context, p Principal, dept int64,
 // createCredentialTx stores a new credential and its audit event in q.
 func (s *Service) createCredentialTx(ctx context.Context, q db.Querier, p Principal, dept int64, system string) (int64, string, error) {
 	token, hash := auth.NewToken("odc_")
-	id, err := q.InsertID(ctx, "INSERT INTO dept_credentials (department_id, system_name, token_hash, created_at) VALUES (?, ?, ?, ?)", dept, system, hash, s.now())
+	id, err := q.InsertID(ctx, "INSERT INTO dept_credentials (department_id, system_name, token_hash, created_at) VALUES (?, ?, ?, ?)", dept, system, hash, s.Now.Now())
 	if err != nil {
 		return 0, "", err
 	}
@@ -92,7 +92,7 @@ func (s *Service) RevokeCredential(ctx context.Context, p Principal, id int64) e
 		return errs.Forbiddenf("err.not_allowed")
 	}
 	return s.DB.Tx(ctx, func(q db.Querier) error {
-		res, err := q.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id)
+		res, err := q.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.Now.Now(), id)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func (s *Service) RotateCredential(ctx context.Context, p Principal, id int64) (
 	var nid int64
 	var token string
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
-		res, err := q.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.now(), id)
+		res, err := q.Exec(ctx, "UPDATE dept_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", s.Now.Now(), id)
 		if err != nil {
 			return err
 		}
@@ -158,6 +158,6 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if err != nil || revoked != nil {
 		return Principal{}, errs.Unauthenticatedf("err.cred.bad")
 	}
-	s.DB.Exec(ctx, "UPDATE dept_credentials SET last_used_at = ? WHERE id = ?", s.now(), id)
+	s.DB.Exec(ctx, "UPDATE dept_credentials SET last_used_at = ? WHERE id = ?", s.Now.Now(), id)
 	return Principal{Name: "system:" + name, DepartmentID: dept, System: true}, nil
 }

@@ -156,7 +156,7 @@ func (s *Service) ReportDispute(ctx context.Context, p Principal, r catalog.Reso
 // dataset the portal shows (CanCitizenReportDispute); their contact is
 // kept for the providing department alone.
 func (s *Service) ReportCitizenDispute(ctx context.Context, c Citizen, r catalog.Resource, n NewDispute) (Dispute, error) {
-	if !CanCitizenReportDispute(r, s.now()) {
+	if !CanCitizenReportDispute(r, s.Now.Now()) {
 		return Dispute{}, errs.NotFoundf("err.resource_not_found", "id", r.ID)
 	}
 	fe := CheckDispute(r, n)
@@ -176,7 +176,7 @@ func (s *Service) fileDispute(ctx context.Context, p Principal, contact string, 
 	if err := fe.Err(); err != nil {
 		return Dispute{}, err
 	}
-	now := s.now()
+	now := s.Now.Now()
 	deadline := s.Calendar.AddWorkingDays(now, DisputeDays).UTC()
 	var dept any
 	if p.DepartmentID != 0 {
@@ -237,7 +237,7 @@ func (s *Service) DisputesFor(ctx context.Context, p *Principal, r catalog.Resou
 	if err != nil {
 		return nil, err
 	}
-	return VisibleDisputes(p, r, r.IsPublic(s.now()), ds), nil
+	return VisibleDisputes(p, r, r.IsPublic(s.Now.Now()), ds), nil
 }
 
 // CanReportDispute reports whether p may file a dispute on r: only on data
@@ -247,7 +247,7 @@ func (s *Service) CanReportDispute(ctx context.Context, p Principal, r catalog.R
 	if r.RetiredAt != nil {
 		return false, nil
 	}
-	if r.IsPublic(s.now()) && r.OpenType == catalog.OpenUnconditional {
+	if r.IsPublic(s.Now.Now()) && r.OpenType == catalog.OpenUnconditional {
 		return true, nil
 	}
 	d, err := s.Decide(ctx, p, r)
@@ -288,7 +288,7 @@ func (s *Service) DisputeQueue(ctx context.Context, p Principal) ([]QueuedDisput
 			d.Contact = ""
 		}
 		if d.Status == "open" {
-			l := s.Calendar.TimeLeft(s.now(), d.Deadline)
+			l := s.Calendar.TimeLeft(s.Now.Now(), d.Deadline)
 			d.Left = &l
 		}
 		out = append(out, QueuedDispute{Dispute: d, Resource: r, CanAnswer: d.Status == "open" && CanAnswerDispute(p, r)})
@@ -337,7 +337,7 @@ func (s *Service) AnswerDispute(ctx context.Context, p Principal, id int64, conf
 	answer = strings.TrimSpace(answer)
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "disputes", Where: "id = ?", Args: []any{id}, From: []string{"open"}, To: status,
-			Set: "answer = ?, fixed_in_version = ?, answered_at = ?", SetArgs: []any{answer, fixedIn, s.now()},
+			Set: "answer = ?, fixed_in_version = ?, answered_at = ?", SetArgs: []any{answer, fixedIn, s.Now.Now()},
 			Refuse: disputeMoved(id)},
 		Audit: auditEvent(p, "dispute."+status, r.ID, "", fmt.Sprintf("dispute %d: %s", id, answer)),
 	})
@@ -385,11 +385,11 @@ func (s *Service) StopSharing(ctx context.Context, p Principal, rid int64, reaso
 	if err := fe.Err(); err != nil {
 		return time.Time{}, err
 	}
-	at := s.now().Add(time.Duration(noticeDays) * 24 * time.Hour)
+	at := s.Now.Now().Add(time.Duration(noticeDays) * 24 * time.Hour)
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
 		q.Exec(ctx, "DELETE FROM share_stops WHERE resource_id = ?", rid)
 		if _, err := q.Exec(ctx, "INSERT INTO share_stops (resource_id, reason, effective_at, filed_by, filed_at) VALUES (?, ?, ?, ?, ?)",
-			rid, strings.TrimSpace(reason), at, p.Name, s.now()); err != nil {
+			rid, strings.TrimSpace(reason), at, p.Name, s.Now.Now()); err != nil {
 			return err
 		}
 		return s.auditTx(ctx, q, auditEvent(p, "share.stop_filed", rid, "", fmt.Sprintf("%s (effective %s)", strings.TrimSpace(reason), at.Format("2006-01-02"))))
@@ -398,7 +398,7 @@ func (s *Service) StopSharing(ctx context.Context, p Principal, rid int64, reaso
 		return at, err
 	}
 	to := []notify.To{{Role: string(auth.RoleBureauAdmin)}}
-	rows, err := s.DB.Query(ctx, "SELECT DISTINCT department_id FROM share_grants WHERE resource_id = ? AND revoked_at IS NULL AND expires_at > ?", rid, s.now())
+	rows, err := s.DB.Query(ctx, "SELECT DISTINCT department_id FROM share_grants WHERE resource_id = ? AND revoked_at IS NULL AND expires_at > ?", rid, s.Now.Now())
 	if err == nil {
 		for rows.Next() {
 			var d int64
@@ -423,7 +423,7 @@ func (s *Service) stoppedAt(ctx context.Context, rid int64) time.Time {
 // (each once, claimed across instances); it returns how many notices went
 // out.
 func (s *Service) RemindDisputes(ctx context.Context) (int, error) {
-	return workflow.Nudge(ctx, s.DB, s.Calendar, s.Notify, s.now(), disputeClock{s})
+	return workflow.Nudge(ctx, s.DB, s.Calendar, s.Notify, s.Now.Now(), disputeClock{s})
 }
 
 // disputeClock is the disputes' deadline (workflow.Clock).

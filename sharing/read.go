@@ -85,15 +85,15 @@ func (s *Service) ReadTarget(ctx context.Context, rd Reader, r catalog.Resource)
 		if d.Allowed {
 			return s.fullTarget(*rd.Department, rd.Purpose, r, d)
 		}
-		if !r.IsPublic(s.now()) || r.OpenType != catalog.OpenUnconditional {
+		if !r.IsPublic(s.Now.Now()) || r.OpenType != catalog.OpenUnconditional {
 			return Target{}, d.refusal(r.Code)
 		}
 	}
-	if !r.IsPublic(s.now()) {
+	if !r.IsPublic(s.Now.Now()) {
 		return Target{}, errs.NotFoundf("err.dataset_not_found", "id", r.ID)
 	}
 	t := Target{Version: r.PublishedVersion, Variant: VariantOpen, Key: catalog.VersionPrefix(r.ID, r.PublishedVersion) + "open.parquet"}
-	if PublicRecords(r, s.now()) {
+	if PublicRecords(r, s.Now.Now()) {
 		t.Public = true
 		return t, nil
 	}

@@ -79,16 +79,9 @@ type Service struct {
 	Calendar *calendar.Calendar
 	Log      *slog.Logger
 	Notify   *notify.Notifier
-	Now      func() time.Time
+	Now      db.Clock
 	// OpenGrants, when set, finds on-application grants (ReadTarget).
 	OpenGrants OpenGrants
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return db.Now()
 }
 
 // Decide applies the share type to a principal (design.md §5). The
@@ -104,7 +97,7 @@ func (s *Service) Decide(ctx context.Context, p Principal, r catalog.Resource) (
 	if r.RetiredAt != nil {
 		return refused("err.decide.retired", "reason", r.RetiredReason), nil
 	}
-	if at := s.stoppedAt(ctx, r.ID); !at.IsZero() && !s.now().Before(at) {
+	if at := s.stoppedAt(ctx, r.ID); !at.IsZero() && !s.Now.Now().Before(at) {
 		return refused("err.decide.stopped", "date", at.In(s.Calendar.Location()).Format("2006-01-02")), nil
 	}
 	switch r.ShareType {
@@ -116,7 +109,7 @@ func (s *Service) Decide(ctx context.Context, p Principal, r catalog.Resource) (
 	var id int64
 	var cols string
 	err := s.DB.QueryRow(ctx, `SELECT id, columns FROM share_grants WHERE resource_id = ? AND department_id = ? AND revoked_at IS NULL AND expires_at > ?
-		ORDER BY expires_at DESC LIMIT 1`, r.ID, p.DepartmentID, s.now()).Scan(&id, &cols)
+		ORDER BY expires_at DESC LIMIT 1`, r.ID, p.DepartmentID, s.Now.Now()).Scan(&id, &cols)
 	if err != nil {
 		return refused("err.decide.conditional", "condition", r.ShareCondition), nil
 	}
@@ -234,7 +227,7 @@ func (s *Service) auditTx(ctx context.Context, q db.Querier, e *audit.Event) err
 }
 
 func (s *Service) event(ctx context.Context, q db.Querier, id int64, action, actor, reason string) error {
-	_, err := q.Exec(ctx, "INSERT INTO share_request_events (request_id, action, actor_name, reason, at) VALUES (?, ?, ?, ?, ?)", id, action, actor, reason, s.now())
+	_, err := q.Exec(ctx, "INSERT INTO share_request_events (request_id, action, actor_name, reason, at) VALUES (?, ?, ?, ?, ?)", id, action, actor, reason, s.Now.Now())
 	return err
 }
 
@@ -276,7 +269,7 @@ func (s *Service) File(ctx context.Context, p Principal, n NewRequest) (Request,
 		return Request{}, err
 	}
 	cols, _ := json.Marshal(n.Columns)
-	now := s.now()
+	now := s.Now.Now()
 	deadline := s.Calendar.AddWorkingDays(now, ResponseDays).UTC() // stored in UTC like every time
 	var id int64
 	err = s.DB.Tx(ctx, func(q db.Querier) error {
@@ -318,7 +311,7 @@ func (s *Service) Get(ctx context.Context, id int64) (Request, error) {
 		r.Columns = []string{} // every column
 	}
 	if r.Status == Pending {
-		l := s.Calendar.TimeLeft(s.now(), r.Deadline)
+		l := s.Calendar.TimeLeft(s.Now.Now(), r.Deadline)
 		r.Left = &l
 	}
 	r.Events, err = db.QueryAll(ctx, s.DB, "SELECT action, actor_name, reason, at FROM share_request_events WHERE request_id = ? ORDER BY id", func(row db.Scanner) (Event, error) {
@@ -402,7 +395,7 @@ func (s *Service) transition(ctx context.Context, p Principal, id int64, m move)
 		}
 	}
 	reason = strings.TrimSpace(reason)
-	now := s.now()
+	now := s.Now.Now()
 	err = workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "share_requests", Where: "id = ?", Args: []any{id}, From: from, To: to,
 			Set: "reason = ?, updated_at = ?", SetArgs: []any{reason, now}, Refuse: requestMoved(id)},
@@ -501,7 +494,7 @@ func (s *Service) Settle(ctx context.Context, p Principal, id int64, approve boo
 // EscalateOverdue sends pending requests past their deadline to the office
 // (run by the server's housekeeping); it returns how many moved.
 func (s *Service) EscalateOverdue(ctx context.Context) (int, error) {
-	ids, err := s.ids(ctx, "SELECT id FROM share_requests WHERE status = ? AND deadline < ?", Pending, s.now())
+	ids, err := s.ids(ctx, "SELECT id FROM share_requests WHERE status = ? AND deadline < ?", Pending, s.Now.Now())
 	if err != nil {
 		return 0, err
 	}
@@ -525,7 +518,7 @@ func (s *Service) EscalateOverdue(ctx context.Context) (int, error) {
 // (once per request, claimed across instances); it returns how many were
 // reminded. Overdue requests escalate on their own (EscalateOverdue).
 func (s *Service) RemindDue(ctx context.Context) (int, error) {
-	return workflow.Nudge(ctx, s.DB, s.Calendar, s.Notify, s.now(), requestClock{s})
+	return workflow.Nudge(ctx, s.DB, s.Calendar, s.Notify, s.Now.Now(), requestClock{s})
 }
 
 // requestClock is the share requests' deadline (workflow.Clock).
@@ -560,7 +553,7 @@ func (s *Service) RevokeGrant(ctx context.Context, p Principal, grantID int64) e
 	}
 	return workflow.Run(ctx, s.DB, s.Audit, workflow.Step{
 		Move: db.Transition{Table: "share_grants", Where: "id = ?", Args: []any{grantID}, Column: db.NoStatus, Guard: "revoked_at IS NULL",
-			Set: "revoked_at = ?", SetArgs: []any{s.now()}},
+			Set: "revoked_at = ?", SetArgs: []any{s.Now.Now()}},
 		Audit: auditEvent(p, "share.grant_revoked", rid, "", fmt.Sprintf("grant %d", grantID)),
 	})
 }
