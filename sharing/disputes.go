@@ -350,7 +350,7 @@ func (s *Service) AnswerDispute(ctx context.Context, p Principal, id int64, conf
 	if reporterDept != 0 {
 		to = append(to, notify.To{DepartmentID: reporterDept})
 	}
-	s.Notify.Send(ctx, "dispute_answered", notify.Params("id", id, "name", r.Name, "status", status, "answer", answer), fmt.Sprintf("/datasets/%d", r.ID), to...)
+	s.Notify.Send(ctx, "dispute_answered", notify.Params("id", id, "name", r.Name, "status", "dispute."+status, "answer", answer), fmt.Sprintf("/datasets/%d", r.ID), to...)
 	return s.GetDispute(ctx, id)
 }
 

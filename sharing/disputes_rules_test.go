@@ -14,6 +14,7 @@ import (
 	"opendata/db/dbtest"
 	"opendata/errs"
 	"opendata/i18n"
+	"opendata/notify"
 	"opendata/sharing"
 )
 
@@ -325,8 +326,17 @@ func TestDisputeQueue(t *testing.T) {
 		if _, err := x.svc.AnswerDispute(ctx, x.provider, dp.ID, true, "已更正", 1); err == nil {
 			t.Fatal("fixed in the disputed version")
 		}
+		x.svc.Notify = &notify.Notifier{DB: d}
 		if _, err := x.svc.AnswerDispute(ctx, x.provider, dp.ID, true, "已核实，下一版更正", 0); err != nil {
 			t.Fatal(err)
+		}
+		// The reporting department is told, the finding in words.
+		for lang, want := range map[string]string{"zh-CN": "已确认", "en": "confirmed"} {
+			inbox, err := x.svc.Notify.Inbox(ctx, x.requester.DepartmentID, "", lang)
+			if err != nil || len(inbox) != 1 || !strings.Contains(inbox[0].Text, want) || strings.Contains(inbox[0].Text, "dispute.") ||
+				(lang == "zh-CN" && strings.Contains(inbox[0].Text, "confirmed")) {
+				t.Fatalf("%s notice of the answer: %v %+v", lang, err, inbox)
+			}
 		}
 		x.now = time.Date(2025, 11, 20, 9, 0, 0, 0, sh)
 		if q, _ := x.svc.DisputeQueue(ctx, x.provider); len(q) != 1 || q[0].CanAnswer || q[0].Dispute.Left != nil {
