@@ -78,21 +78,21 @@ func TestInference(t *testing.T) {
 		vals []string
 		want catalog.ColumnType
 	}{
-		{[]string{"1", "2", "300"}, TInt},
-		{[]string{"1", "2.5", "1,200.50"}, TDecimal},
-		{[]string{"2024-01-02", "2024/3/4", "2024年5月6日"}, TDate},
-		{[]string{"2024-01-02 10:00:00", "2024-01-03T11:00:00"}, TTimestamp},
-		{[]string{"是", "否"}, TBool},
-		{[]string{"007", "008"}, TString}, // leading zeros are identifiers
-		{[]string{"11010519491231002X", "11010519491231002X"}, TString},
-		{[]string{"公交", "1"}, TString},
+		{[]string{"1", "2", "300"}, catalog.ColInt},
+		{[]string{"1", "2.5", "1,200.50"}, catalog.ColDecimal},
+		{[]string{"2024-01-02", "2024/3/4", "2024年5月6日"}, catalog.ColDate},
+		{[]string{"2024-01-02 10:00:00", "2024-01-03T11:00:00"}, catalog.ColTimestamp},
+		{[]string{"是", "否"}, catalog.ColBool},
+		{[]string{"007", "008"}, catalog.ColString}, // leading zeros are identifiers
+		{[]string{"11010519491231002X", "11010519491231002X"}, catalog.ColString},
+		{[]string{"公交", "1"}, catalog.ColString},
 		// Null markers count against no type: the column stays a number or a date.
-		{[]string{"20", "未填报", "—", "35", "n/a"}, TInt},
-		{[]string{"20", "无", "35"}, TInt},
-		{[]string{"2024-01-02", "不详", "/", "2024-03-04"}, TDate},
-		{[]string{"有", "无", "无"}, TBool},
-		{[]string{"未填报", "暂无"}, TString},
-		{[]string{"20", "未知", "35"}, TString}, // not a marker
+		{[]string{"20", "未填报", "—", "35", "n/a"}, catalog.ColInt},
+		{[]string{"20", "无", "35"}, catalog.ColInt},
+		{[]string{"2024-01-02", "不详", "/", "2024-03-04"}, catalog.ColDate},
+		{[]string{"有", "无", "无"}, catalog.ColBool},
+		{[]string{"未填报", "暂无"}, catalog.ColString},
+		{[]string{"20", "未知", "35"}, catalog.ColString}, // not a marker
 	}
 	nm := newNullMarkers(DefaultNullMarkers)
 	for _, c := range cases {

@@ -99,7 +99,7 @@ func (c *converter) detectPersonal(col *Column, vk string, notPersonal bool) {
 	col.Detected, col.DetectedBy = kind, by
 	switch vk {
 	case KindIDNumber, KindMobile, KindCreditCode:
-		if col.Check == "" && col.Type == TString {
+		if col.Check == "" && col.Type == catalog.ColString {
 			col.Check = vk
 		}
 	}

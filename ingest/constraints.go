@@ -57,7 +57,7 @@ func hasSuffixIn(name string, words []string) bool {
 // constrain sets a column's declared constraints, or the profiling its
 // header calls for.
 func (c *converter) constrain(col *Column, it *catalog.Item) {
-	numeric := col.Type == TInt || col.Type == TDecimal
+	numeric := col.Type == catalog.ColInt || col.Type == catalog.ColDecimal
 	if it != nil {
 		if f, ok := c.bound(col.Type, it.Min); ok {
 			col.hasMin, col.minV, col.minText = true, f, it.Min
@@ -79,7 +79,7 @@ func (c *converter) constrain(col *Column, it *catalog.Item) {
 		col.hasMin, col.minV, col.hasMax, col.maxV, col.rangeCode = true, -90, true, 90, "impossible_latitude"
 	}
 	switch {
-	case (col.Type == TDate || col.Type == TTimestamp) && !col.notFut && headerIs(col.Name, pastDateHeaders):
+	case (col.Type == catalog.ColDate || col.Type == catalog.ColTimestamp) && !col.notFut && headerIs(col.Name, pastDateHeaders):
 		col.suspect = suspectFuture
 	case numeric && !col.hasMin && hasSuffixIn(col.Name, countSuffixes) && !hasSuffixIn(col.Name, signedSuffixes):
 		col.suspect = suspectNegative
@@ -92,7 +92,7 @@ func (c *converter) bound(typ catalog.ColumnType, v string) (float64, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if typ == TTimestamp {
+	if typ == catalog.ColTimestamp {
 		v = strings.TrimSpace(v)
 		if t, ok := parseTimestamp(v, c.opt.Location); ok {
 			return float64(t), true
@@ -109,13 +109,13 @@ func (c *converter) bound(typ catalog.ColumnType, v string) (float64, bool) {
 // cellNumber is a parsed cell as the number its bounds are given in.
 func cellNumber(col *Column, v *cell) float64 {
 	switch col.Type {
-	case TInt:
+	case catalog.ColInt:
 		return float64(v.i)
-	case TDecimal:
+	case catalog.ColDecimal:
 		return v.f
-	case TDate:
+	case catalog.ColDate:
 		return float64(v.d)
-	case TTimestamp:
+	case catalog.ColTimestamp:
 		return float64(v.t)
 	}
 	return 0
@@ -141,11 +141,11 @@ func (w *worker) checkConstraints(i int, col *Column, v *cell, row int64) {
 	}
 	switch col.suspect {
 	case suspectFuture:
-		if (col.Type == TDate && v.d > w.c.today) || (col.Type == TTimestamp && v.t > w.c.nowMicro) {
+		if (col.Type == catalog.ColDate && v.d > w.c.today) || (col.Type == catalog.ColTimestamp && v.t > w.c.nowMicro) {
 			w.stats[i].suspect(row, v.s)
 		}
 	case suspectNegative:
-		if (col.Type == TInt && v.i < 0) || (col.Type == TDecimal && v.f < 0) {
+		if (col.Type == catalog.ColInt && v.i < 0) || (col.Type == catalog.ColDecimal && v.f < 0) {
 			w.stats[i].suspect(row, v.s)
 		}
 	}

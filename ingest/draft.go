@@ -150,7 +150,7 @@ func DraftFile(ctx context.Context, path string, opt Options) (*Draft, error) {
 	d := &Draft{File: opt.Name, Format: format, Encoding: sr.encoding, Sheet: sr.sheet, HeaderRow: sr.headerRow, Partial: !sr.complete}
 	for _, col := range c.cols {
 		it := DraftItem{Item: catalog.Item{Name: col.Name, Type: col.Type, Personal: col.Personal, Check: col.Check},
-			Detected: col.Detected, DetectedBy: col.DetectedBy, src: col.src, enumOK: col.Type == TString && !PersonalKind(col.Detected) && col.Detected == "",
+			Detected: col.Detected, DetectedBy: col.DetectedBy, src: col.src, enumOK: col.Type == catalog.ColString && !PersonalKind(col.Detected) && col.Detected == "",
 			hashes: map[uint64]struct{}{}}
 		if col.DetectedBy == ByValues {
 			it.Matching = sr.inf[col.src].matching(col.Detected)
@@ -213,7 +213,7 @@ func draftReadError(err error) error {
 // when its header names an identifier, see propose); names, addresses,
 // contact details, decimals, dates and flags do not.
 func draftKeyType(col Column) bool {
-	if col.Type != TString && col.Type != TInt {
+	if col.Type != catalog.ColString && col.Type != catalog.ColInt {
 		return false
 	}
 	switch col.Detected {
@@ -407,7 +407,7 @@ func (d *Draft) propose() {
 		}
 		it.enumVals, it.enumOrder = nil, nil
 		if k := it.key; k != nil && !k.dead && d.Rows >= 2 && it.Filled*50 >= d.Rows*49 && (int64(k.extra)*20 <= d.Rows || k.extra <= 1) &&
-			(it.Type == TString || headerNamesKey(it.Name)) {
+			(it.Type == catalog.ColString || headerNamesKey(it.Name)) {
 			score := 0
 			if it.Check == KindCreditCode || it.Check == KindIDNumber {
 				score += 4

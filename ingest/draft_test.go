@@ -100,8 +100,8 @@ func TestDraftFile(t *testing.T) {
 	}{
 		{"register CSV", registerCSV(t), want{
 			names: []string{"统一社会信用代码", "企业名称", "法定代表人", "登记状态", "注册资本（万元）", "成立日期", "联系电话", "负责人身份证"},
-			types: map[string]catalog.ColumnType{"统一社会信用代码": TString, "企业名称": TString, "法定代表人": TString, "登记状态": TString,
-				"注册资本（万元）": TDecimal, "成立日期": TDate, "联系电话": TString, "负责人身份证": TString},
+			types: map[string]catalog.ColumnType{"统一社会信用代码": catalog.ColString, "企业名称": catalog.ColString, "法定代表人": catalog.ColString, "登记状态": catalog.ColString,
+				"注册资本（万元）": catalog.ColDecimal, "成立日期": catalog.ColDate, "联系电话": catalog.ColString, "负责人身份证": catalog.ColString},
 			personal: map[string]string{"法定代表人": KindName, "联系电话": KindMobile, "负责人身份证": KindIDNumber},
 			checks:   map[string]string{"统一社会信用代码": KindCreditCode, "联系电话": KindMobile, "负责人身份证": KindIDNumber},
 			enums:    map[string][]string{"登记状态": {"存续", "在业", "注销"}},
@@ -122,17 +122,17 @@ func TestDraftFile(t *testing.T) {
 			{"站点编号": "S10", "站点": "屯堡", "aqi": 101, "等级": "轻度污染"}
 		]`)), want{
 			names: []string{"站点编号", "站点", "aqi", "等级"},
-			types: map[string]catalog.ColumnType{"站点编号": TString, "站点": TString, "aqi": TInt, "等级": TString},
+			types: map[string]catalog.ColumnType{"站点编号": catalog.ColString, "站点": catalog.ColString, "aqi": catalog.ColInt, "等级": catalog.ColString},
 			enums: map[string][]string{"等级": {"优", "良", "轻度污染"}},
 			key:   []string{"站点编号"}, repeats: []KeyRepeat{}, rows: 10,
 		}},
 		{"workbook with a note sheet first", writeFile(t, "population.xlsx", xlsx.Bytes()), want{
 			names: []string{"乡镇", "区划代码", "人口", "年份"},
-			types: map[string]catalog.ColumnType{"乡镇": TString, "人口": TInt, "年份": TInt},
+			types: map[string]catalog.ColumnType{"乡镇": catalog.ColString, "人口": catalog.ColInt, "年份": catalog.ColInt},
 			key:   []string{"区划代码"}, repeats: []KeyRepeat{}, rows: 3, sheet: "数据",
 		}},
 		{"no column is a key", writeFile(t, "visits.csv", []byte("日期,人次\n2024-01-01,5\n2024-01-01,7\n2024-01-02,5\n2024-01-02,9\n")), want{
-			names: []string{"日期", "人次"}, types: map[string]catalog.ColumnType{"日期": TDate, "人次": TInt}, key: []string{}, rows: 4,
+			names: []string{"日期", "人次"}, types: map[string]catalog.ColumnType{"日期": catalog.ColDate, "人次": catalog.ColInt}, key: []string{}, rows: 4,
 		}},
 	}
 	for _, c := range cases {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"opendata/catalog"
 	"opendata/csvsafe"
 	"opendata/ingest/ingesttest"
 )
@@ -135,7 +136,7 @@ func TestOutputsHoldTheValuesRead(t *testing.T) {
 			}
 			for i, want := range src[1:] {
 				for c, name := range src[0] {
-					if types[name] != string(TString) {
+					if types[name] != string(catalog.ColString) {
 						continue
 					}
 					w := strings.ReplaceAll(want[c], "\r\n", f.crlfRead)

@@ -47,7 +47,7 @@ func (nm *nullMarkers) match(v string) int {
 // nullMarkerTyped reports whether a column of type t reads null markers:
 // numbers and dates (a yes/no column takes 无 as "no").
 func nullMarkerTyped(t catalog.ColumnType) bool {
-	return t == TInt || t == TDecimal || t == TDate || t == TTimestamp
+	return t == catalog.ColInt || t == catalog.ColDecimal || t == catalog.ColDate || t == catalog.ColTimestamp
 }
 
 // MarkerCount is how many cells of a column held one null marker.

@@ -86,15 +86,15 @@ func writeJSON(path string, v any) error {
 
 func arrowType(t catalog.ColumnType, loc *time.Location) arrow.DataType {
 	switch t {
-	case TInt:
+	case catalog.ColInt:
 		return arrow.PrimitiveTypes.Int64
-	case TDecimal:
+	case catalog.ColDecimal:
 		return arrow.PrimitiveTypes.Float64
-	case TBool:
+	case catalog.ColBool:
 		return arrow.FixedWidthTypes.Boolean
-	case TDate:
+	case catalog.ColDate:
 		return arrow.FixedWidthTypes.Date32
-	case TTimestamp:
+	case catalog.ColTimestamp:
 		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: loc.String()}
 	}
 	return arrow.BinaryTypes.String
@@ -139,7 +139,7 @@ func (c *converter) schemas() (fm, om []byte) {
 			openMeta = append(openMeta, columnMeta{col.Name, col.Type, col.Description, catalog.TreatKept})
 		case catalog.TreatMasked:
 			openF = append(openF, arrow.Field{Name: col.Name, Type: arrow.BinaryTypes.String, Nullable: true, Metadata: md})
-			openMeta = append(openMeta, columnMeta{col.Name, TString, col.Description, catalog.TreatMasked})
+			openMeta = append(openMeta, columnMeta{col.Name, catalog.ColString, col.Description, catalog.TreatMasked})
 		}
 	}
 	fm, _ = json.Marshal(fullMeta)

@@ -142,7 +142,7 @@ func newColStats(cols []Column) []colStats {
 		}
 		stats[i].stride = 1
 		// Top values are reported for columns the open variant keeps as they are.
-		if (cols[i].Type == TString || cols[i].Type == TBool) && cols[i].Open == catalog.TreatKept {
+		if (cols[i].Type == catalog.ColString || cols[i].Type == catalog.ColBool) && cols[i].Open == catalog.TreatKept {
 			stats[i].top = newValueCounts(maxTopDistinct)
 		}
 	}
@@ -356,9 +356,9 @@ func (w *worker) store(row int64) {
 			w.validate(i, col, v, row)
 		}
 		w.appendCell(i, col, v, st, row)
-		if col.Type == TInt {
+		if col.Type == catalog.ColInt {
 			w.sums[i] += float64(v.i)
-		} else if col.Type == TDecimal {
+		} else if col.Type == catalog.ColDecimal {
 			w.sums[i] += v.f
 		}
 		if col.Open == catalog.TreatMasked {
@@ -415,7 +415,7 @@ func (w *worker) validate(i int, col *Column, v *cell, row int64) {
 	if col.enum != nil && !col.enum[v.s] {
 		w.flag(i, RowError{Row: row, Column: col.Name, Code: "not_in_enum", Value: v.s})
 	}
-	if col.notFut && ((col.Type == TDate && v.d > c.today) || (col.Type == TTimestamp && v.t > c.nowMicro)) {
+	if col.notFut && ((col.Type == catalog.ColDate && v.d > c.today) || (col.Type == catalog.ColTimestamp && v.t > c.nowMicro)) {
 		w.flag(i, RowError{Row: row, Column: col.Name, Code: "in_future", Value: v.s})
 	}
 	if col.hasMin || col.hasMax || col.re != nil || col.suspect != suspectNone {
@@ -446,19 +446,19 @@ func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats, row int64
 	var num float64
 	numeric := true
 	switch col.Type {
-	case TInt:
+	case catalog.ColInt:
 		b.(*array.Int64Builder).Append(v.i)
 		num = float64(v.i)
-	case TDecimal:
+	case catalog.ColDecimal:
 		b.(*array.Float64Builder).Append(v.f)
 		num = v.f
-	case TDate:
+	case catalog.ColDate:
 		b.(*array.Date32Builder).Append(arrow.Date32(v.d))
 		num = float64(v.d)
-	case TTimestamp:
+	case catalog.ColTimestamp:
 		b.(*array.TimestampBuilder).Append(arrow.Timestamp(v.t))
 		num = float64(v.t)
-	case TBool:
+	case catalog.ColBool:
 		b.(*array.BooleanBuilder).Append(v.b)
 		numeric = false
 		if st.top != nil {
@@ -486,7 +486,7 @@ func (w *worker) appendCell(i int, col *Column, v *cell, st *colStats, row int64
 				st.coarsen()
 			}
 		}
-	} else if col.Open == catalog.TreatKept && col.Type == TString {
+	} else if col.Open == catalog.TreatKept && col.Type == catalog.ColString {
 		if !st.seen || v.s < st.minS {
 			st.minS = strings.Clone(v.s)
 		}
@@ -619,8 +619,8 @@ func (w *worker) parse(col *Column, v string, out *cell) (code string) {
 		return ""
 	}
 	switch col.Type {
-	case TString:
-	case TInt:
+	case catalog.ColString:
+	case catalog.ColInt:
 		n, ok := parseInt(v)
 		if !ok {
 			if _, isNum := parseDecimal(v); isNum {
@@ -629,22 +629,22 @@ func (w *worker) parse(col *Column, v string, out *cell) (code string) {
 			return "not_a_number"
 		}
 		out.i, out.s = n, w.canonical(v, strconv.AppendInt(w.scratch, n, 10))
-	case TDecimal:
+	case catalog.ColDecimal:
 		norm := normNumber(v)
 		f, err := strconv.ParseFloat(norm, 64)
 		if norm == "" || err != nil || math.IsInf(f, 0) {
 			return "not_a_number"
 		}
 		out.f, out.s = f, norm
-	case TBool:
+	case catalog.ColBool:
 		b, ok := parseBool(v)
 		if !ok {
 			return "not_a_bool"
 		}
 		out.b, out.s = b, strconv.FormatBool(b)
-	case TDate:
+	case catalog.ColDate:
 		return w.dateCell(v, out)
-	case TTimestamp:
+	case catalog.ColTimestamp:
 		return w.timestampCell(v, out)
 	}
 	return ""

@@ -34,11 +34,11 @@ type colStats struct {
 
 func (c *converter) display(col *Column, f float64) string {
 	switch col.Type {
-	case TInt:
+	case catalog.ColInt:
 		return strconv.FormatInt(int64(f), 10)
-	case TDate:
+	case catalog.ColDate:
 		return time.Unix(int64(f)*86400, 0).UTC().Format("2006-01-02")
-	case TTimestamp:
+	case catalog.ColTimestamp:
 		return time.UnixMicro(int64(f)).In(c.opt.Location).Format("2006-01-02 15:04:05")
 	}
 	return strconv.FormatFloat(f, 'g', 10, 64)
@@ -59,10 +59,10 @@ func (c *converter) finishReport(sr *scanResult) {
 		q := ColumnQuality{Name: col.Name, Type: col.Type, Detected: col.Detected, DetectedBy: col.DetectedBy, Nulls: st.nulls, DistinctEstimate: st.hll.Estimate(), Invalid: st.invalid, InvalidSamples: st.samples}
 		if st.seen {
 			switch col.Type {
-			case TInt, TDecimal, TDate, TTimestamp:
+			case catalog.ColInt, catalog.ColDecimal, catalog.ColDate, catalog.ColTimestamp:
 				q.Min, q.Max = c.display(col, st.minF), c.display(col, st.maxF)
 				q.Histogram = c.histogram(col, st)
-			case TString:
+			case catalog.ColString:
 				if col.Open == catalog.TreatKept {
 					q.Min, q.Max = short(st.minS, 40), short(st.maxS, 40)
 				}

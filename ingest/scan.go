@@ -233,7 +233,7 @@ func (s *scanner) growInferences(n int) {
 		in := inference{}
 		if i := len(sr.inf); i < len(sr.header) && s.declared[trimCell(sr.header[i])] != "" {
 			t := s.declared[trimCell(sr.header[i])]
-			in.dead, in.sumDeclared = true, t == TInt || t == TDecimal
+			in.dead, in.sumDeclared = true, t == catalog.ColInt || t == catalog.ColDecimal
 		}
 		sr.inf = append(sr.inf, in)
 	}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"opendata/catalog"
 )
 
 // Total and subtotal rows (合计, 总计, 小计, Total) are decided on the
@@ -104,7 +106,7 @@ type sumColumn struct {
 func additiveColumns(cols []Column, constant func(i int) bool) []sumColumn {
 	out := make([]sumColumn, len(cols))
 	for i, col := range cols {
-		out[i] = sumColumn{src: col.src, additive: (col.Type == TInt || col.Type == TDecimal) && !constant(i) && !notAdditiveHeader(col.Name)}
+		out[i] = sumColumn{src: col.src, additive: (col.Type == catalog.ColInt || col.Type == catalog.ColDecimal) && !constant(i) && !notAdditiveHeader(col.Name)}
 	}
 	return out
 }

@@ -10,16 +10,6 @@ import (
 	"opendata/catalog"
 )
 
-// Column types: the catalog's vocabulary, by short names.
-const (
-	TString    = catalog.ColString
-	TInt       = catalog.ColInt
-	TDecimal   = catalog.ColDecimal
-	TBool      = catalog.ColBool
-	TDate      = catalog.ColDate
-	TTimestamp = catalog.ColTimestamp
-)
-
 // normNumber strips thousands separators ("1,200.50"), surrounding spaces,
 // full-width digits and a leading "+"; it returns "" when s is not a plain
 // decimal number.
@@ -412,11 +402,11 @@ func tolerated(n int64) int64 {
 // decide picks the narrowest type that (nearly) every value fits.
 func (in *inference) decide() catalog.ColumnType {
 	if in.nonEmpty == 0 {
-		return TString
+		return catalog.ColString
 	}
 	switch in.detected() {
 	case KindIDNumber, KindMobile, KindCreditCode, KindBankCard:
-		return TString // digits that are no number
+		return catalog.ColString // digits that are no number
 	}
 	// Null markers count for neither side of a number or date column
 	// (where they are read as null); a yes/no column takes 无 as a value.
@@ -425,7 +415,7 @@ func (in *inference) decide() catalog.ColumnType {
 	order := []struct {
 		idx int
 		typ catalog.ColumnType
-	}{{0, TInt}, {1, TDecimal}, {3, TDate}, {4, TTimestamp}, {2, TBool}}
+	}{{0, catalog.ColInt}, {1, catalog.ColDecimal}, {3, catalog.ColDate}, {4, catalog.ColTimestamp}, {2, catalog.ColBool}}
 	for _, o := range order {
 		if o.idx == 2 {
 			filled, tol = in.nonEmpty, tolerated(in.nonEmpty)
@@ -434,7 +424,7 @@ func (in *inference) decide() catalog.ColumnType {
 			return o.typ
 		}
 	}
-	return TString
+	return catalog.ColString
 }
 
 // detectCount counts the values that look like personal data or codes:

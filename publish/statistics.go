@@ -150,13 +150,13 @@ const dayMicros = 86400e6
 // days since 1970 for dates, microseconds for timestamps.
 func boundValue(s string, typ catalog.ColumnType) (float64, bool) {
 	switch typ {
-	case ingest.TInt, ingest.TDecimal:
+	case catalog.ColInt, catalog.ColDecimal:
 		f, err := strconv.ParseFloat(s, 64)
 		return f, err == nil
-	case ingest.TDate:
+	case catalog.ColDate:
 		t, err := time.Parse("2006-01-02", s)
 		return float64(t.Unix() / 86400), err == nil
-	case ingest.TTimestamp:
+	case catalog.ColTimestamp:
 		t, err := time.Parse("2006-01-02 15:04:05", s)
 		return float64(t.UnixMicro()), err == nil
 	}
@@ -168,14 +168,14 @@ func boundValue(s string, typ catalog.ColumnType) (float64, bool) {
 // dates and timestamps — coarse enough that no bound is a record's value.
 func gridFor(typ catalog.ColumnType, width float64) float64 {
 	switch typ {
-	case ingest.TDate:
+	case catalog.ColDate:
 		return math.Max(1, math.Pow(10, math.Floor(math.Log10(math.Max(width, 1)))))
-	case ingest.TTimestamp:
+	case catalog.ColTimestamp:
 		days := math.Max(1, math.Pow(10, math.Floor(math.Log10(math.Max(width/dayMicros, 1)))))
 		return days * dayMicros
 	}
 	g := math.Pow(10, math.Floor(math.Log10(width)))
-	if typ == ingest.TInt {
+	if typ == catalog.ColInt {
 		g = math.Max(g, 1)
 	}
 	if math.IsInf(g, 0) || math.IsNaN(g) || g == 0 {
@@ -186,11 +186,11 @@ func gridFor(typ catalog.ColumnType, width float64) float64 {
 
 func boundString(f float64, typ catalog.ColumnType, grid float64) string {
 	switch typ {
-	case ingest.TInt:
+	case catalog.ColInt:
 		return strconv.FormatInt(int64(math.Round(f)), 10)
-	case ingest.TDate:
+	case catalog.ColDate:
 		return time.Unix(int64(math.Round(f))*86400, 0).UTC().Format("2006-01-02")
-	case ingest.TTimestamp:
+	case catalog.ColTimestamp:
 		return time.UnixMicro(int64(math.Round(f))).UTC().Format("2006-01-02")
 	}
 	prec := max(0, int(-math.Floor(math.Log10(grid))))

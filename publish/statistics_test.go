@@ -15,14 +15,14 @@ import (
 func statsFixture() (ingest.Report, catalog.Version) {
 	bounds := []string{"1200.5", "5140.475", "9080.45", "13020.425", "16960.4", "20900.375"}
 	rep := ingest.Report{Score: 97, RowsStored: 40, Columns: []ingest.ColumnQuality{
-		{Name: "name", Type: ingest.TString, Min: "Alice", Max: "Zed", DistinctEstimate: 3,
+		{Name: "name", Type: catalog.ColString, Min: "Alice", Max: "Zed", DistinctEstimate: 3,
 			TopValues: []ingest.TopValue{{Value: "舞阳坝", Count: 30}, {Value: "土桥坝", Count: 8}, {Value: "张三丰", Count: 2}}},
-		{Name: "flow", Type: ingest.TDecimal, Min: "1200.5", Max: "20900.375",
+		{Name: "flow", Type: catalog.ColDecimal, Min: "1200.5", Max: "20900.375",
 			Histogram: &ingest.Histogram{Bounds: bounds, Counts: []int64{1, 10, 20, 7, 2}}},
-		{Name: "income", Type: ingest.TInt, Min: "3001", Max: "98765",
+		{Name: "income", Type: catalog.ColInt, Min: "3001", Max: "98765",
 			Histogram: &ingest.Histogram{Bounds: []string{"3001", "50883", "98765"}, Counts: []int64{20, 20}}},
-		{Name: "id_number", Type: ingest.TString, TopValues: []ingest.TopValue{{Value: "11010519491231002X", Count: 40}}},
-		{Name: "unknown", Type: ingest.TString, TopValues: []ingest.TopValue{{Value: "x", Count: 40}}},
+		{Name: "id_number", Type: catalog.ColString, TopValues: []ingest.TopValue{{Value: "11010519491231002X", Count: 40}}},
+		{Name: "unknown", Type: catalog.ColString, TopValues: []ingest.TopValue{{Value: "x", Count: 40}}},
 	}}
 	v := catalog.Version{Number: 1, Columns: []catalog.VersionColumn{
 		{Name: "name", Type: "string", Open: "kept"},
@@ -138,7 +138,7 @@ func TestPublicStatisticsAggregates(t *testing.T) {
 }
 
 func TestPublicStatisticsDates(t *testing.T) {
-	rep := ingest.Report{Columns: []ingest.ColumnQuality{{Name: "born", Type: ingest.TDate, Min: "1949-12-31", Max: "2001-03-07",
+	rep := ingest.Report{Columns: []ingest.ColumnQuality{{Name: "born", Type: catalog.ColDate, Min: "1949-12-31", Max: "2001-03-07",
 		Histogram: &ingest.Histogram{Bounds: []string{"1949-12-31", "1975-08-04", "2001-03-07"}, Counts: []int64{6, 6}}}}}
 	v := catalog.Version{Columns: []catalog.VersionColumn{{Name: "born", Type: "date", Open: "kept"}}}
 	r := catalog.Resource{Entry: catalog.Entry{OpenType: catalog.OpenUnconditional}, PublishedVersion: 1}

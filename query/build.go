@@ -40,11 +40,11 @@ func check(e Expr, s Schema, loc *time.Location) (*checked, error) {
 		}
 		switch x.Op {
 		case Contains, Prefix:
-			if col.Type != TString {
+			if col.Type != catalog.ColString {
 				return nil, errs.Fieldf("filter", "err.query.filter.text_only", "op", x.Op, "column", x.Column, "type", errs.Key("type."+string(col.Type)))
 			}
 		case Lt, Le, Gt, Ge:
-			if col.Type == TBool {
+			if col.Type == catalog.ColBool {
 				return nil, errs.Fieldf("filter", "err.query.filter.bool_order", "op", x.Op, "column", x.Column)
 			}
 		}
@@ -65,19 +65,19 @@ func check(e Expr, s Schema, loc *time.Location) (*checked, error) {
 // false when the literal is not a value of the type (notA says why).
 func typed(v string, typ catalog.ColumnType, loc *time.Location) (any, bool) {
 	switch typ {
-	case TInt:
+	case catalog.ColInt:
 		n, err := strconv.ParseInt(v, 10, 64)
 		return n, err == nil
-	case TDecimal:
+	case catalog.ColDecimal:
 		f, err := strconv.ParseFloat(v, 64)
 		return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
-	case TBool:
+	case catalog.ColBool:
 		b, err := strconv.ParseBool(v)
 		return b, err == nil
-	case TDate:
+	case catalog.ColDate:
 		d, err := time.Parse("2006-01-02", v)
 		return d.Format("2006-01-02"), err == nil
-	case TTimestamp:
+	case catalog.ColTimestamp:
 		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
 			if t, err := time.ParseInLocation(layout, v, loc); err == nil {
 				return t.UTC().Format("2006-01-02 15:04:05.999999") + "+00", true
@@ -97,9 +97,9 @@ func Ident(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`
 
 func placeholder(typ catalog.ColumnType) string {
 	switch typ {
-	case TDate:
+	case catalog.ColDate:
 		return "CAST(? AS DATE)"
-	case TTimestamp:
+	case catalog.ColTimestamp:
 		return "CAST(? AS TIMESTAMPTZ)"
 	}
 	return "?"
@@ -182,7 +182,7 @@ func (q *Query) Build(path string) (Built, error) {
 			case "count":
 				e = "count(*)"
 			case "sum":
-				if c, _ := q.schema.Find(a.Column); c.Type == TInt {
+				if c, _ := q.schema.Find(a.Column); c.Type == catalog.ColInt {
 					e = "CAST(sum(" + Ident(a.Column) + ") AS BIGINT)"
 				} else {
 					e = "sum(" + Ident(a.Column) + ")"

@@ -83,7 +83,7 @@ func keyText(v any, typ catalog.ColumnType, loc *time.Location) *string {
 	case nil:
 		return nil
 	case time.Time:
-		if typ == TDate {
+		if typ == catalog.ColDate {
 			s = x.Format("2006-01-02")
 		} else {
 			s = x.In(loc).Format(time.RFC3339Nano)

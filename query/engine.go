@@ -254,17 +254,17 @@ func (e *Engine) describe(ctx context.Context, path string) (Schema, error) {
 func typeOf(duck string) catalog.ColumnType {
 	switch {
 	case duck == "BIGINT" || duck == "INTEGER" || duck == "SMALLINT" || duck == "TINYINT":
-		return TInt
+		return catalog.ColInt
 	case duck == "DOUBLE" || duck == "FLOAT" || strings.HasPrefix(duck, "DECIMAL"):
-		return TDecimal
+		return catalog.ColDecimal
 	case duck == "BOOLEAN":
-		return TBool
+		return catalog.ColBool
 	case duck == "DATE":
-		return TDate
+		return catalog.ColDate
 	case strings.HasPrefix(duck, "TIMESTAMP"):
-		return TTimestamp
+		return catalog.ColTimestamp
 	}
-	return TString
+	return catalog.ColString
 }
 
 // Row is one result row: the output values, then the sort keys and the row

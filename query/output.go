@@ -63,7 +63,7 @@ func NewWriter(format string, w io.Writer, fields Schema, loc *time.Location, ra
 func Value(v any, typ catalog.ColumnType, loc *time.Location) any {
 	switch x := v.(type) {
 	case time.Time:
-		if typ == TDate {
+		if typ == catalog.ColDate {
 			return x.Format("2006-01-02")
 		}
 		return x.In(loc).Format(time.RFC3339)

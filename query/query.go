@@ -13,16 +13,6 @@ import (
 	"opendata/catalog"
 )
 
-// Column types: the catalog's vocabulary, as the ingest writes them.
-const (
-	TString    = catalog.ColString
-	TInt       = catalog.ColInt
-	TDecimal   = catalog.ColDecimal
-	TBool      = catalog.ColBool
-	TDate      = catalog.ColDate
-	TTimestamp = catalog.ColTimestamp
-)
-
 // Column is one column of a Parquet file.
 type Column struct {
 	Name string             `json:"name"`
@@ -233,7 +223,7 @@ func (q *Query) parseAggs(s string) error {
 			if !ok {
 				return errs.Fieldf("agg", "err.query.agg.no_column", "item", item, "column", col, "columns", columnList(q.schema))
 			}
-			if c.Type != TInt && c.Type != TDecimal {
+			if c.Type != catalog.ColInt && c.Type != catalog.ColDecimal {
 				return errs.Fieldf("agg", "err.query.agg.number", "item", item, "column", col, "type", errs.Key("type."+string(c.Type)), "fn", fn)
 			}
 			a.As = fn + "_" + col
@@ -300,10 +290,10 @@ func (q *Query) Output() Schema {
 			out = append(out, c)
 		}
 		for _, a := range q.Aggs {
-			t := TInt
+			t := catalog.ColInt
 			switch a.Func {
 			case "avg":
-				t = TDecimal
+				t = catalog.ColDecimal
 			case "sum":
 				c, _ := q.schema.Find(a.Column)
 				t = c.Type
